@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 40m, 30s or 1h');
+
+const authSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
+  z.strictObject({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('oauth2'),
+    tokenUrl: z.string().url(),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    scope: z.string().optional(),
+  }),
+]);
+
+const fileSource = z.strictObject({
+  type: z.literal('file'),
+  path: z.string().min(1),
+  groupsPath: z.string().min(1).optional(),
+});
+
+const ldapSource = z.strictObject({
+  type: z.literal('ldap'),
+  url: z.string().min(1),
+  startTls: z.boolean().optional(),
+  tls: z.strictObject({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }).optional(),
+  bindDN: z.string().min(1),
+  bindPassword: z.string(),
+  users: z.strictObject({ base: z.string(), filter: z.string().optional(), id: z.string().optional() }),
+  groups: z
+    .strictObject({ base: z.string(), filter: z.string().optional(), memberAttribute: z.string().optional() })
+    .optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
+  pageSize: z.number().int().positive().default(500),
+});
+
+const scimSource = z.strictObject({
+  type: z.literal('scim'),
+  url: z.string().url(),
+  auth: authSchema,
+});
+
+const mappingEntry = z.strictObject({
+  from: z.string().optional(),
+  expr: z.string().optional(),
+  value: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  apply: z.enum(['always', 'onCreate']).default('always'),
+  required: z.boolean().optional(),
+  keepOnEmpty: z.boolean().optional(),
+});
+
+const scopeClause = z.array(
+  z.strictObject({
+    attribute: z.string(),
+    op: z.string(),
+    value: z.unknown().optional(),
+  }),
+);
+
+export const integrationSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "-", "_" or "."'),
+  source: z.discriminatedUnion('type', [fileSource, ldapSource, scimSource]),
+  target: z.strictObject({
+    url: z.string().url(),
+    profile: z.enum(['generic', 'gong', 'strongdm']).default('generic'),
+    auth: authSchema,
+    rateLimit: z
+      .strictObject({
+        requestsPerSecond: z.number().positive().default(10),
+        maxConcurrent: z.number().int().positive().default(4),
+        burst: z.number().int().positive().optional(),
+      })
+      .default({ requestsPerSecond: 10, maxConcurrent: 4 }),
+    timeoutMs: z.number().int().positive().default(60_000),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).default(5),
+        baseDelayMs: z.number().int().min(0).default(500),
+        maxDelayMs: z.number().int().min(0).default(30_000),
+      })
+      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 }),
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
+  schedule: z
+    .union([z.strictObject({ every: duration }), z.strictObject({ cron: z.string() })])
+    .default({ every: '40m' }),
+  scope: z
+    .strictObject({
+      groups: z.array(z.string()).optional(),
+      filters: z.array(scopeClause).optional(),
+      skipOutOfScopeDeletions: z.boolean().default(false),
+    })
+    .optional(),
+  deprovision: z
+    .strictObject({ action: z.enum(['deactivate', 'delete', 'none']).default('deactivate') })
+    .default({ action: 'deactivate' }),
+  safety: z
+    .strictObject({
+      maxDeletes: z.number().int().min(0).default(50),
+      minSourceRatio: z.number().min(0).max(1).default(0.8),
+    })
+    .default({ maxDeletes: 50, minSourceRatio: 0.8 }),
+  mappings: z
+    .strictObject({
+      user: z.record(z.string(), mappingEntry).optional(),
+      matching: z.array(z.string()).optional(),
+    })
+    .default({}),
+  groups: z
+    .strictObject({
+      deprovision: z.enum(['delete', 'none']).default('delete'),
+      membersPerRequest: z.number().int().positive().default(100),
+      nested: z.enum(['flatten', 'ignore']).default('flatten'),
+    })
+    .optional(),
+  escrow: z.strictObject({ maxCycles: z.number().int().positive().default(5) }).optional(),
+});
+
+export const configSchema = z.strictObject({
+  state: z.strictObject({ path: z.string().min(1) }).default({ path: './data/scimsync.db' }),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      format: z.enum(['pretty', 'json']).default('pretty'),
+    })
+    .default({ level: 'info', format: 'pretty' }),
+  integrations: z.array(integrationSchema).min(1),
+  events: z.strictObject({ retainDays: z.number().int().positive().default(90) }).optional(),
+  http: z.strictObject({ listen: z.string() }).optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type IntegrationConfig = z.infer<typeof integrationSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type SourceConfig = IntegrationConfig['source'];

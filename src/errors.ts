@@ -1,0 +1,102 @@
+/**
+ * The error family of scimsync. Every error a user can cause or meet carries a
+ * code, a one-line message prefixed with where it comes from, and the exit code
+ * the CLI uses for it (DESIGN.md, "CLI").
+ */
+export type ExitCode = 0 | 1 | 2 | 3;
+
+export abstract class ScimsyncError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: ExitCode;
+}
+
+/** Bad configuration or arguments: exit 2. */
+export class ConfigError extends ScimsyncError {
+  readonly code = 'CONFIG';
+  readonly exitCode = 2 as const;
+  constructor(message: string) {
+    super(`[scimsync] config: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An unreadable or malformed source: exit 2, never a deprovision. */
+export class SourceError extends ScimsyncError {
+  readonly code = 'SOURCE';
+  readonly exitCode = 2 as const;
+  constructor(integration: string, message: string) {
+    super(`[scimsync] [integration ${integration}] source: ${message}`);
+    this.name = 'SourceError';
+  }
+}
+
+/** A safety rule stopped the cycle before any request: exit 3. */
+export class SafetyAbortError extends ScimsyncError {
+  readonly code = 'SAFETY';
+  readonly exitCode = 3 as const;
+  constructor(integration: string, message: string) {
+    super(`[scimsync] [integration ${integration}] ${message}`);
+    this.name = 'SafetyAbortError';
+  }
+}
+
+/** The target cannot be used at all this cycle (unreachable, 401/403): exit 1. */
+export class TargetUnavailableError extends ScimsyncError {
+  readonly code = 'TARGET';
+  readonly exitCode = 1 as const;
+  constructor(integration: string, message: string) {
+    super(`[scimsync] [integration ${integration}] target: ${message}`);
+    this.name = 'TargetUnavailableError';
+  }
+}
+
+/** How the engine should act on a failed SCIM request. */
+export type ScimErrorKind =
+  | 'transient' // 5xx, 408, network, timeout: retry with backoff
+  | 'rate-limited' // 429: pause the target for Retry-After
+  | 'conflict' // 409: look up and adopt
+  | 'not-found' // 404 on a stored id: unlink and re-match
+  | 'bad-request' // other 4xx: skip this object, report scimType/detail
+  | 'fatal'; // 401/403: stop the cycle
+
+export interface ScimErrorInit {
+  kind: ScimErrorKind;
+  status?: number;
+  scimType?: string;
+  detail?: string;
+  retryAfterMs?: number;
+  requestId?: string;
+  method: string;
+  path: string;
+}
+
+/** A failed SCIM request, classified once in the client. */
+export class ScimHttpError extends Error {
+  readonly kind: ScimErrorKind;
+  readonly status: number | undefined;
+  readonly scimType: string | undefined;
+  readonly detail: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly requestId: string | undefined;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(init: ScimErrorInit) {
+    const what = init.status === undefined ? 'network error' : `HTTP ${init.status}`;
+    const extra = [init.scimType, init.detail].filter(Boolean).join(': ');
+    super(`${init.method} ${init.path}: ${what}${extra ? ` (${extra})` : ''}`);
+    this.name = 'ScimHttpError';
+    this.kind = init.kind;
+    this.status = init.status;
+    this.scimType = init.scimType;
+    this.detail = init.detail;
+    this.retryAfterMs = init.retryAfterMs;
+    this.requestId = init.requestId;
+    this.method = init.method;
+    this.path = init.path;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
