@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -104,7 +104,7 @@ function resolvePaths(config: Config, base: string): Config {
 
 /** Finds and loads the config: --config, else ./scimsync.yaml, else $SCIMSYNC_CONFIG. */
 export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const path = explicit ?? env.SCIMSYNC_CONFIG ?? './scimsync.yaml';
+  const path = explicit ?? (existsSync('./scimsync.yaml') ? './scimsync.yaml' : (env.SCIMSYNC_CONFIG ?? './scimsync.yaml'));
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
