@@ -1,0 +1,150 @@
+/**
+ * The desired state of a SCIM resource as a flat map from SCIM attribute path
+ * (RFC 7644 §3.5.2 path syntax) to value. Flat maps diff cheaply and make
+ * PATCH operations one per changed path.
+ */
+export type AttrValue = string | number | boolean | UserRef;
+
+/** A reference to another source user, resolved to its target id when sent (e.g. manager). */
+export interface UserRef {
+  userRef: string;
+}
+
+export type ScimAttrs = Record<string, AttrValue>;
+
+export const CORE_USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const ENTERPRISE_USER_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+export function isUserRef(v: AttrValue): v is UserRef {
+  return typeof v === 'object' && v !== null && 'userRef' in v;
+}
+
+export interface ParsedPath {
+  /** Extension schema URN, when the path names one. */
+  schema?: string;
+  attribute: string;
+  /** `emails[type eq "work"]` → "work" */
+  type?: string;
+  sub?: string;
+}
+
+const CORE_PATH = /^([A-Za-z][\w$-]*)(?:\[type eq "([^"]*)"\])?(?:\.([A-Za-z][\w$-]*))?$/;
+
+/** Parses the path forms scimsync writes; throws on anything else. */
+export function parsePath(path: string): ParsedPath {
+  let schema: string | undefined;
+  let rest = path;
+  if (path.startsWith('urn:')) {
+    const cut = path.lastIndexOf(':');
+    schema = path.slice(0, cut);
+    rest = path.slice(cut + 1);
+  }
+  const m = CORE_PATH.exec(rest);
+  if (!m) throw new Error(`unsupported SCIM attribute path ${JSON.stringify(path)}`);
+  return {
+    ...(schema ? { schema } : {}),
+    attribute: m[1]!,
+    ...(m[2] !== undefined ? { type: m[2] } : {}),
+    ...(m[3] !== undefined ? { sub: m[3] } : {}),
+  };
+}
+
+/** Stable text form of a value for comparisons and state. */
+export function valueKey(v: AttrValue | undefined): string {
+  return v === undefined ? '' : JSON.stringify(v);
+}
+
+/** Paths whose values differ between what was last pushed and what is desired now. */
+export interface AttrChanges {
+  set: ScimAttrs;
+  remove: string[];
+}
+
+export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
+  const set: ScimAttrs = {};
+  const remove: string[] = [];
+  for (const [path, value] of Object.entries(desired)) {
+    if (valueKey(pushed[path]) !== valueKey(value)) set[path] = value;
+  }
+  for (const path of Object.keys(pushed)) {
+    if (!(path in desired)) remove.push(path);
+  }
+  return { set, remove };
+}
+
+export function hasChanges(c: AttrChanges): boolean {
+  return c.remove.length > 0 || Object.keys(c.set).length > 0;
+}
+
+/** Resolves user references; an unresolvable reference is left out (sent in a later cycle). */
+export type RefResolver = (sourceId: string) => string | undefined;
+
+export function resolveValue(v: AttrValue, resolve: RefResolver): unknown {
+  if (isUserRef(v)) {
+    const id = resolve(v.userRef);
+    return id === undefined ? undefined : { value: id };
+  }
+  return v;
+}
+
+/** Builds a full SCIM User body from flat attributes. */
+export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefResolver): {
+  body: Record<string, unknown>;
+  sent: ScimAttrs;
+} {
+  const body: Record<string, unknown> = { schemas: [CORE_USER_SCHEMA] };
+  const schemas = new Set<string>([CORE_USER_SCHEMA]);
+  const sent: ScimAttrs = {};
+  for (const [path, raw] of Object.entries(attrs)) {
+    const value = resolveValue(raw, resolve);
+    if (value === undefined) continue;
+    sent[path] = raw;
+    const p = parsePath(path);
+    let holder = body;
+    if (p.schema && p.schema !== CORE_USER_SCHEMA) {
+      schemas.add(p.schema);
+      holder = (body[p.schema] ??= {}) as Record<string, unknown>;
+    }
+    if (p.type !== undefined) {
+      const list = (holder[p.attribute] ??= []) as Record<string, unknown>[];
+      let item = list.find((x) => x.type === p.type);
+      if (!item) {
+        item = { type: p.type, ...(list.length === 0 ? { primary: true } : {}) };
+        list.push(item);
+      }
+      item[p.sub ?? 'value'] = value;
+    } else if (p.sub !== undefined) {
+      const obj = (holder[p.attribute] ??= {}) as Record<string, unknown>;
+      obj[p.sub] = value;
+    } else {
+      holder[p.attribute] = value;
+    }
+  }
+  body.active = active;
+  body.schemas = [...schemas];
+  return { body, sent };
+}
+
+export interface PatchOperation {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+/** PATCH operations (RFC 7644 §3.5.2) for a set of changes; unresolvable refs are left out. */
+export function buildPatchOps(
+  changes: AttrChanges,
+  resolve: RefResolver,
+): { ops: PatchOperation[]; sent: ScimAttrs; removed: string[] } {
+  const ops: PatchOperation[] = [];
+  const sent: ScimAttrs = {};
+  for (const [path, raw] of Object.entries(changes.set)) {
+    const value = resolveValue(raw, resolve);
+    if (value === undefined) continue;
+    sent[path] = raw;
+    ops.push({ op: 'replace', path, value });
+  }
+  for (const path of changes.remove) ops.push({ op: 'remove', path });
+  return { ops, sent, removed: [...changes.remove] };
+}
