@@ -1,0 +1,154 @@
+import {
+  diffAttrs,
+  hasChanges,
+  isUserRef,
+  type AttrChanges,
+  type ScimAttrs,
+} from '../scim/attributes.js';
+
+export type ObjectStatus = 'active' | 'inactive' | 'deleted';
+
+/** A user as scope and mapping want it in the target. */
+export interface DesiredUser {
+  sourceId: string;
+  attrs: ScimAttrs;
+  active: boolean;
+}
+
+/** A user as state remembers pushing it. */
+export interface StateUser {
+  sourceId: string;
+  targetId: string | null;
+  status: ObjectStatus;
+  attrs: ScimAttrs;
+}
+
+interface OpBase {
+  /** Unique within a plan: `user:<sourceId>`. */
+  key: string;
+  sourceId: string;
+  /** Keys of operations that must settle first (e.g. a manager's create). */
+  dependsOn: string[];
+}
+
+export type Operation =
+  | (OpBase & { kind: 'user.create'; attrs: ScimAttrs })
+  | (OpBase & { kind: 'user.update'; targetId: string; changes: AttrChanges })
+  | (OpBase & { kind: 'user.deactivate'; targetId: string; changes: AttrChanges; reason: 'inactive' | 'removed' })
+  | (OpBase & { kind: 'user.reactivate'; targetId: string; changes: AttrChanges })
+  | (OpBase & { kind: 'user.delete'; targetId: string; reason: 'inactive' | 'removed' });
+
+export type OperationKind = Operation['kind'];
+
+export interface PlanOptions {
+  deprovision: 'deactivate' | 'delete' | 'none';
+}
+
+export interface Plan {
+  operations: Operation[];
+  /** Deactivations and deletions: what `safety.maxDeletes` counts. */
+  deprovisions: number;
+}
+
+const userKey = (id: string) => `user:${id}`;
+const NO_CHANGES: AttrChanges = { set: {}, remove: [] };
+
+function refsOf(attrs: ScimAttrs): string[] {
+  const out: string[] = [];
+  for (const v of Object.values(attrs)) if (isUserRef(v)) out.push(v.userRef);
+  return out;
+}
+
+/**
+ * Decides what to send. Pure: the same desired users and state give the same
+ * operations in the same order. Creates come first, managers before the people
+ * who report to them; deletions come last.
+ */
+export function planCycle(desired: readonly DesiredUser[], state: readonly StateUser[], options: PlanOptions): Plan {
+  const stateById = new Map<string, StateUser>();
+  for (const s of state) stateById.set(s.sourceId, s);
+  const desiredIds = new Set<string>();
+
+  const creates = new Map<string, DesiredUser>();
+  const updates: Operation[] = [];
+  const deprovisions: Operation[] = [];
+
+  const deprovision = (s: StateUser & { targetId: string }, reason: 'inactive' | 'removed', changes: AttrChanges) => {
+    if (options.deprovision === 'none') return;
+    if (options.deprovision === 'delete') {
+      deprovisions.push({ kind: 'user.delete', key: userKey(s.sourceId), sourceId: s.sourceId, targetId: s.targetId, reason, dependsOn: [] });
+    } else if (s.status === 'active') {
+      deprovisions.push({
+        kind: 'user.deactivate',
+        key: userKey(s.sourceId),
+        sourceId: s.sourceId,
+        targetId: s.targetId,
+        changes,
+        reason,
+        dependsOn: [],
+      });
+    }
+  };
+
+  for (const d of desired) {
+    desiredIds.add(d.sourceId);
+    const s = stateById.get(d.sourceId);
+    if (!s || s.targetId === null || s.status === 'deleted') {
+      // A user who is inactive at the source and not in the target stays out of it.
+      if (d.active) creates.set(d.sourceId, d);
+      continue;
+    }
+    const linked = s as StateUser & { targetId: string };
+    const changes = diffAttrs(s.attrs, d.attrs);
+    const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
+    if (!d.active && s.status === 'active') {
+      deprovision(linked, 'inactive', changes);
+      if (options.deprovision === 'none' && hasChanges(changes)) updates.push({ kind: 'user.update', ...base });
+    } else if (d.active && s.status === 'inactive') {
+      updates.push({ kind: 'user.reactivate', ...base });
+    } else if (hasChanges(changes)) {
+      updates.push({ kind: 'user.update', ...base });
+    }
+  }
+
+  for (const s of state) {
+    if (desiredIds.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
+    deprovision(s as StateUser & { targetId: string }, 'removed', NO_CHANGES);
+  }
+
+  const ordered = orderCreates(creates);
+  const createOps: Operation[] = ordered.map(({ user, after }) => ({
+    kind: 'user.create',
+    key: userKey(user.sourceId),
+    sourceId: user.sourceId,
+    attrs: user.attrs,
+    dependsOn: after.map(userKey),
+  }));
+  for (const op of updates) {
+    if (op.kind === 'user.update' || op.kind === 'user.reactivate') {
+      op.dependsOn = refsOf(op.changes.set).filter((id) => creates.has(id)).map(userKey);
+    }
+  }
+  return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
+}
+
+/** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */
+function orderCreates(creates: Map<string, DesiredUser>): { user: DesiredUser; after: string[] }[] {
+  const out: { user: DesiredUser; after: string[] }[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string) => {
+    const user = creates.get(id)!;
+    state.set(id, 'visiting');
+    const after: string[] = [];
+    for (const ref of refsOf(user.attrs)) {
+      if (!creates.has(ref)) continue;
+      const st = state.get(ref);
+      if (st === undefined) visit(ref);
+      if (state.get(ref) === 'done') after.push(ref);
+    }
+    state.set(id, 'done');
+    out.push({ user, after });
+  };
+  for (const id of [...creates.keys()].sort()) if (!state.has(id)) visit(id);
+  return out;
+}
