@@ -1,0 +1,52 @@
+/** Versioned schema migrations, applied in order on open. Never edit a shipped one: add the next. */
+export const migrations: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE objects (
+        integration TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+        source_id   TEXT NOT NULL,
+        target_id   TEXT,
+        status      TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'deleted')),
+        attrs       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (integration, kind, source_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE cycles (
+        id          TEXT PRIMARY KEY,
+        integration TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        dry_run     INTEGER NOT NULL DEFAULT 0,
+        outcome     TEXT,
+        counts      TEXT
+      );
+      CREATE INDEX cycles_by_integration ON cycles (integration, started_at);
+
+      CREATE TABLE events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        time        TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        cycle_id    TEXT,
+        type        TEXT NOT NULL,
+        result      TEXT NOT NULL CHECK (result IN ('success', 'failure', 'skipped')),
+        source_id   TEXT,
+        target_id   TEXT,
+        summary     TEXT NOT NULL,
+        detail      TEXT NOT NULL
+      );
+      CREATE INDEX events_by_time ON events (time);
+
+      CREATE TABLE integrations (
+        name        TEXT PRIMARY KEY,
+        config_hash TEXT NOT NULL,
+        auth_hash   TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,203 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ObjectStatus, StateUser } from '../src/engine/plan.js';
+import type { ScimAttrs } from '../src/scim/attributes.js';
+import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
+import { migrations } from './migrations.js';
+
+export interface CycleCounts {
+  [counter: string]: number;
+}
+
+export type CycleOutcome = 'success' | 'partial' | 'aborted' | 'failed';
+
+export interface EventQuery {
+  integration?: string;
+  type?: EventType;
+  result?: EventResult;
+  /** Matches source id or target id. */
+  user?: string;
+  since?: string;
+  until?: string;
+  afterId?: number;
+  limit?: number;
+}
+
+export interface IntegrationRecord {
+  name: string;
+  configHash: string;
+  authHash: string;
+}
+
+interface ObjectRow {
+  source_id: string;
+  target_id: string | null;
+  status: ObjectStatus;
+  attrs: string;
+}
+
+interface EventRow {
+  id: number;
+  time: string;
+  integration: string;
+  cycle_id: string | null;
+  type: EventType;
+  result: EventResult;
+  source_id: string | null;
+  target_id: string | null;
+  summary: string;
+  detail: string;
+}
+
+/**
+ * The SQLite state: what was pushed for every object of every integration, the
+ * cycles, and the audit events. WAL mode; every write is its own transaction so
+ * a crash loses at most the request that was in flight.
+ */
+export class StateStore {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.stmts = {
+      loadUsers: db.prepare<[string], ObjectRow>(
+        `SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'user'`,
+      ),
+      upsertUser: db.prepare(
+        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
+         VALUES (@integration, 'user', @sourceId, @targetId, @status, @attrs, @now, @now)
+         ON CONFLICT (integration, kind, source_id) DO UPDATE SET
+           target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
+         VALUES (@time, @integration, @cycleId, @type, @result, @sourceId, @targetId, @summary, @detail)`,
+      ),
+      startCycle: db.prepare(
+        `INSERT INTO cycles (id, integration, started_at, dry_run) VALUES (?, ?, ?, ?)`,
+      ),
+      finishCycle: db.prepare(`UPDATE cycles SET ended_at = ?, outcome = ?, counts = ? WHERE id = ?`),
+      getIntegration: db.prepare<[string], { name: string; config_hash: string; auth_hash: string }>(
+        `SELECT name, config_hash, auth_hash FROM integrations WHERE name = ?`,
+      ),
+      putIntegration: db.prepare(
+        `INSERT INTO integrations (name, config_hash, auth_hash, created_at, updated_at) VALUES (@name, @configHash, @authHash, @now, @now)
+         ON CONFLICT (name) DO UPDATE SET config_hash = excluded.config_hash, auth_hash = excluded.auth_hash, updated_at = excluded.updated_at`,
+      ),
+    };
+  }
+
+  static open(path: string): StateStore {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return new StateStore(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Every user of an integration, in one query. */
+  loadUsers(integration: string): StateUser[] {
+    return this.stmts.loadUsers.all(integration).map((r) => ({
+      sourceId: r.source_id,
+      targetId: r.target_id,
+      status: r.status,
+      attrs: JSON.parse(r.attrs) as ScimAttrs,
+    }));
+  }
+
+  saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
+    this.stmts.upsertUser.run({
+      integration,
+      sourceId: user.sourceId,
+      targetId: user.targetId,
+      status: user.status,
+      attrs: JSON.stringify(user.attrs),
+      now: now.toISOString(),
+    });
+  }
+
+  startCycle(id: string, integration: string, dryRun: boolean, now: Date = new Date()): void {
+    this.stmts.startCycle.run(id, integration, now.toISOString(), dryRun ? 1 : 0);
+  }
+
+  finishCycle(id: string, outcome: CycleOutcome, counts: CycleCounts, now: Date = new Date()): void {
+    this.stmts.finishCycle.run(now.toISOString(), outcome, JSON.stringify(counts), id);
+  }
+
+  getIntegration(name: string): IntegrationRecord | undefined {
+    const r = this.stmts.getIntegration.get(name);
+    return r ? { name: r.name, configHash: r.config_hash, authHash: r.auth_hash } : undefined;
+  }
+
+  putIntegration(rec: IntegrationRecord, now: Date = new Date()): void {
+    this.stmts.putIntegration.run({ ...rec, now: now.toISOString() });
+  }
+
+  insertEvent(e: NewEvent): number {
+    const info = this.stmts.insertEvent.run({
+      time: e.time,
+      integration: e.integration,
+      cycleId: e.cycleId ?? null,
+      type: e.type,
+      result: e.result,
+      sourceId: e.sourceId ?? null,
+      targetId: e.targetId ?? null,
+      summary: e.summary,
+      detail: JSON.stringify(e.detail ?? {}),
+    });
+    return Number(info.lastInsertRowid);
+  }
+
+  queryEvents(q: EventQuery): EventRecord[] {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (q.integration) (where.push('integration = @integration'), (params.integration = q.integration));
+    if (q.type) (where.push('type = @type'), (params.type = q.type));
+    if (q.result) (where.push('result = @result'), (params.result = q.result));
+    if (q.user) (where.push('(source_id = @user OR target_id = @user)'), (params.user = q.user));
+    if (q.since) (where.push('time >= @since'), (params.since = q.since));
+    if (q.until) (where.push('time <= @until'), (params.until = q.until));
+    if (q.afterId !== undefined) (where.push('id > @afterId'), (params.afterId = q.afterId));
+    const sql =
+      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id` +
+      (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');
+    return this.db
+      .prepare<Record<string, string | number>, EventRow>(sql)
+      .all(params)
+      .map((r) => ({
+        id: r.id,
+        time: r.time,
+        integration: r.integration,
+        cycleId: r.cycle_id,
+        type: r.type,
+        result: r.result,
+        sourceId: r.source_id,
+        targetId: r.target_id,
+        summary: r.summary,
+        detail: JSON.parse(r.detail) as Record<string, unknown>,
+      }));
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
+  const applied = new Set(
+    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+  );
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
+    })();
+  }
+}
