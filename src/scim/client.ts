@@ -1,0 +1,306 @@
+import axios, { type AxiosInstance } from 'axios';
+import Bottleneck from 'bottleneck';
+import { ScimHttpError, type ScimErrorKind } from '../errors.js';
+import type { AuthConfig } from '../config/schema.js';
+import { PATCH_OP_SCHEMA, type PatchOperation } from './attributes.js';
+
+export interface RetryPolicy {
+  /** Attempts for transient failures (5xx, 408, network, timeout), the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** 429 answers waited out per request before giving up; they do not count as attempts. */
+  maxRateLimitWaits?: number;
+}
+
+export interface ScimClientOptions {
+  baseUrl: string;
+  auth: AuthConfig;
+  timeoutMs: number;
+  rateLimit: { requestsPerSecond: number; maxConcurrent: number; burst?: number | undefined };
+  retry: RetryPolicy;
+  /** Called for each retry, for debug logs. */
+  onRetry?: (info: { method: string; path: string; attempt: number; delayMs: number; reason: string }) => void;
+  /** Called for each request sent (counting, metrics). */
+  onRequest?: (info: { method: string; path: string; status: number | undefined }) => void;
+  /** Random source for jitter; injectable for tests. */
+  random?: () => number;
+}
+
+export interface ScimResource {
+  id: string;
+  [key: string]: unknown;
+}
+
+export interface RequestResult<T> {
+  status: number;
+  data: T;
+  attempts: number;
+}
+
+/** Parses `Retry-After`: delta seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(attempt-1))]. */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * cap);
+}
+
+/** Quotes a value for a SCIM filter (RFC 7644 §3.4.2.2): `"` and `\` escaped. */
+export function filterValue(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function classify(status: number): ScimErrorKind {
+  if (status === 429) return 'rate-limited';
+  if (status === 408 || status >= 500) return 'transient';
+  if (status === 401 || status === 403) return 'fatal';
+  if (status === 409) return 'conflict';
+  if (status === 404) return 'not-found';
+  return 'bad-request';
+}
+
+function parseBody(text: unknown): { ok: true; value: unknown } | { ok: false } {
+  if (typeof text !== 'string' || text.trim() === '') return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function scimErrorFields(body: unknown): { scimType?: string; detail?: string } {
+  if (typeof body !== 'object' || body === null) return {};
+  const b = body as Record<string, unknown>;
+  const out: { scimType?: string; detail?: string } = {};
+  if (typeof b.scimType === 'string') out.scimType = b.scimType;
+  if (typeof b.detail === 'string') out.detail = b.detail.slice(0, 500);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface NetworkErrorLike {
+  code?: string;
+  message?: string;
+}
+
+/**
+ * Speaks SCIM 2.0 to one target: auth, rate limit, retries, and error
+ * classification. Every request of the target, lookups included, goes
+ * through one limiter; a 429 pauses all of them for `Retry-After`.
+ */
+export class ScimClient {
+  private readonly http: AxiosInstance;
+  private readonly limiter: Bottleneck;
+  private readonly options: ScimClientOptions;
+  private pausedUntil = 0;
+  private oauthToken: { value: string; expiresAt: number } | undefined;
+
+  constructor(options: ScimClientOptions) {
+    this.options = options;
+    this.http = axios.create({
+      baseURL: options.baseUrl.replace(/\/+$/, ''),
+      timeout: options.timeoutMs,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      validateStatus: () => true,
+      maxRedirects: 0,
+      headers: { Accept: 'application/scim+json, application/json' },
+    });
+    const rps = options.rateLimit.requestsPerSecond;
+    const burst = options.rateLimit.burst;
+    this.limiter = new Bottleneck({
+      maxConcurrent: options.rateLimit.maxConcurrent,
+      minTime: burst ? 0 : Math.floor(1000 / rps),
+      ...(burst
+        ? { reservoir: burst, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: Math.max(1, Math.floor(1000 / rps)), reservoirIncreaseMaximum: burst }
+        : {}),
+    });
+  }
+
+  /** Pauses every request of this target until `until` (ms epoch). */
+  pause(until: number): void {
+    if (until > this.pausedUntil) this.pausedUntil = until;
+  }
+
+  async close(): Promise<void> {
+    await this.limiter.stop({ dropWaitingJobs: false });
+  }
+
+  private async authHeader(force = false): Promise<string> {
+    const auth = this.options.auth;
+    switch (auth.type) {
+      case 'bearer':
+        return `Bearer ${auth.token}`;
+      case 'basic':
+        return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+      case 'oauth2': {
+        if (!force && this.oauthToken && this.oauthToken.expiresAt > Date.now() + 30_000) {
+          return `Bearer ${this.oauthToken.value}`;
+        }
+        const form = new URLSearchParams({ grant_type: 'client_credentials' });
+        if (auth.scope) form.set('scope', auth.scope);
+        const res = await axios.post<string>(auth.tokenUrl, form.toString(), {
+          timeout: this.options.timeoutMs,
+          responseType: 'text',
+          transformResponse: [(d: unknown) => d],
+          validateStatus: () => true,
+          headers: {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
+          },
+        });
+        const parsed = parseBody(res.data);
+        const body = parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined;
+        if (res.status !== 200 || typeof body?.access_token !== 'string') {
+          throw new ScimHttpError({ kind: 'fatal', status: res.status, method: 'POST', path: 'token endpoint', detail: 'token request refused' });
+        }
+        const ttl = typeof body.expires_in === 'number' ? body.expires_in : Number(body.expires_in ?? 3600);
+        this.oauthToken = { value: body.access_token, expiresAt: Date.now() + ttl * 1000 };
+        return `Bearer ${this.oauthToken.value}`;
+      }
+    }
+  }
+
+  /** One request with retries. Throws ScimHttpError with the final classification. */
+  async request<T = unknown>(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<RequestResult<T>> {
+    const policy = this.options.retry;
+    const random = this.options.random ?? Math.random;
+    const maxWaits = policy.maxRateLimitWaits ?? 20;
+    let attempt = 0;
+    let rateLimitWaits = 0;
+    let refreshedAuth = false;
+    for (;;) {
+      attempt++;
+      let err: ScimHttpError;
+      try {
+        return { ...(await this.send<T>(method, path, body, refreshedAuth)), attempts: attempt };
+      } catch (e) {
+        if (!(e instanceof ScimHttpError)) throw e;
+        err = e;
+      }
+      if (err.kind === 'fatal' && err.status === 401 && this.options.auth.type === 'oauth2' && !refreshedAuth) {
+        // The cached token may have been revoked early: fetch a new one once.
+        refreshedAuth = true;
+        attempt--;
+        continue;
+      }
+      if (err.kind === 'rate-limited') {
+        rateLimitWaits++;
+        attempt--; // 429s are not failures (QUIRKS.md, "Throttling")
+        if (rateLimitWaits > maxWaits) throw err;
+        const wait = err.retryAfterMs ?? backoffDelay(rateLimitWaits, policy, random) + 1000;
+        this.pause(Date.now() + wait);
+        this.options.onRetry?.({ method, path, attempt: attempt + 1, delayMs: wait, reason: 'HTTP 429' });
+        continue;
+      }
+      if (err.kind !== 'transient' || attempt >= policy.maxAttempts) throw Object.assign(err, { attempts: attempt });
+      const delay = backoffDelay(attempt, policy, random);
+      this.options.onRetry?.({ method, path, attempt: attempt + 1, delayMs: delay, reason: err.status ? `HTTP ${err.status}` : (err.detail ?? 'network error') });
+      await sleep(delay);
+    }
+  }
+
+  private async send<T>(method: string, path: string, body: unknown, forceAuth: boolean): Promise<{ status: number; data: T }> {
+    return this.limiter.schedule(async () => {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) await sleep(wait);
+      const authorization = await this.authHeader(forceAuth);
+      let res;
+      try {
+        res = await this.http.request<string>({
+          method,
+          url: path,
+          ...(body === undefined ? {} : { data: JSON.stringify(body) }),
+          headers: {
+            Authorization: authorization,
+            ...(body === undefined ? {} : { 'Content-Type': 'application/scim+json' }),
+          },
+        });
+      } catch (e) {
+        const ne = e as NetworkErrorLike;
+        this.options.onRequest?.({ method, path, status: undefined });
+        const timedOut = ne.code === 'ECONNABORTED' || ne.code === 'ETIMEDOUT';
+        throw new ScimHttpError({
+          kind: 'transient',
+          method,
+          path,
+          detail: timedOut ? `no answer within ${this.options.timeoutMs} ms` : (ne.code ?? ne.message ?? 'network error'),
+        });
+      }
+      this.options.onRequest?.({ method, path, status: res.status });
+      const parsed = parseBody(res.data);
+      const requestId = typeof res.headers['x-request-id'] === 'string' ? res.headers['x-request-id'] : undefined;
+      if (res.status >= 200 && res.status < 300) {
+        if (!parsed.ok) {
+          throw new ScimHttpError({ kind: 'transient', status: res.status, method, path, detail: 'the target answered with a malformed JSON body', ...(requestId ? { requestId } : {}) });
+        }
+        return { status: res.status, data: parsed.value as T };
+      }
+      const retryAfter = parseRetryAfter(typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined);
+      throw new ScimHttpError({
+        kind: classify(res.status),
+        status: res.status,
+        method,
+        path,
+        ...(parsed.ok ? scimErrorFields(parsed.value) : {}),
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+        ...(requestId ? { requestId } : {}),
+      });
+    });
+  }
+
+  /** Users whose `attribute` equals `value`. A 404 answer counts as none (QUIRKS.md). */
+  async findUsers(attribute: string, value: string): Promise<{ resources: ScimResource[]; attempts: number }> {
+    const filter = encodeURIComponent(`${attribute} eq ${filterValue(value)}`);
+    try {
+      const res = await this.request<{ Resources?: unknown }>('GET', `/Users?filter=${filter}`);
+      const list = Array.isArray(res.data?.Resources) ? (res.data.Resources as unknown[]) : [];
+      const resources = list.filter(
+        (r): r is ScimResource => typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'string',
+      );
+      // Some servers page wrongly or repeat entries: de-duplicate by id.
+      const seen = new Set<string>();
+      return { resources: resources.filter((r) => !seen.has(r.id) && !!seen.add(r.id)), attempts: res.attempts };
+    } catch (e) {
+      if (e instanceof ScimHttpError && e.kind === 'not-found') return { resources: [], attempts: 1 };
+      throw e;
+    }
+  }
+
+  async createUser(body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
+    const res = await this.request<unknown>('POST', '/Users', body);
+    const r = res.data as { id?: unknown } | undefined;
+    if (typeof r?.id !== 'string') {
+      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path: '/Users', detail: 'the target answered without a resource id' });
+    }
+    return { resource: r as ScimResource, attempts: res.attempts };
+  }
+
+  /** PATCH answers 200 with the resource or 204 with none: both are success. */
+  async patchUser(id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
+    const res = await this.request('PATCH', `/Users/${encodeURIComponent(id)}`, {
+      schemas: [PATCH_OP_SCHEMA],
+      Operations: operations,
+    });
+    return { attempts: res.attempts };
+  }
+
+  async deleteUser(id: string): Promise<{ attempts: number }> {
+    const res = await this.request('DELETE', `/Users/${encodeURIComponent(id)}`);
+    return { attempts: res.attempts };
+  }
+}
