@@ -1,0 +1,511 @@
+import { createHash, randomUUID } from 'node:crypto';
+import PQueue from 'p-queue';
+import { createSource } from '../../connectors/index.js';
+import { profileByName } from '../../connectors/profiles/generic.js';
+import type { TargetProfile } from '../../connectors/profiles/profile.js';
+import type { SourceConnector } from '../../connectors/source.js';
+import type { StateStore } from '../../state/store.js';
+import type { IntegrationConfig } from '../config/schema.js';
+import { SafetyAbortError, ScimHttpError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
+import type { EventResult, EventType, NewEvent } from '../events/types.js';
+import type { Logger } from '../log.js';
+import {
+  buildPatchOps,
+  buildResource,
+  diffAttrs,
+  isUserRef,
+  type AttrChanges,
+  type PatchOperation,
+  type ScimAttrs,
+} from '../scim/attributes.js';
+import { ScimClient, type ScimResource } from '../scim/client.js';
+import { readPath } from '../scim/flatten.js';
+import { planCycle, type DesiredUser, type Operation, type StateUser } from './plan.js';
+
+export interface CycleCounts {
+  planned: number;
+  created: number;
+  adopted: number;
+  updated: number;
+  deactivated: number;
+  reactivated: number;
+  deleted: number;
+  failed: number;
+  held: number;
+  skippedRows: number;
+}
+
+export interface CycleReport {
+  cycleId: string;
+  integration: string;
+  outcome: 'success' | 'partial' | 'aborted' | 'failed' | 'dry-run';
+  counts: CycleCounts;
+  operations: Operation[];
+  durationMs: number;
+  exitCode: ExitCode;
+  /** Why the cycle stopped early, when it did. */
+  error?: string;
+}
+
+export interface CycleOptions {
+  integration: IntegrationConfig;
+  store: StateStore;
+  logger: Logger;
+  dryRun?: boolean;
+  /** Overrides for tests: a prepared source or client. */
+  source?: SourceConnector;
+  client?: ScimClient;
+  /** Called after each operation settles (progress display). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const emptyCounts = (): CycleCounts => ({
+  planned: 0,
+  created: 0,
+  adopted: 0,
+  updated: 0,
+  deactivated: 0,
+  reactivated: 0,
+  deleted: 0,
+  failed: 0,
+  held: 0,
+  skippedRows: 0,
+});
+
+export function clientFor(integration: IntegrationConfig, logger: Logger): ScimClient {
+  const t = integration.target;
+  return new ScimClient({
+    baseUrl: t.url,
+    auth: t.auth,
+    timeoutMs: t.timeoutMs,
+    rateLimit: t.rateLimit,
+    retry: t.retry,
+    onRetry: (r) =>
+      logger.debug(`retry ${r.attempt} of ${r.method} ${r.path} in ${r.delayMs} ms (${r.reason})`, {
+        integration: integration.name,
+      }),
+  });
+}
+
+/** Hashes of an integration's settings, to tell config and credential changes apart. Secrets are only hashed. */
+export function integrationHashes(integration: IntegrationConfig): { configHash: string; authHash: string } {
+  const { auth, ...target } = integration.target;
+  const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
+  return { configHash: sha({ ...integration, target }), authHash: sha(auth) };
+}
+
+/** Maps source users to what the target should hold. Pure. */
+export function desiredUsers(users: readonly { id: string; attributes: Record<string, unknown>; active: boolean }[], profile: TargetProfile): DesiredUser[] {
+  return users.map((u) => ({ sourceId: u.id, attrs: profile.mapUser(u), active: u.active }));
+}
+
+/**
+ * One cycle of one integration: snapshot, map, plan, deliver, commit, events.
+ * Each operation's result is committed as soon as it completes.
+ */
+export async function runCycle(options: CycleOptions): Promise<CycleReport> {
+  const { integration, store, logger } = options;
+  const name = integration.name;
+  const started = Date.now();
+  const cycleId = randomUUID();
+  const counts = emptyCounts();
+  const dryRun = options.dryRun ?? false;
+  const profile = profileByName(integration.target.profile);
+
+  const emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => {
+    const event: NewEvent = { ...e, time: new Date().toISOString(), integration: name, cycleId };
+    if (!dryRun) store.insertEvent(event);
+    const level = e.result === 'failure' ? 'warn' : 'info';
+    logger.log(level, `${e.type} ${e.result}: ${e.summary}`, { integration: name, cycleId, event: e.type });
+  };
+
+  if (!dryRun) {
+    store.startCycle(cycleId, name, dryRun);
+    recordIntegrationChange(integration, store, emit);
+  }
+  const finish = (outcome: CycleReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): CycleReport => {
+    if (!dryRun) store.finishCycle(cycleId, outcome === 'dry-run' ? 'success' : outcome, { ...counts });
+    return { cycleId, integration: name, outcome, counts, operations, durationMs: Date.now() - started, exitCode, ...(error ? { error } : {}) };
+  };
+
+  // 1. Snapshot. An unreadable source throws SourceError (exit 2) and never deprovisions.
+  const source = options.source ?? createSource(integration);
+  let snapshotResult;
+  try {
+    snapshotResult = await source.snapshot();
+  } catch (err) {
+    if (!dryRun) store.finishCycle(cycleId, 'failed', { ...counts });
+    throw err;
+  }
+  const { snapshot, problems } = snapshotResult;
+  for (const p of problems) {
+    counts.skippedRows++;
+    emit({
+      type: p.location.includes('groups') ? 'group_create_provision' : 'user_create_provision',
+      result: 'skipped',
+      sourceId: p.sourceId ?? null,
+      summary: `source row skipped: ${p.location}: ${p.message}`,
+      detail: { location: p.location, reason: p.message },
+    });
+  }
+
+  // 2. Scope and map, 3. plan.
+  const desired = desiredUsers(snapshot.users, profile);
+  const state = store.loadUsers(name);
+  const managed = state.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
+  if (snapshot.users.length === 0 && managed > 0) {
+    const msg = `the source returned no users while ${managed} are provisioned: cycle aborted, nothing sent`;
+    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: 0, managed } });
+    finish('aborted', 3, []);
+    throw new SafetyAbortError(name, msg);
+  }
+  const plan = planCycle(desired, state, { deprovision: integration.deprovision.action });
+  counts.planned = plan.operations.length;
+  if (plan.deprovisions > integration.safety.maxDeletes) {
+    const msg = `the plan would deprovision ${plan.deprovisions} users, more than safety.maxDeletes (${integration.safety.maxDeletes}): cycle aborted, nothing sent`;
+    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { deprovisions: plan.deprovisions, maxDeletes: integration.safety.maxDeletes } });
+    finish('aborted', 3, plan.operations);
+    throw new SafetyAbortError(name, msg);
+  }
+  if (dryRun) return finish('dry-run', 0, plan.operations);
+
+  // 4. Deliver, 5. commit each result, 6. events.
+  const client = options.client ?? clientFor(integration, logger);
+  const delivery = new Delivery(integration, store, client, profile, state, desired, emit, counts);
+  try {
+    await delivery.run(plan.operations, options.onProgress);
+  } finally {
+    if (!options.client) await client.close();
+  }
+  if (delivery.fatal) {
+    const msg = delivery.fatal;
+    finish('failed', 1, plan.operations, msg);
+    throw new TargetUnavailableError(name, msg);
+  }
+  const outcome = counts.failed > 0 || counts.held > 0 ? 'partial' : 'success';
+  return finish(outcome, counts.failed > 0 || counts.held > 0 ? 1 : 0, plan.operations);
+}
+
+function recordIntegrationChange(
+  integration: IntegrationConfig,
+  store: StateStore,
+  emit: (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void,
+): void {
+  const hashes = integrationHashes(integration);
+  const known = store.getIntegration(integration.name);
+  if (!known) {
+    emit({ type: 'idm_integration_activate', result: 'success', summary: `integration ${integration.name} activated` });
+  } else {
+    if (known.authHash !== hashes.authHash) {
+      emit({ type: 'idm_integration_reauth', result: 'success', summary: 'target credentials changed' });
+    }
+    if (known.configHash !== hashes.configHash) {
+      emit({ type: 'idm_integration_update', result: 'success', summary: 'integration configuration changed' });
+    }
+  }
+  store.putIntegration({ name: integration.name, ...hashes });
+}
+
+type Emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void;
+
+interface Outcome {
+  result: EventResult;
+  type: EventType;
+  summary: string;
+  targetId?: string | null;
+  detail: Record<string, unknown>;
+}
+
+function errorDetail(err: unknown): Record<string, unknown> {
+  if (err instanceof ScimHttpError) {
+    return {
+      error: err.message,
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      ...(err.scimType ? { scimType: err.scimType } : {}),
+      ...(err.detail ? { scimDetail: err.detail } : {}),
+      ...(err.requestId ? { requestId: err.requestId } : {}),
+      attempts: (err as ScimHttpError & { attempts?: number }).attempts ?? 1,
+    };
+  }
+  return { error: errorMessage(err) };
+}
+
+/** Carries out one plan against one target. */
+class Delivery {
+  /** Set when the target refused us outright (401/403): the cycle stops taking operations. */
+  fatal: string | undefined;
+  private readonly targetIds = new Map<string, string>();
+  private readonly stateById = new Map<string, StateUser>();
+  private readonly desiredById = new Map<string, DesiredUser>();
+  private scanIndex: Promise<Map<string, ScimResource[]>> | undefined;
+
+  constructor(
+    private readonly integration: IntegrationConfig,
+    private readonly store: StateStore,
+    private readonly client: ScimClient,
+    private readonly profile: TargetProfile,
+    state: StateUser[],
+    desired: DesiredUser[],
+    private readonly emit: Emit,
+    private readonly counts: CycleCounts,
+  ) {
+    for (const s of state) {
+      this.stateById.set(s.sourceId, s);
+      if (s.targetId !== null && s.status !== 'deleted') this.targetIds.set(s.sourceId, s.targetId);
+    }
+    for (const d of desired) this.desiredById.set(d.sourceId, d);
+  }
+
+  private readonly resolve = (sourceId: string) => this.targetIds.get(sourceId);
+
+  async run(operations: Operation[], onProgress?: (done: number, total: number) => void): Promise<void> {
+    const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
+    const settled = new Map<string, Promise<void>>();
+    let done = 0;
+    for (const op of operations) {
+      const deps = op.dependsOn.map((k) => settled.get(k)).filter((p): p is Promise<void> => p !== undefined);
+      const p = Promise.all(deps).then(() =>
+        queue.add(async () => {
+          if (this.fatal) return;
+          await this.execute(op);
+          onProgress?.(++done, operations.length);
+        }),
+      );
+      settled.set(op.key, p.then(() => undefined));
+    }
+    await Promise.all(settled.values());
+  }
+
+  private async execute(op: Operation): Promise<void> {
+    const started = Date.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.apply(op);
+    } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'fatal') {
+        this.fatal = `the target refused our credentials (HTTP ${err.status ?? '?'}) at ${err.method} ${err.path}; the cycle stopped`;
+      }
+      this.counts.failed++;
+      outcome = {
+        result: 'failure',
+        type: eventTypeOf(op),
+        summary: `${op.kind} ${op.sourceId} failed: ${errorMessage(err)}`,
+        targetId: 'targetId' in op ? op.targetId : null,
+        detail: errorDetail(err),
+      };
+    }
+    this.emit({
+      type: outcome.type,
+      result: outcome.result,
+      sourceId: op.sourceId,
+      targetId: outcome.targetId ?? null,
+      summary: outcome.summary,
+      detail: { ...outcome.detail, operation: op.kind, durationMs: Date.now() - started },
+    });
+  }
+
+  private save(sourceId: string, targetId: string | null, status: StateUser['status'], attrs: ScimAttrs): void {
+    const user: StateUser = { sourceId, targetId, status, attrs };
+    this.store.saveUser(this.integration.name, user);
+    this.stateById.set(sourceId, user);
+    if (targetId !== null && status !== 'deleted') this.targetIds.set(sourceId, targetId);
+    else this.targetIds.delete(sourceId);
+  }
+
+  private async apply(op: Operation): Promise<Outcome> {
+    switch (op.kind) {
+      case 'user.create':
+        return this.createOrAdopt(op.sourceId, op.attrs);
+      case 'user.update':
+      case 'user.reactivate':
+      case 'user.deactivate':
+        return this.patch(op);
+      case 'user.delete':
+        return this.delete(op.sourceId, op.targetId);
+      default: {
+        const never: never = op;
+        throw new Error(`unknown operation ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Look up, then create or adopt. A match found before or after a 409 is linked, never duplicated. */
+  private async createOrAdopt(sourceId: string, attrs: ScimAttrs): Promise<Outcome> {
+    const matchAttr = this.profile.matchAttribute;
+    const matchValue = attrs[matchAttr];
+    if (typeof matchValue !== 'string') {
+      this.counts.failed++;
+      return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has no ${matchAttr}`, detail: {} };
+    }
+    let found: ScimResource[];
+    try {
+      found = (await this.client.findUsers(matchAttr, matchValue)).resources;
+    } catch (err) {
+      this.counts.failed++;
+      return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${matchValue} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+    }
+    if (found.length === 0) {
+      const { body, sent } = buildResource(attrs, true, this.resolve);
+      try {
+        const { resource, attempts } = await this.client.createUser(body);
+        this.save(sourceId, resource.id, 'active', sent);
+        this.counts.created++;
+        return { result: 'success', type: 'user_create_provision', summary: `created ${matchValue}`, targetId: resource.id, detail: { attempts, attributes: Object.keys(sent) } };
+      } catch (err) {
+        if (!(err instanceof ScimHttpError && err.kind === 'conflict')) throw err;
+        // 409: it exists under a spelling the filter missed (case-sensitive filters): find it and adopt.
+        found = await this.findAfterConflict(matchAttr, matchValue);
+        if (found.length === 0) throw err;
+      }
+    }
+    if (found.length > 1) {
+      this.counts.held++;
+      return {
+        result: 'failure',
+        type: 'user_lookup_provision',
+        summary: `${matchValue} matches ${found.length} accounts in the target: held, not created or adopted`,
+        detail: { candidates: found.map((r) => r.id) },
+      };
+    }
+    return this.adopt(sourceId, attrs, found[0]!);
+  }
+
+  private async findAfterConflict(attribute: string, value: string): Promise<ScimResource[]> {
+    for (const variant of new Set([value, value.toLowerCase()])) {
+      const { resources } = await this.client.findUsers(attribute, variant);
+      const exact = resources.filter((r) => String(readPath(r, attribute)).toLowerCase() === value.toLowerCase());
+      if (exact.length > 0) return exact;
+    }
+    // Last resort: one paginated read of all users per cycle, matched case-insensitively.
+    this.scanIndex ??= this.readAllUsers(attribute);
+    return (await this.scanIndex).get(value.toLowerCase()) ?? [];
+  }
+
+  private async readAllUsers(attribute: string): Promise<Map<string, ScimResource[]>> {
+    const index = new Map<string, ScimResource[]>();
+    const seen = new Set<string>();
+    const count = 100;
+    for (let start = 1; start < 1_000_000; ) {
+      const res = await this.client.request<{ Resources?: unknown[] }>('GET', `/Users?startIndex=${start}&count=${count}`);
+      const page = Array.isArray(res.data?.Resources) ? res.data.Resources : [];
+      if (page.length === 0) break; // some servers page wrongly: stop on an empty page
+      for (const r of page) {
+        const resource = r as ScimResource;
+        if (typeof resource.id !== 'string' || seen.has(resource.id)) continue;
+        seen.add(resource.id);
+        const key = String(readPath(resource, attribute) ?? '').toLowerCase();
+        index.set(key, [...(index.get(key) ?? []), resource]);
+      }
+      start += page.length;
+    }
+    return index;
+  }
+
+  /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). */
+  private async adopt(sourceId: string, attrs: ScimAttrs, resource: ScimResource): Promise<Outcome> {
+    const current: ScimAttrs = {};
+    for (const [path, v] of Object.entries(attrs)) {
+      const actual = readPath(resource, path);
+      if (isUserRef(v)) {
+        const id = (actual as { value?: unknown } | undefined)?.value;
+        if (typeof id === 'string' && id === this.resolve(v.userRef)) current[path] = v;
+      } else if (actual !== undefined && actual !== null) {
+        current[path] = actual as ScimAttrs[string];
+      }
+    }
+    const changes = diffAttrs(current, attrs);
+    changes.remove = [];
+    const { ops, sent } = buildPatchOps(changes, this.resolve);
+    if (resource.active !== true) ops.push({ op: 'replace', path: 'active', value: true });
+    let attempts = 0;
+    if (ops.length > 0) attempts = (await this.client.patchUser(resource.id, ops)).attempts;
+    this.save(sourceId, resource.id, 'active', { ...current, ...sent });
+    this.counts.adopted++;
+    return {
+      result: 'success',
+      type: 'user_create_provision',
+      summary: `adopted existing account ${String(attrs[this.profile.matchAttribute])}`,
+      targetId: resource.id,
+      detail: { adopted: true, attempts, changed: ops.map((o) => o.path) },
+    };
+  }
+
+  private async patch(op: Extract<Operation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>): Promise<Outcome> {
+    const { ops, sent, removed } = buildPatchOps(op.changes, this.resolve);
+    const status: StateUser['status'] = op.kind === 'user.deactivate' ? 'inactive' : 'active';
+    if (op.kind === 'user.deactivate') ops.push({ op: 'replace', path: 'active', value: false });
+    if (op.kind === 'user.reactivate') ops.push({ op: 'replace', path: 'active', value: true });
+    const type: EventType = op.kind === 'user.deactivate' ? 'user_deprovision' : 'user_update_provision';
+    const prior = this.stateById.get(op.sourceId);
+    if (ops.length === 0) {
+      return { result: 'skipped', type, summary: `${op.sourceId}: nothing to send yet (a reference is not resolvable)`, targetId: op.targetId, detail: {} };
+    }
+    let attempts: number;
+    try {
+      attempts = (await this.client.patchUser(op.targetId, ops)).attempts;
+    } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'not-found') return this.relink(op, prior);
+      throw err;
+    }
+    const attrs: ScimAttrs = { ...(prior?.attrs ?? {}), ...sent };
+    for (const path of removed) delete attrs[path];
+    this.save(op.sourceId, op.targetId, status, attrs);
+    if (op.kind === 'user.deactivate') this.counts.deactivated++;
+    else if (op.kind === 'user.reactivate') this.counts.reactivated++;
+    else this.counts.updated++;
+    const verb = op.kind === 'user.deactivate' ? 'deactivated' : op.kind === 'user.reactivate' ? 'reactivated' : 'updated';
+    return {
+      result: 'success',
+      type,
+      summary: `${verb} ${String(attrs.userName ?? op.sourceId)}${changedList(ops)}`,
+      targetId: op.targetId,
+      detail: { attempts, changed: ops.map((o) => o.path), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
+    };
+  }
+
+  /** 404 on a stored id: the account was removed in the target. Unlink, then re-match (Entra: InvalidAnchor). */
+  private async relink(op: Extract<Operation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>, prior: StateUser | undefined): Promise<Outcome> {
+    this.save(op.sourceId, null, 'deleted', {});
+    const desired = this.desiredById.get(op.sourceId);
+    if (op.kind === 'user.deactivate' || !desired) {
+      this.counts.deactivated++;
+      return { result: 'success', type: 'user_deprovision', summary: `${String(prior?.attrs.userName ?? op.sourceId)} no longer exists in the target: unlinked`, targetId: op.targetId, detail: { status: 404, unlinked: true } };
+    }
+    const outcome = await this.createOrAdopt(op.sourceId, desired.attrs);
+    return { ...outcome, detail: { ...outcome.detail, relinkedFrom: op.targetId } };
+  }
+
+  private async delete(sourceId: string, targetId: string): Promise<Outcome> {
+    const prior = this.stateById.get(sourceId);
+    let attempts = 1;
+    try {
+      attempts = (await this.client.deleteUser(targetId)).attempts;
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+    }
+    this.save(sourceId, null, 'deleted', {});
+    this.counts.deleted++;
+    return { result: 'success', type: 'user_delete_provision', summary: `deleted ${String(prior?.attrs.userName ?? sourceId)}`, targetId, detail: { attempts } };
+  }
+}
+
+function changedList(ops: PatchOperation[]): string {
+  const paths = ops.map((o) => o.path).filter((p) => p !== 'active');
+  return paths.length ? ` (${paths.join(', ')})` : '';
+}
+
+function eventTypeOf(op: Operation): EventType {
+  switch (op.kind) {
+    case 'user.create':
+      return 'user_create_provision';
+    case 'user.update':
+    case 'user.reactivate':
+      return 'user_update_provision';
+    case 'user.deactivate':
+      return 'user_deprovision';
+    case 'user.delete':
+      return 'user_delete_provision';
+  }
+}
+
+export type { AttrChanges };
