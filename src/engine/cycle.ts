@@ -234,6 +234,7 @@ function errorDetail(err: unknown): Record<string, unknown> {
 class Delivery {
   /** Set when the target refused us outright (401/403): the cycle stops taking operations. */
   fatal: string | undefined;
+  private succeeded = 0;
   private readonly targetIds = new Map<string, string>();
   private readonly stateById = new Map<string, StateUser>();
   private readonly desiredById = new Map<string, DesiredUser>();
@@ -284,6 +285,9 @@ class Delivery {
     } catch (err) {
       if (err instanceof ScimHttpError && err.kind === 'fatal') {
         this.fatal = `the target refused our credentials (HTTP ${err.status ?? '?'}) at ${err.method} ${err.path}; the cycle stopped`;
+      } else if (err instanceof ScimHttpError && err.status === undefined && this.succeeded === 0) {
+        // Nothing has got through yet and the network fails: the target is down, not this object.
+        this.fatal = `the target is unreachable (${err.detail ?? 'network error'}) at ${this.integration.target.url}; the cycle stopped`;
       }
       this.counts.failed++;
       outcome = {
@@ -294,6 +298,7 @@ class Delivery {
         detail: errorDetail(err),
       };
     }
+    if (outcome.result === 'success') this.succeeded++;
     this.emit({
       type: outcome.type,
       result: outcome.result,

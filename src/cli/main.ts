@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ScimsyncError, type ExitCode } from '../errors.js';
+import { processIo, type Io } from './context.js';
+import { eventsCommand, type EventsOptions } from './events.js';
+import { planCommand, type PlanOptions } from './plan.js';
+import { syncCommand, type SyncOptions } from './sync.js';
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCode> {
+  let exit: ExitCode = 0;
+  const program = new Command()
+    .name('scimsync')
+    .description('Provision users from a source directory into SCIM 2.0 apps')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('sync')
+    .description('run one cycle now')
+    .option('-c, --config <file>', 'config file (default ./scimsync.yaml, else $SCIMSYNC_CONFIG)')
+    .option('-i, --integration <name>', 'only this integration')
+    .option('--dry-run', 'plan and print, send nothing')
+    .action(async (o: SyncOptions) => {
+      exit = await syncCommand(o, io);
+    });
+
+  program
+    .command('plan')
+    .description('show what the next cycle would do, without doing it')
+    .option('-c, --config <file>', 'config file')
+    .option('-i, --integration <name>', 'only this integration')
+    .option('--json', 'one JSON operation per line')
+    .action(async (o: PlanOptions) => {
+      exit = await planCommand(o, io);
+    });
+
+  program
+    .command('events')
+    .description('list audit events')
+    .option('-c, --config <file>', 'config file')
+    .option('-i, --integration <name>', 'only this integration')
+    .option('--type <type>', 'event type, e.g. user_create_provision')
+    .option('--result <result>', 'success | failure | skipped')
+    .option('--user <id>', 'source id or target id')
+    .option('--since <when>', 'duration (1h, 7d) or ISO date')
+    .option('--until <when>', 'duration or ISO date')
+    .option('--limit <n>', 'at most n events')
+    .option('--json', 'NDJSON, one event per line')
+    .action((o: EventsOptions) => {
+      exit = eventsCommand(o, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ScimsyncError) {
+      io.err(err.message);
+      return err.exitCode;
+    }
+    io.err(`[scimsync] unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}
+
+function isMain(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const code = await runCli(process.argv.slice(2));
+  process.exitCode = code;
+}

@@ -1,0 +1,47 @@
+import { runCycle, type CycleReport } from '../engine/cycle.js';
+import { ScimsyncError, type ExitCode } from '../errors.js';
+import { openContext, selectIntegrations, type Io } from './context.js';
+import { describeOperation } from './plan.js';
+
+export interface SyncOptions {
+  config?: string;
+  integration?: string;
+  dryRun?: boolean;
+}
+
+function summaryLine(r: CycleReport): string {
+  const c = r.counts;
+  const secs = (r.durationMs / 1000).toFixed(1);
+  return (
+    `[integration ${r.integration}] ${r.outcome}: created ${c.created}, adopted ${c.adopted}, updated ${c.updated}, ` +
+    `deactivated ${c.deactivated}, reactivated ${c.reactivated}, deleted ${c.deleted}, failed ${c.failed}, held ${c.held}` +
+    `${c.skippedRows ? `, skipped source rows ${c.skippedRows}` : ''} in ${secs}s`
+  );
+}
+
+/** `scimsync sync`: one cycle of each selected integration now. */
+export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
+  const ctx = openContext(options.config, io);
+  let exit: ExitCode = 0;
+  try {
+    for (const integration of selectIntegrations(ctx.config, options.integration)) {
+      try {
+        const report = await runCycle({ integration, store: ctx.store, logger: ctx.logger, dryRun: options.dryRun ?? false });
+        if (report.outcome === 'dry-run') {
+          io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);
+          for (const op of report.operations) io.out(`  ${describeOperation(op)}`);
+        } else {
+          io.out(summaryLine(report));
+        }
+        exit = Math.max(exit, report.exitCode) as ExitCode;
+      } catch (err) {
+        if (!(err instanceof ScimsyncError)) throw err;
+        io.err(err.message);
+        exit = Math.max(exit, err.exitCode) as ExitCode;
+      }
+    }
+  } finally {
+    ctx.store.close();
+  }
+  return exit;
+}
