@@ -73,7 +73,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
     const at = pos ? `:${pos.line}:${pos.col}` : '';
-    throw new ConfigError(`${file}${at}: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(`${file}${at}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   const raw = substitute(doc.toJS() ?? {}, env);
   const parsed = configSchema.safeParse(raw);

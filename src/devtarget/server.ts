@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import SCIMMY from 'scimmy';
+import SCIMMYRouters from 'scimmy-routers';
+
+/**
+ * A local SCIM 2.0 service for the demo and the end-to-end tests, built on
+ * scimmy + scimmy-routers over express, with an in-memory store. It behaves
+ * like a strict real target: unique userName (case-insensitive, while its
+ * `eq` filter is case-sensitive, as scimmy's is), and, when `strict`, required
+ * given name, family name and work email.
+ */
+export interface DevTargetOptions {
+  token: string;
+  /** Require name.givenName, name.familyName and a work email on users. */
+  strict?: boolean;
+  port?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export type StoredResource = Record<string, unknown> & { id: string };
+
+export interface DevTarget {
+  url: string;
+  users: Map<string, StoredResource>;
+  groups: Map<string, StoredResource>;
+  requests: RecordedRequest[];
+  /** Requests other than GET. */
+  writes(): RecordedRequest[];
+  /** Adds an account directly, as an admin would in the app. */
+  seedUser(user: Record<string, unknown>): StoredResource;
+  stop(): Promise<void>;
+}
+
+interface Store {
+  users: Map<string, StoredResource>;
+  groups: Map<string, StoredResource>;
+  strict: boolean;
+}
+
+// scimmy's resource registry is process-wide, so the handlers read the store of the running target.
+let current: Store | undefined;
+let declared = false;
+
+function plain(instance: unknown): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(instance)) as Record<string, unknown>;
+  delete copy.meta;
+  return copy;
+}
+
+function storeOf(): Store {
+  if (!current) throw new SCIMMY.Types.Error(503, null as unknown as string, 'target not running');
+  return current;
+}
+
+function checkUser(store: Store, data: Record<string, unknown>, id: string | undefined): void {
+  const userName = String(data.userName ?? '');
+  for (const other of store.users.values()) {
+    if (other.id !== id && String(other.userName).toLowerCase() === userName.toLowerCase()) {
+      throw new SCIMMY.Types.Error(409, 'uniqueness', `userName ${userName} is already taken`);
+    }
+  }
+  if (!store.strict) return;
+  const name = (data.name ?? {}) as Record<string, unknown>;
+  if (!name.givenName || !name.familyName) {
+    throw new SCIMMY.Types.Error(400, 'invalidValue', 'name.givenName and name.familyName are required');
+  }
+  const emails = Array.isArray(data.emails) ? (data.emails as Record<string, unknown>[]) : [];
+  if (!emails.some((e) => e.type === 'work' && typeof e.value === 'string' && e.value.includes('@'))) {
+    throw new SCIMMY.Types.Error(400, 'invalidValue', 'a work email is required');
+  }
+}
+
+function declare(): void {
+  if (declared) return;
+  declared = true;
+  SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
+    .ingress((resource, instance) => {
+      const store = storeOf();
+      const data = plain(instance);
+      const id = resource.id ?? randomUUID();
+      if (resource.id && !store.users.has(resource.id)) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
+      checkUser(store, data, resource.id);
+      const stored = { ...data, id } as StoredResource;
+      store.users.set(id, stored);
+      return stored as never; // scimmy's handler types want its schema classes; the store holds plain JSON
+    })
+    .egress((resource) => {
+      const store = storeOf();
+      if (resource.id) {
+        const found = store.users.get(resource.id);
+        if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
+        return found as never;
+      }
+      const all = [...store.users.values()];
+      return (resource.filter ? resource.filter.match(all) : all) as never;
+    })
+    .degress((resource) => {
+      const store = storeOf();
+      if (!resource.id || !store.users.delete(resource.id)) {
+        throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${String(resource.id)} not found`);
+      }
+    });
+  SCIMMY.Resources.declare(SCIMMY.Resources.Group)
+    .ingress((resource, instance) => {
+      const store = storeOf();
+      const data = plain(instance);
+      const id = resource.id ?? randomUUID();
+      if (resource.id && !store.groups.has(resource.id)) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
+      for (const other of store.groups.values()) {
+        if (other.id !== id && other.displayName === data.displayName) {
+          throw new SCIMMY.Types.Error(409, 'uniqueness', `group ${String(data.displayName)} exists`);
+        }
+      }
+      const stored = { ...data, id } as StoredResource;
+      store.groups.set(id, stored);
+      return stored as never; // scimmy's handler types want its schema classes; the store holds plain JSON
+    })
+    .egress((resource) => {
+      const store = storeOf();
+      if (resource.id) {
+        const found = store.groups.get(resource.id);
+        if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
+        return found as never;
+      }
+      const all = [...store.groups.values()];
+      return (resource.filter ? resource.filter.match(all) : all) as never;
+    })
+    .degress((resource) => {
+      const store = storeOf();
+      if (!resource.id || !store.groups.delete(resource.id)) {
+        throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${String(resource.id)} not found`);
+      }
+    });
+}
+
+/** Starts the target on 127.0.0.1 (a free port unless one is given). */
+export async function startDevTarget(options: DevTargetOptions): Promise<DevTarget> {
+  declare();
+  const store: Store = { users: new Map(), groups: new Map(), strict: options.strict ?? false };
+  current = store;
+  const requests: RecordedRequest[] = [];
+  const app = express();
+  app.use((req, res, next) => {
+    res.on('finish', () => requests.push({ method: req.method, path: req.originalUrl, status: res.statusCode }));
+    next();
+  });
+  app.use(
+    '/scim/v2',
+    new SCIMMYRouters({
+      type: 'bearer',
+      handler: (req) => {
+        if (req.header('Authorization') !== `Bearer ${options.token}`) throw new Error('Authorization failure');
+        return 'scimsync';
+      },
+    }) as unknown as express.Router,
+  );
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/scim/v2`,
+    users: store.users,
+    groups: store.groups,
+    requests,
+    writes: () => requests.filter((r) => r.method !== 'GET'),
+    seedUser(user) {
+      const id = randomUUID();
+      const stored = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], active: true, ...user, id } as StoredResource;
+      store.users.set(id, stored);
+      return stored as never; // scimmy's handler types want its schema classes; the store holds plain JSON
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+        if (current === store) current = undefined;
+      }),
+  };
+}
