@@ -160,13 +160,18 @@ export class StateStore {
   queryEvents(q: EventQuery): EventRecord[] {
     const where: string[] = [];
     const params: Record<string, string | number> = {};
-    if (q.integration) (where.push('integration = @integration'), (params.integration = q.integration));
-    if (q.type) (where.push('type = @type'), (params.type = q.type));
-    if (q.result) (where.push('result = @result'), (params.result = q.result));
-    if (q.user) (where.push('(source_id = @user OR target_id = @user)'), (params.user = q.user));
-    if (q.since) (where.push('time >= @since'), (params.since = q.since));
-    if (q.until) (where.push('time <= @until'), (params.until = q.until));
-    if (q.afterId !== undefined) (where.push('id > @afterId'), (params.afterId = q.afterId));
+    const add = (clause: string, key: string, value: string | number | undefined) => {
+      if (value === undefined || value === '') return;
+      where.push(clause);
+      params[key] = value;
+    };
+    add('integration = @integration', 'integration', q.integration);
+    add('type = @type', 'type', q.type);
+    add('result = @result', 'result', q.result);
+    add('(source_id = @user OR target_id = @user)', 'user', q.user);
+    add('time >= @since', 'since', q.since);
+    add('time <= @until', 'until', q.until);
+    add('id > @afterId', 'afterId', q.afterId);
     const sql =
       `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id` +
       (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');

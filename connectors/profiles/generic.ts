@@ -36,8 +36,8 @@ export const genericProfile: TargetProfile = {
 
 export function profileByName(name: string): TargetProfile {
   switch (name) {
-    case 'generic':
     // gong and strongdm share the generic mapping until their own profiles land
+    case 'generic':
     case 'gong':
     case 'strongdm':
       return genericProfile;

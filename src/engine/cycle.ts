@@ -346,6 +346,8 @@ class Delivery {
     try {
       found = (await this.client.findUsers(matchAttr, matchValue)).resources;
     } catch (err) {
+      // A refused credential or a dead network is the target's problem, not this user's.
+      if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
       this.counts.failed++;
       return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${matchValue} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
     }
@@ -393,14 +395,17 @@ class Delivery {
     for (let start = 1; start < 1_000_000; ) {
       const res = await this.client.request<{ Resources?: unknown[] }>('GET', `/Users?startIndex=${start}&count=${count}`);
       const page = Array.isArray(res.data?.Resources) ? res.data.Resources : [];
-      if (page.length === 0) break; // some servers page wrongly: stop on an empty page
+      let fresh = 0;
       for (const r of page) {
         const resource = r as ScimResource;
         if (typeof resource.id !== 'string' || seen.has(resource.id)) continue;
+        fresh++;
         seen.add(resource.id);
         const key = String(readPath(resource, attribute) ?? '').toLowerCase();
         index.set(key, [...(index.get(key) ?? []), resource]);
       }
+      // Some servers page wrongly (ignore startIndex, repeat pages): stop on a page with nothing new.
+      if (fresh === 0) break;
       start += page.length;
     }
     return index;

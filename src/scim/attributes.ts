@@ -145,6 +145,13 @@ export function buildPatchOps(
     sent[path] = raw;
     ops.push({ op: 'replace', path, value });
   }
-  for (const path of changes.remove) ops.push({ op: 'remove', path });
+  for (const path of changes.remove) ops.push({ op: 'remove', path: removalPath(path) });
   return { ops, sent, removed: [...changes.remove] };
+}
+
+/** Clearing `emails[type eq "work"].value` removes the whole work entry, not just its value. */
+export function removalPath(path: string): string {
+  const p = parsePath(path);
+  if (p.type === undefined || (p.sub !== undefined && p.sub !== 'value')) return path;
+  return `${p.schema ? `${p.schema}:` : ''}${p.attribute}[type eq "${p.type}"]`;
 }
