@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { planCycle, type DesiredUser, type StateUser } from '../../src/engine/plan.js';
+
+const MANAGER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager';
+const want = (id: string, attrs: Record<string, string> = {}, active = true): DesiredUser => ({
+  sourceId: id,
+  active,
+  attrs: { userName: `${id}@x`, externalId: id, ...attrs },
+});
+const had = (id: string, attrs: Record<string, string> = {}, status: StateUser['status'] = 'active'): StateUser => ({
+  sourceId: id,
+  targetId: `t-${id}`,
+  status,
+  attrs: { userName: `${id}@x`, externalId: id, ...attrs },
+});
+const deactivate = { deprovision: 'deactivate' } as const;
+
+describe('planCycle', () => {
+  it('creates new users and does nothing for unchanged ones', () => {
+    const plan = planCycle([want('a'), want('b', { title: 'T' })], [had('b', { title: 'T' })], deactivate);
+    expect(plan.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.create', 'a']]);
+  });
+
+  it('updates only the changed attributes and removes cleared ones', () => {
+    const plan = planCycle([want('a', { title: 'New', displayName: 'A' })], [had('a', { title: 'Old', displayName: 'A', phone: '1' })], deactivate);
+    expect(plan.operations).toEqual([
+      { kind: 'user.update', key: 'user:a', sourceId: 'a', targetId: 't-a', dependsOn: [], changes: { set: { title: 'New' }, remove: ['phone'] } },
+    ]);
+  });
+
+  it('deactivates users who left the source or became inactive, and reactivates returning ones', () => {
+    const plan = planCycle(
+      [want('inactive', {}, false), want('back')],
+      [had('inactive'), had('gone'), had('back', {}, 'inactive'), had('already', {}, 'inactive')],
+      deactivate,
+    );
+    expect(plan.operations.map((o) => [o.kind, o.sourceId, 'reason' in o ? o.reason : ''])).toEqual([
+      ['user.reactivate', 'back', ''],
+      ['user.deactivate', 'inactive', 'inactive'],
+      ['user.deactivate', 'gone', 'removed'],
+    ]);
+    expect(plan.deprovisions).toBe(2);
+  });
+
+  it('deletes with deprovision.action delete, and leaves accounts alone with none', () => {
+    const del = planCycle([], [had('gone'), had('off', {}, 'inactive')], { deprovision: 'delete' });
+    expect(del.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.delete', 'gone'], ['user.delete', 'off']]);
+    expect(planCycle([], [had('gone')], { deprovision: 'none' }).operations).toEqual([]);
+  });
+
+  it('does not create a user who is inactive at the source', () => {
+    expect(planCycle([want('a', {}, false)], [], deactivate).operations).toEqual([]);
+  });
+
+  it('re-creates a user whose target account was unlinked', () => {
+    const plan = planCycle([want('a')], [{ ...had('a'), targetId: null, status: 'deleted' }], deactivate);
+    expect(plan.operations.map((o) => o.kind)).toEqual(['user.create']);
+  });
+
+  it('creates managers before their reports, and cuts reporting cycles', () => {
+    const users: DesiredUser[] = [
+      { ...want('c'), attrs: { ...want('c').attrs, [MANAGER]: { userRef: 'b' } } },
+      { ...want('b'), attrs: { ...want('b').attrs, [MANAGER]: { userRef: 'a' } } },
+      want('a'),
+      { ...want('x'), attrs: { ...want('x').attrs, [MANAGER]: { userRef: 'y' } } },
+      { ...want('y'), attrs: { ...want('y').attrs, [MANAGER]: { userRef: 'x' } } },
+    ];
+    const ops = planCycle(users, [], deactivate).operations;
+    expect(ops.map((o) => [o.sourceId, o.dependsOn])).toEqual([
+      ['a', []],
+      ['b', ['user:a']],
+      ['c', ['user:b']],
+      ['y', []],
+      ['x', ['user:y']],
+    ]);
+  });
+
+  it('is deterministic', () => {
+    const desired = [want('b'), want('a', { title: 'x' }), want('c', {}, false)];
+    const state = [had('a'), had('c'), had('d')];
+    expect(planCycle(desired, state, deactivate)).toEqual(planCycle(desired, state, deactivate));
+  });
+});
