@@ -49,4 +49,17 @@ export const migrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- The member set last pushed to each group (user source ids).
+      CREATE TABLE group_members (
+        integration TEXT NOT NULL,
+        group_id    TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        PRIMARY KEY (integration, group_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX group_members_by_user ON group_members (integration, user_id);
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { StateGroup } from '../src/engine/groups.js';
 import type { ObjectStatus, StateUser } from '../src/engine/plan.js';
 import type { ScimAttrs } from '../src/scim/attributes.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
@@ -71,6 +72,22 @@ export class StateStore {
          ON CONFLICT (integration, kind, source_id) DO UPDATE SET
            target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
       ),
+      loadGroups: db.prepare<[string], ObjectRow>(
+        `SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'group'`,
+      ),
+      loadMembers: db.prepare<[string], { group_id: string; user_id: string }>(
+        `SELECT group_id, user_id FROM group_members WHERE integration = ?`,
+      ),
+      upsertGroup: db.prepare(
+        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
+         VALUES (@integration, 'group', @sourceId, @targetId, @status, @attrs, @now, @now)
+         ON CONFLICT (integration, kind, source_id) DO UPDATE SET
+           target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
+      ),
+      addMember: db.prepare(`INSERT OR IGNORE INTO group_members (integration, group_id, user_id) VALUES (?, ?, ?)`),
+      removeMember: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ? AND user_id = ?`),
+      clearMembers: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ?`),
+      dropUser: db.prepare(`DELETE FROM group_members WHERE integration = ? AND user_id = ?`),
       insertEvent: db.prepare(
         `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
          VALUES (@time, @integration, @cycleId, @type, @result, @sourceId, @targetId, @summary, @detail)`,
@@ -123,6 +140,54 @@ export class StateStore {
       attrs: JSON.stringify(user.attrs),
       now: now.toISOString(),
     });
+  }
+
+  /** Every group of an integration with the members last pushed: two queries. */
+  loadGroups(integration: string): StateGroup[] {
+    const members = new Map<string, Set<string>>();
+    for (const r of this.stmts.loadMembers.all(integration)) {
+      let set = members.get(r.group_id);
+      if (!set) members.set(r.group_id, (set = new Set()));
+      set.add(r.user_id);
+    }
+    return this.stmts.loadGroups.all(integration).map((r) => ({
+      sourceId: r.source_id,
+      targetId: r.target_id,
+      status: r.status,
+      displayName: String((JSON.parse(r.attrs) as { displayName?: unknown }).displayName ?? ''),
+      members: members.get(r.source_id) ?? new Set<string>(),
+    }));
+  }
+
+  /**
+   * Records a group and a change of its members in one transaction. `members`
+   * replaces the whole set when given; `add`/`remove` adjust it otherwise.
+   */
+  saveGroup(
+    integration: string,
+    group: { sourceId: string; targetId: string | null; status: ObjectStatus; displayName: string },
+    change: { add?: readonly string[]; remove?: readonly string[]; members?: readonly string[] } = {},
+    now: Date = new Date(),
+  ): void {
+    this.db.transaction(() => {
+      this.stmts.upsertGroup.run({
+        integration,
+        sourceId: group.sourceId,
+        targetId: group.targetId,
+        status: group.status,
+        attrs: JSON.stringify({ displayName: group.displayName }),
+        now: now.toISOString(),
+      });
+      if (change.members) this.stmts.clearMembers.run(integration, group.sourceId);
+      for (const u of change.members ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
+      for (const u of change.remove ?? []) this.stmts.removeMember.run(integration, group.sourceId, u);
+      for (const u of change.add ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
+    })();
+  }
+
+  /** Forgets a user's memberships (its account was deleted or replaced in the target). */
+  dropMemberships(integration: string, userId: string): void {
+    this.stmts.dropUser.run(integration, userId);
   }
 
   startCycle(id: string, integration: string, dryRun: boolean, now: Date = new Date()): void {

@@ -1,6 +1,6 @@
 import type { SourceUser } from '../../src/model.js';
 import { ENTERPRISE_USER_SCHEMA, type ScimAttrs } from '../../src/scim/attributes.js';
-import type { TargetProfile } from './profile.js';
+import type { GroupBehaviour, TargetProfile } from './profile.js';
 
 function text(v: unknown): string | undefined {
   if (typeof v === 'string') return v === '' ? undefined : v;
@@ -12,6 +12,14 @@ function text(v: unknown): string | undefined {
 export const genericProfile: TargetProfile = {
   name: 'generic',
   matchAttribute: 'userName',
+  groups: {
+    membersPerRequest: 100,
+    multipleOperations: true,
+    memberRemoval: 'path',
+    createWithMembers: true,
+    inactiveMembers: 'keep',
+    readsMembers: true,
+  },
   mapUser(user: SourceUser): ScimAttrs {
     const a = user.attributes;
     const out: ScimAttrs = { externalId: user.id };
@@ -33,6 +41,19 @@ export const genericProfile: TargetProfile = {
     return out;
   },
 };
+
+const GROUP_OPTION_KEYS = ['membersPerRequest', 'multipleOperations', 'memberRemoval', 'createWithMembers', 'inactiveMembers', 'readsMembers'] as const;
+
+/**
+ * A profile with the group behaviour adjusted by `target.options` (validated by the
+ * config schema), for targets whose quirks differ from the profile's defaults.
+ */
+export function withOptions(profile: TargetProfile, options: Partial<GroupBehaviour> | undefined): TargetProfile {
+  if (!options) return profile;
+  const groups: Record<string, unknown> = { ...profile.groups };
+  for (const key of GROUP_OPTION_KEYS) if (options[key] !== undefined) groups[key] = options[key];
+  return { ...profile, groups: groups as unknown as GroupBehaviour };
+}
 
 export function profileByName(name: string): TargetProfile {
   switch (name) {

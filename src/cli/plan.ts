@@ -29,11 +29,25 @@ function details(op: Operation): string {
     }
     case 'user.delete':
       return `(${op.reason})`;
+    case 'group.create':
+      return `${op.displayName} (${op.members.length} members)`;
+    case 'group.update':
+    case 'group.members.add':
+    case 'group.members.remove': {
+      const parts: string[] = [];
+      if (op.rename !== undefined) parts.push(`rename to ${op.rename}`);
+      if (op.replaceMembers) parts.push(`member list of ${op.replaceMembers.length}`);
+      if (op.add.length) parts.push(`+${op.add.length} members`);
+      if (op.remove.length) parts.push(`-${op.remove.length} members`);
+      return `${op.displayName}: ${parts.join(', ')}`;
+    }
+    case 'group.delete':
+      return op.displayName;
   }
 }
 
 export function describeOperation(op: Operation): string {
-  return `${op.kind.padEnd(16)} ${op.sourceId}  ${details(op)}`.trimEnd();
+  return `${op.kind.padEnd(20)} ${op.sourceId}  ${details(op)}`.trimEnd();
 }
 
 /** `scimsync plan`: what the next cycle would send, without sending it. */

@@ -9,12 +9,23 @@ export interface SyncOptions {
   dryRun?: boolean;
 }
 
+function groupPart(r: CycleReport): string {
+  const c = r.counts;
+  const any = c.groupsCreated + c.groupsAdopted + c.groupsUpdated + c.groupsDeleted + c.membersAdded + c.membersRemoved;
+  if (any === 0) return '';
+  return (
+    `; groups created ${c.groupsCreated}, adopted ${c.groupsAdopted}, updated ${c.groupsUpdated}, deleted ${c.groupsDeleted}, ` +
+    `members +${c.membersAdded} -${c.membersRemoved}`
+  );
+}
+
 function summaryLine(r: CycleReport): string {
   const c = r.counts;
   const secs = (r.durationMs / 1000).toFixed(1);
   return (
     `[integration ${r.integration}] ${r.outcome}: created ${c.created}, adopted ${c.adopted}, updated ${c.updated}, ` +
     `deactivated ${c.deactivated}, reactivated ${c.reactivated}, deleted ${c.deleted}, failed ${c.failed}, held ${c.held}` +
+    groupPart(r) +
     `${c.skippedRows ? `, skipped source rows ${c.skippedRows}` : ''} in ${secs}s`
   );
 }

@@ -80,7 +80,18 @@ export const integrationSchema = z.strictObject({
         maxDelayMs: z.number().int().min(0).default(30_000),
       })
       .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 }),
-    options: z.record(z.string(), z.unknown()).optional(),
+    /** Profile options: adjust a profile to what this tenant of the target accepts. */
+    options: z
+      .strictObject({
+        emailDomains: z.array(z.string().min(1)).optional(),
+        membersPerRequest: z.number().int().positive().optional(),
+        multipleOperations: z.boolean().optional(),
+        memberRemoval: z.enum(['path', 'value-array', 'replace']).optional(),
+        createWithMembers: z.boolean().optional(),
+        inactiveMembers: z.enum(['keep', 'remove']).optional(),
+        readsMembers: z.boolean().optional(),
+      })
+      .optional(),
   }),
   schedule: z
     .union([z.strictObject({ every: duration }), z.strictObject({ cron: z.string() })])
@@ -110,10 +121,11 @@ export const integrationSchema = z.strictObject({
   groups: z
     .strictObject({
       deprovision: z.enum(['delete', 'none']).default('delete'),
-      membersPerRequest: z.number().int().positive().default(100),
+      /** Unset: the profile's limit (100 for most). */
+      membersPerRequest: z.number().int().positive().optional(),
       nested: z.enum(['flatten', 'ignore']).default('flatten'),
     })
-    .optional(),
+    .default({ deprovision: 'delete', nested: 'flatten' }),
   escrow: z.strictObject({ maxCycles: z.number().int().positive().default(5) }).optional(),
 });
 

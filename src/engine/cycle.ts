@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import { createSource } from '../../connectors/index.js';
-import { profileByName } from '../../connectors/profiles/generic.js';
+import { profileByName, withOptions } from '../../connectors/profiles/generic.js';
 import type { TargetProfile } from '../../connectors/profiles/profile.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/store.js';
@@ -10,6 +10,7 @@ import { SafetyAbortError, ScimHttpError, TargetUnavailableError, errorMessage, 
 import type { EventResult, EventType, NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import {
+  CORE_GROUP_SCHEMA,
   buildPatchOps,
   buildResource,
   diffAttrs,
@@ -18,9 +19,10 @@ import {
   type PatchOperation,
   type ScimAttrs,
 } from '../scim/attributes.js';
-import { ScimClient, type ScimResource } from '../scim/client.js';
+import { ScimClient, filterValue, type ScimResource } from '../scim/client.js';
 import { readPath } from '../scim/flatten.js';
-import { planCycle, type DesiredUser, type Operation, type StateUser } from './plan.js';
+import { scopeSnapshot, type StateGroup } from './groups.js';
+import { planCycle, type DesiredUser, type GroupChange, type GroupOperation, type Operation, type StateUser } from './plan.js';
 
 export interface CycleCounts {
   planned: number;
@@ -33,6 +35,12 @@ export interface CycleCounts {
   failed: number;
   held: number;
   skippedRows: number;
+  groupsCreated: number;
+  groupsAdopted: number;
+  groupsUpdated: number;
+  groupsDeleted: number;
+  membersAdded: number;
+  membersRemoved: number;
 }
 
 export interface CycleReport {
@@ -70,6 +78,12 @@ const emptyCounts = (): CycleCounts => ({
   failed: 0,
   held: 0,
   skippedRows: 0,
+  groupsCreated: 0,
+  groupsAdopted: 0,
+  groupsUpdated: 0,
+  groupsDeleted: 0,
+  membersAdded: 0,
+  membersRemoved: 0,
 });
 
 export function clientFor(integration: IntegrationConfig, logger: Logger): ScimClient {
@@ -110,7 +124,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const cycleId = randomUUID();
   const counts = emptyCounts();
   const dryRun = options.dryRun ?? false;
-  const profile = profileByName(integration.target.profile);
+  const profile = withOptions(profileByName(integration.target.profile), integration.target.options);
 
   const emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => {
     const event: NewEvent = { ...e, time: new Date().toISOString(), integration: name, cycleId };
@@ -150,16 +164,30 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   }
 
   // 2. Scope and map, 3. plan.
-  const desired = desiredUsers(snapshot.users, profile);
+  const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
+  for (const p of scoped.problems) {
+    emit({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } });
+  }
+  const desired = desiredUsers(scoped.users, profile);
   const state = store.loadUsers(name);
+  const groupState = store.loadGroups(name);
   const managed = state.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
-  if (snapshot.users.length === 0 && managed > 0) {
+  if (scoped.users.length === 0 && managed > 0) {
     const msg = `the source returned no users while ${managed} are provisioned: cycle aborted, nothing sent`;
     emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: 0, managed } });
     finish('aborted', 3, []);
     throw new SafetyAbortError(name, msg);
   }
-  const plan = planCycle(desired, state, { deprovision: integration.deprovision.action });
+  const plan = planCycle(desired, state, { deprovision: integration.deprovision.action }, {
+    desired: scoped.groups,
+    state: groupState,
+    options: {
+      behaviour: profile.groups,
+      membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
+      groupDeprovision: integration.groups.deprovision,
+      userDeprovision: integration.deprovision.action,
+    },
+  });
   counts.planned = plan.operations.length;
   if (plan.deprovisions > integration.safety.maxDeletes) {
     const msg = `the plan would deprovision ${plan.deprovisions} users, more than safety.maxDeletes (${integration.safety.maxDeletes}): cycle aborted, nothing sent`;
@@ -171,7 +199,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
 
   // 4. Deliver, 5. commit each result, 6. events.
   const client = options.client ?? clientFor(integration, logger);
-  const delivery = new Delivery(integration, store, client, profile, state, desired, emit, counts);
+  const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts);
   try {
     await delivery.run(plan.operations, options.onProgress);
   } finally {
@@ -214,6 +242,8 @@ interface Outcome {
   summary: string;
   targetId?: string | null;
   detail: Record<string, unknown>;
+  /** Nothing was attempted and nothing needs saying (the cause was reported already). */
+  silent?: boolean;
 }
 
 function errorDetail(err: unknown): Record<string, unknown> {
@@ -238,6 +268,8 @@ class Delivery {
   private readonly targetIds = new Map<string, string>();
   private readonly stateById = new Map<string, StateUser>();
   private readonly desiredById = new Map<string, DesiredUser>();
+  private readonly groups = new Map<string, { sourceId: string; targetId: string | null; status: StateGroup['status']; displayName: string; members: Set<string> }>();
+  private readonly updatedGroups = new Set<string>();
   private scanIndex: Promise<Map<string, ScimResource[]>> | undefined;
 
   constructor(
@@ -246,10 +278,12 @@ class Delivery {
     private readonly client: ScimClient,
     private readonly profile: TargetProfile,
     state: StateUser[],
+    groupState: StateGroup[],
     desired: DesiredUser[],
     private readonly emit: Emit,
     private readonly counts: CycleCounts,
   ) {
+    for (const g of groupState) this.groups.set(g.sourceId, { ...g, members: new Set(g.members) });
     for (const s of state) {
       this.stateById.set(s.sourceId, s);
       if (s.targetId !== null && s.status !== 'deleted') this.targetIds.set(s.sourceId, s.targetId);
@@ -299,6 +333,7 @@ class Delivery {
       };
     }
     if (outcome.result === 'success') this.succeeded++;
+    if (outcome.silent) return;
     this.emit({
       type: outcome.type,
       result: outcome.result,
@@ -327,6 +362,14 @@ class Delivery {
         return this.patch(op);
       case 'user.delete':
         return this.delete(op.sourceId, op.targetId);
+      case 'group.create':
+        return this.createGroup(op);
+      case 'group.update':
+      case 'group.members.add':
+      case 'group.members.remove':
+        return this.changeGroup(op);
+      case 'group.delete':
+        return this.deleteGroup(op);
       default: {
         const never: never = op;
         throw new Error(`unknown operation ${JSON.stringify(never)}`);
@@ -476,6 +519,7 @@ class Delivery {
   /** 404 on a stored id: the account was removed in the target. Unlink, then re-match (Entra: InvalidAnchor). */
   private async relink(op: Extract<Operation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>, prior: StateUser | undefined): Promise<Outcome> {
     this.save(op.sourceId, null, 'deleted', {});
+    this.forgetMemberships(op.sourceId);
     const desired = this.desiredById.get(op.sourceId);
     if (op.kind === 'user.deactivate' || !desired) {
       this.counts.deactivated++;
@@ -494,10 +538,221 @@ class Delivery {
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
     }
     this.save(sourceId, null, 'deleted', {});
+    this.forgetMemberships(sourceId);
     this.counts.deleted++;
     return { result: 'success', type: 'user_delete_provision', summary: `deleted ${String(prior?.attrs.userName ?? sourceId)}`, targetId, detail: { attempts } };
   }
+  // ----- groups -----
+
+  /** A user's account is gone from the target: it is in no group there any more. */
+  private forgetMemberships(userId: string): void {
+    this.store.dropMemberships(this.integration.name, userId);
+    for (const g of this.groups.values()) g.members.delete(userId);
+  }
+
+  private saveGroup(
+    sourceId: string,
+    record: { targetId: string | null; status: StateGroup['status']; displayName: string },
+    change: { add?: string[]; remove?: string[]; members?: string[] },
+  ): void {
+    this.store.saveGroup(this.integration.name, { sourceId, ...record }, change);
+    const existing = this.groups.get(sourceId);
+    const members = change.members ? new Set(change.members) : new Set(existing?.members ?? []);
+    for (const u of change.remove ?? []) members.delete(u);
+    for (const u of change.add ?? []) members.add(u);
+    this.groups.set(sourceId, { sourceId, ...record, members });
+  }
+
+  /** Members with a target account, as `[sourceId, targetId]`; the others wait for a later cycle. */
+  private resolved(userIds: readonly string[]): [string, string][] {
+    const out: [string, string][] = [];
+    for (const u of userIds) {
+      const t = this.resolve(u);
+      if (t !== undefined) out.push([u, t]);
+    }
+    return out;
+  }
+
+  private async createGroup(op: Extract<GroupOperation, { kind: 'group.create' }>): Promise<Outcome> {
+    let found: ScimResource[];
+    try {
+      found = (await this.client.find('Groups', 'displayName', op.displayName, { excludeMembers: true })).resources;
+    } catch (err) {
+      if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
+      this.counts.failed++;
+      return { result: 'failure', type: 'group_create_provision', summary: `lookup of group ${op.displayName} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+    }
+    if (found.length === 0) {
+      const members = this.resolved(op.members);
+      const body: Record<string, unknown> = {
+        schemas: [CORE_GROUP_SCHEMA],
+        displayName: op.displayName,
+        externalId: op.sourceId,
+        ...(members.length > 0 ? { members: members.map(([, value]) => ({ value })) } : {}),
+      };
+      try {
+        const { resource, attempts } = await this.client.create('Groups', body);
+        this.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: members.map(([u]) => u) });
+        this.counts.groupsCreated++;
+        this.counts.membersAdded += members.length;
+        return {
+          result: 'success',
+          type: 'group_create_provision',
+          summary: `created group ${op.displayName} with ${members.length} members`,
+          targetId: resource.id,
+          detail: { attempts, added: members.length },
+        };
+      } catch (err) {
+        if (!(err instanceof ScimHttpError && err.kind === 'conflict')) throw err;
+        found = (await this.client.find('Groups', 'displayName', op.displayName, { excludeMembers: true })).resources;
+        if (found.length === 0) throw err;
+      }
+    }
+    if (found.length > 1) {
+      this.counts.held++;
+      return {
+        result: 'failure',
+        type: 'group_create_provision',
+        summary: `group ${op.displayName} matches ${found.length} groups in the target: held, not created or adopted`,
+        detail: { candidates: found.map((r) => r.id) },
+      };
+    }
+    return this.adoptGroup(op, found[0]!);
+  }
+
+  /** Links an existing group. Members already in it are learnt first, so none is added twice. */
+  private async adoptGroup(op: Extract<GroupOperation, { kind: 'group.create' }>, resource: ScimResource): Promise<Outcome> {
+    const present = new Set<string>();
+    let attempts = 0;
+    if (this.profile.groups.readsMembers) {
+      const read = await this.client.get('Groups', resource.id, 'attributes=members');
+      attempts += read.attempts;
+      const bySourceTarget = new Map<string, string>();
+      for (const [u, t] of this.targetIds) bySourceTarget.set(t, u);
+      const members = Array.isArray(read.resource.members) ? (read.resource.members as { value?: unknown }[]) : [];
+      for (const m of members) {
+        const u = typeof m.value === 'string' ? bySourceTarget.get(m.value) : undefined;
+        if (u !== undefined) present.add(u);
+      }
+    }
+    const ops: PatchOperation[] = [];
+    if (resource.displayName !== op.displayName) ops.push({ op: 'replace', path: 'displayName', value: op.displayName });
+    const add = this.resolved(op.members.filter((u) => !present.has(u)));
+    if (add.length > 0) ops.push({ op: 'add', path: 'members', value: add.map(([, value]) => ({ value })) });
+    attempts += await this.sendGroupPatch(resource.id, ops);
+    this.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: [...present, ...add.map(([u]) => u)] });
+    this.counts.groupsAdopted++;
+    this.counts.membersAdded += add.length;
+    return {
+      result: 'success',
+      type: 'group_create_provision',
+      summary: `adopted existing group ${op.displayName} (${present.size} members already in it, ${add.length} added)`,
+      targetId: resource.id,
+      detail: { adopted: true, attempts, present: present.size, added: add.length },
+    };
+  }
+
+  /** Sends PATCH operations, one request unless the target takes one operation a request. */
+  private async sendGroupPatch(targetId: string, ops: PatchOperation[]): Promise<number> {
+    if (ops.length === 0) return 0;
+    if (this.profile.groups.multipleOperations) return (await this.client.patch('Groups', targetId, ops)).attempts;
+    let attempts = 0;
+    for (const o of ops) attempts += (await this.client.patch('Groups', targetId, [o])).attempts;
+    return attempts;
+  }
+
+  private async changeGroup(op: GroupChange): Promise<Outcome> {
+    const g = this.groups.get(op.sourceId);
+    const targetId = op.targetId ?? (g && g.status !== 'deleted' ? g.targetId : null);
+    if (!g || targetId === null) {
+      // Its create failed and was reported; the members wait for the next cycle.
+      return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName} is not in the target yet`, detail: {}, silent: true };
+    }
+    const add = this.resolved(op.add.filter((u) => !g.members.has(u)));
+    const remove: [string, string][] = [];
+    const forget: string[] = [];
+    for (const u of op.remove) {
+      if (!g.members.has(u)) continue;
+      const t = this.stateById.get(u)?.targetId;
+      if (t) remove.push([u, t]);
+      else forget.push(u);
+    }
+    const ops: PatchOperation[] = [];
+    if (op.rename !== undefined) ops.push({ op: 'replace', path: 'displayName', value: op.rename });
+    let replaced: [string, string][] | undefined;
+    if (op.replaceMembers) {
+      replaced = this.resolved(op.replaceMembers);
+      ops.push({ op: 'replace', path: 'members', value: replaced.map(([, value]) => ({ value })) });
+    } else {
+      if (remove.length > 0) {
+        if (this.profile.groups.memberRemoval === 'value-array') {
+          ops.push({ op: 'remove', path: 'members', value: remove.map(([, value]) => ({ value })) });
+        } else {
+          for (const [, t] of remove) ops.push({ op: 'remove', path: `members[value eq ${filterValue(t)}]` });
+        }
+      }
+      if (add.length > 0) ops.push({ op: 'add', path: 'members', value: add.map(([, value]) => ({ value })) });
+    }
+    const record = { targetId, status: 'active' as const, displayName: op.rename ?? g.displayName };
+    if (ops.length === 0) {
+      if (forget.length > 0) this.saveGroup(op.sourceId, record, { remove: forget });
+      return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName}: nothing to send`, detail: {}, silent: true };
+    }
+    let attempts: number;
+    try {
+      attempts = await this.sendGroupPatch(targetId, ops);
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+      // Removed in the target: unlink it; the next cycle creates it again with its members.
+      this.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: g.displayName }, { members: [] });
+      this.counts.failed++;
+      return {
+        result: 'failure',
+        type: 'group_update_provision',
+        summary: `group ${g.displayName} no longer exists in the target: unlinked, it is created again next cycle`,
+        targetId,
+        detail: { status: 404, unlinked: true },
+      };
+    }
+    let added = add.length;
+    let removedCount = remove.length + forget.length;
+    if (replaced) {
+      const next = replaced.map(([u]) => u);
+      const nextSet = new Set(next);
+      added = next.filter((u) => !g.members.has(u)).length;
+      removedCount = [...g.members].filter((u) => !nextSet.has(u)).length;
+      this.saveGroup(op.sourceId, record, { members: next });
+    } else {
+      this.saveGroup(op.sourceId, record, { add: add.map(([u]) => u), remove: [...remove.map(([u]) => u), ...forget] });
+    }
+    this.counts.membersAdded += added;
+    this.counts.membersRemoved += removedCount;
+    this.updatedGroups.add(op.sourceId);
+    this.counts.groupsUpdated = this.updatedGroups.size;
+    const renamed = op.rename !== undefined ? `renamed from ${g.displayName}; ` : '';
+    return {
+      result: 'success',
+      type: 'group_update_provision',
+      summary: `group ${record.displayName}: ${renamed}${added} members added, ${removedCount} removed`,
+      targetId,
+      detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), request: op.key },
+    };
+  }
+
+  private async deleteGroup(op: Extract<GroupOperation, { kind: 'group.delete' }>): Promise<Outcome> {
+    let attempts = 1;
+    try {
+      attempts = (await this.client.remove('Groups', op.targetId)).attempts;
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+    }
+    this.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: op.displayName }, { members: [] });
+    this.counts.groupsDeleted++;
+    return { result: 'success', type: 'group_delete_provision', summary: `deleted group ${op.displayName}`, targetId: op.targetId, detail: { attempts } };
+  }
+
 }
+
 
 function changedList(ops: PatchOperation[]): string {
   const paths = ops.map((o) => o.path).filter((p) => p !== 'active');
@@ -515,6 +770,14 @@ function eventTypeOf(op: Operation): EventType {
       return 'user_deprovision';
     case 'user.delete':
       return 'user_delete_provision';
+    case 'group.create':
+      return 'group_create_provision';
+    case 'group.update':
+    case 'group.members.add':
+    case 'group.members.remove':
+      return 'group_update_provision';
+    case 'group.delete':
+      return 'group_delete_provision';
   }
 }
 

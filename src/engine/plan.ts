@@ -5,6 +5,7 @@ import {
   type AttrChanges,
   type ScimAttrs,
 } from '../scim/attributes.js';
+import { planGroups, type DesiredGroup, type GroupPlanOptions, type StateGroup } from './groups.js';
 
 export type ObjectStatus = 'active' | 'inactive' | 'deleted';
 
@@ -31,17 +32,51 @@ interface OpBase {
   dependsOn: string[];
 }
 
-export type Operation =
+export type UserOperation =
   | (OpBase & { kind: 'user.create'; attrs: ScimAttrs })
   | (OpBase & { kind: 'user.update'; targetId: string; changes: AttrChanges })
   | (OpBase & { kind: 'user.deactivate'; targetId: string; changes: AttrChanges; reason: 'inactive' | 'removed' })
   | (OpBase & { kind: 'user.reactivate'; targetId: string; changes: AttrChanges })
   | (OpBase & { kind: 'user.delete'; targetId: string; reason: 'inactive' | 'removed' });
 
+interface GroupOpBase extends OpBase {
+  /** `group:<sourceId>` for a create or delete, `group:<sourceId>#<n>` for the n-th change request. */
+  key: string;
+  displayName: string;
+}
+
+/**
+ * One request's worth of change to a group. Members are user source ids; the
+ * target ids are resolved when the request is sent. `targetId` is null while the
+ * group is created in the same cycle.
+ */
+export interface GroupChange extends GroupOpBase {
+  kind: 'group.update' | 'group.members.add' | 'group.members.remove';
+  targetId: string | null;
+  rename?: string;
+  add: string[];
+  remove: string[];
+  /** Set for targets that only take removals as a whole new member list. */
+  replaceMembers?: string[];
+}
+
+export type GroupOperation =
+  | (GroupOpBase & { kind: 'group.create'; members: string[] })
+  | GroupChange
+  | (GroupOpBase & { kind: 'group.delete'; targetId: string });
+
+export type Operation = UserOperation | GroupOperation;
+
 export type OperationKind = Operation['kind'];
 
 export interface PlanOptions {
   deprovision: 'deactivate' | 'delete' | 'none';
+}
+
+export interface GroupPlanInputs {
+  desired: readonly DesiredGroup[];
+  state: readonly StateGroup[];
+  options: GroupPlanOptions;
 }
 
 export interface Plan {
@@ -64,14 +99,19 @@ function refsOf(attrs: ScimAttrs): string[] {
  * operations in the same order. Creates come first, managers before the people
  * who report to them; deletions come last.
  */
-export function planCycle(desired: readonly DesiredUser[], state: readonly StateUser[], options: PlanOptions): Plan {
+export function planCycle(
+  desired: readonly DesiredUser[],
+  state: readonly StateUser[],
+  options: PlanOptions,
+  groups?: GroupPlanInputs,
+): Plan {
   const stateById = new Map<string, StateUser>();
   for (const s of state) stateById.set(s.sourceId, s);
   const desiredIds = new Set<string>();
 
   const creates = new Map<string, DesiredUser>();
-  const updates: Operation[] = [];
-  const deprovisions: Operation[] = [];
+  const updates: UserOperation[] = [];
+  const deprovisions: UserOperation[] = [];
 
   const deprovision = (s: StateUser & { targetId: string }, reason: 'inactive' | 'removed', changes: AttrChanges) => {
     if (options.deprovision === 'none') return;
@@ -117,7 +157,7 @@ export function planCycle(desired: readonly DesiredUser[], state: readonly State
   }
 
   const ordered = orderCreates(creates);
-  const createOps: Operation[] = ordered.map(({ user, after }) => ({
+  const createOps: UserOperation[] = ordered.map(({ user, after }) => ({
     kind: 'user.create',
     key: userKey(user.sourceId),
     sourceId: user.sourceId,
@@ -129,7 +169,21 @@ export function planCycle(desired: readonly DesiredUser[], state: readonly State
       op.dependsOn = refsOf(op.changes.set).filter((id) => creates.has(id)).map(userKey);
     }
   }
-  return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
+  if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
+
+  const desiredUsers = new Map(desired.map((d) => [d.sourceId, d]));
+  const g = planGroups(
+    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()) },
+    groups.options,
+  );
+  // A user leaves its groups before its account is deleted.
+  for (const op of deprovisions) {
+    if (op.kind === 'user.delete') op.dependsOn = g.removalsByUser.get(op.sourceId) ?? [];
+  }
+  return {
+    operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
+    deprovisions: deprovisions.length,
+  };
 }
 
 /** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */

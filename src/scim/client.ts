@@ -27,6 +27,8 @@ export interface ScimClientOptions {
   random?: () => number;
 }
 
+export type ResourceType = 'Users' | 'Groups';
+
 export interface ScimResource {
   id: string;
   [key: string]: unknown;
@@ -264,10 +266,24 @@ export class ScimClient {
   }
 
   /** Users whose `attribute` equals `value`. A 404 answer counts as none (QUIRKS.md). */
-  async findUsers(attribute: string, value: string): Promise<{ resources: ScimResource[]; attempts: number }> {
+  findUsers(attribute: string, value: string): Promise<{ resources: ScimResource[]; attempts: number }> {
+    return this.find('Users', attribute, value);
+  }
+
+  /**
+   * Resources of a type whose `attribute` equals `value`, the value escaped and the
+   * filter URL-encoded. `excludeMembers` asks for groups without their member lists.
+   */
+  async find(
+    type: ResourceType,
+    attribute: string,
+    value: string,
+    options: { excludeMembers?: boolean } = {},
+  ): Promise<{ resources: ScimResource[]; attempts: number }> {
     const filter = encodeURIComponent(`${attribute} eq ${filterValue(value)}`);
+    const excluded = options.excludeMembers ? '&excludedAttributes=members' : '';
     try {
-      const res = await this.request<{ Resources?: unknown }>('GET', `/Users?filter=${filter}`);
+      const res = await this.request<{ Resources?: unknown }>('GET', `/${type}?filter=${filter}${excluded}`);
       const list = Array.isArray(res.data?.Resources) ? (res.data.Resources as unknown[]) : [];
       const resources = list.filter(
         (r): r is ScimResource => typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'string',
@@ -281,26 +297,49 @@ export class ScimClient {
     }
   }
 
-  async createUser(body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
-    const res = await this.request<unknown>('POST', '/Users', body);
+  /** One resource by id (404 throws a not-found error). */
+  async get(type: ResourceType, id: string, query = ''): Promise<{ resource: ScimResource; attempts: number }> {
+    const path = `/${type}/${encodeURIComponent(id)}${query ? `?${query}` : ''}`;
+    const res = await this.request<unknown>('GET', path);
     const r = res.data as { id?: unknown } | undefined;
     if (typeof r?.id !== 'string') {
-      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path: '/Users', detail: 'the target answered without a resource id' });
+      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'GET', path, detail: 'the target answered without a resource' });
+    }
+    return { resource: r as ScimResource, attempts: res.attempts };
+  }
+
+  createUser(body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
+    return this.create('Users', body);
+  }
+
+  async create(type: ResourceType, body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
+    const res = await this.request<unknown>('POST', `/${type}`, body);
+    const r = res.data as { id?: unknown } | undefined;
+    if (typeof r?.id !== 'string') {
+      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path: `/${type}`, detail: 'the target answered without a resource id' });
     }
     return { resource: r as ScimResource, attempts: res.attempts };
   }
 
   /** PATCH answers 200 with the resource or 204 with none: both are success. */
-  async patchUser(id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
-    const res = await this.request('PATCH', `/Users/${encodeURIComponent(id)}`, {
+  patchUser(id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
+    return this.patch('Users', id, operations);
+  }
+
+  async patch(type: ResourceType, id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
+    const res = await this.request('PATCH', `/${type}/${encodeURIComponent(id)}`, {
       schemas: [PATCH_OP_SCHEMA],
       Operations: operations,
     });
     return { attempts: res.attempts };
   }
 
-  async deleteUser(id: string): Promise<{ attempts: number }> {
-    const res = await this.request('DELETE', `/Users/${encodeURIComponent(id)}`);
+  deleteUser(id: string): Promise<{ attempts: number }> {
+    return this.remove('Users', id);
+  }
+
+  async remove(type: ResourceType, id: string): Promise<{ attempts: number }> {
+    const res = await this.request('DELETE', `/${type}/${encodeURIComponent(id)}`);
     return { attempts: res.attempts };
   }
 }

@@ -1,0 +1,258 @@
+import type { GroupBehaviour } from '../../connectors/profiles/profile.js';
+import type { SnapshotProblem, SourceGroup, SourceUser } from '../model.js';
+import type { DesiredUser, GroupOperation, ObjectStatus, StateUser } from './plan.js';
+
+/** A group as the target should hold it: members are user source ids. */
+export interface DesiredGroup {
+  sourceId: string;
+  displayName: string;
+  members: string[];
+}
+
+/** A group as state remembers pushing it, with the member set last pushed. */
+export interface StateGroup {
+  sourceId: string;
+  targetId: string | null;
+  status: ObjectStatus;
+  displayName: string;
+  members: ReadonlySet<string>;
+}
+
+export interface ScopeOptions {
+  /** `scope.groups`: only members of these groups, and only these groups. */
+  groups?: readonly string[] | undefined;
+  nested: 'flatten' | 'ignore';
+}
+
+export interface ScopedSnapshot {
+  users: SourceUser[];
+  groups: DesiredGroup[];
+  problems: SnapshotProblem[];
+}
+
+/**
+ * Resolves nesting and applies `scope.groups`. With `flatten`, the users of a
+ * sub-group count as members of every group that contains it (cycles are cut);
+ * with `ignore`, group members that are groups are dropped. Pure.
+ */
+export function scopeSnapshot(users: readonly SourceUser[], groups: readonly SourceGroup[], options: ScopeOptions): ScopedSnapshot {
+  const userIds = new Set(users.map((u) => u.id));
+  const byId = new Map(groups.map((g) => [g.id, g]));
+  const effective = new Map<string, Set<string>>();
+
+  const expand = (group: SourceGroup, path: Set<string>): Set<string> => {
+    const known = effective.get(group.id);
+    if (known) return known;
+    const out = new Set<string>();
+    path.add(group.id);
+    for (const m of group.members) {
+      if (userIds.has(m)) out.add(m);
+      else if (options.nested === 'flatten') {
+        const sub = byId.get(m);
+        if (sub && !path.has(sub.id)) for (const u of expand(sub, path)) out.add(u);
+      }
+    }
+    path.delete(group.id);
+    effective.set(group.id, out);
+    return out;
+  };
+
+  const problems: SnapshotProblem[] = [];
+  let inScope = groups;
+  let scopedUsers: readonly SourceUser[] = users;
+  if (options.groups && options.groups.length > 0) {
+    const wanted = new Map(options.groups.map((n) => [n.toLowerCase(), n]));
+    inScope = groups.filter((g) => wanted.delete(g.displayName.toLowerCase()));
+    for (const missing of wanted.values()) {
+      problems.push({ location: 'scope.groups', message: `no source group is named ${JSON.stringify(missing)}` });
+    }
+    const members = new Set<string>();
+    for (const g of inScope) for (const u of expand(g, new Set())) members.add(u);
+    scopedUsers = users.filter((u) => members.has(u.id));
+  }
+  const desired = inScope.map((g) => ({
+    sourceId: g.id,
+    displayName: g.displayName,
+    members: [...expand(g, new Set())].sort(),
+  }));
+  return { users: [...scopedUsers], groups: desired, problems };
+}
+
+export interface GroupPlanOptions {
+  behaviour: GroupBehaviour;
+  /** Effective members per request: `groups.membersPerRequest`, else the profile's. */
+  membersPerRequest: number;
+  groupDeprovision: 'delete' | 'none';
+  userDeprovision: 'deactivate' | 'delete' | 'none';
+}
+
+export interface GroupPlanInput {
+  desired: readonly DesiredGroup[];
+  state: readonly StateGroup[];
+  desiredUsers: ReadonlyMap<string, DesiredUser>;
+  stateUsers: ReadonlyMap<string, StateUser>;
+  /** Users the same plan creates: members that may be added once their create settles. */
+  creating: ReadonlySet<string>;
+}
+
+export interface GroupPlan {
+  /** Creates, renames and member batches, in dependency order. */
+  operations: GroupOperation[];
+  /** Group deletions: they go last. */
+  deletions: GroupOperation[];
+  /** For each user, the keys of the batches that take it out of a group. */
+  removalsByUser: Map<string, string[]>;
+}
+
+const groupKey = (id: string) => `group:${id}`;
+const userKey = (id: string) => `user:${id}`;
+
+function chunk<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+interface Request {
+  displayName?: string;
+  add: string[];
+  remove: string[];
+  replaceMembers?: string[];
+}
+
+/**
+ * Packs one group's changes into requests: at most `n` members a request, and,
+ * where the target takes several Operations in one PATCH, a rename, removals and
+ * additions share requests (a 3-member change is one request).
+ */
+export function packRequests(
+  change: { displayName?: string; add: readonly string[]; remove: readonly string[]; all: readonly string[] },
+  behaviour: GroupBehaviour,
+  n: number,
+): Request[] {
+  const rename = change.displayName !== undefined ? { displayName: change.displayName } : {};
+  if (behaviour.memberRemoval === 'replace' && change.remove.length > 0) {
+    // This dialect can only take members out by sending the whole list.
+    if (behaviour.multipleOperations || change.displayName === undefined) {
+      return [{ ...rename, add: [...change.add], remove: [...change.remove], replaceMembers: [...change.all] }];
+    }
+    return [
+      { ...rename, add: [], remove: [] },
+      { add: [...change.add], remove: [...change.remove], replaceMembers: [...change.all] },
+    ];
+  }
+  const requests: Request[] = [];
+  if (behaviour.multipleOperations) {
+    let current: Request = { ...rename, add: [], remove: [] };
+    const room = () => n - current.add.length - current.remove.length;
+    const flush = () => {
+      requests.push(current);
+      current = { add: [], remove: [] };
+    };
+    for (const [field, list] of [['remove', change.remove], ['add', change.add]] as const) {
+      for (const id of list) {
+        if (room() === 0) flush();
+        current[field].push(id);
+      }
+    }
+    if (current.displayName !== undefined || current.add.length + current.remove.length > 0) flush();
+    return requests;
+  }
+  if (change.displayName !== undefined) requests.push({ displayName: change.displayName, add: [], remove: [] });
+  // RFC paths name one member each: without several Operations a request, one removal a request.
+  const removeSize = behaviour.memberRemoval === 'path' ? 1 : n;
+  for (const part of chunk(change.remove, removeSize)) requests.push({ add: [], remove: part });
+  for (const part of chunk(change.add, n)) requests.push({ add: part, remove: [] });
+  return requests;
+}
+
+/**
+ * Plans group creates, renames, membership batches and deletions. Pure: member
+ * sets are compared with the ones last pushed, and only the difference is sent.
+ */
+export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): GroupPlan {
+  const { behaviour } = options;
+  const n = Math.max(1, options.membersPerRequest);
+  const stateById = new Map(input.state.map((g) => [g.sourceId, g]));
+  const operations: GroupOperation[] = [];
+  const deletions: GroupOperation[] = [];
+  const removalsByUser = new Map<string, string[]>();
+
+  const existsInTarget = (id: string) => {
+    const s = input.stateUsers.get(id);
+    return !!s && s.targetId !== null && s.status !== 'deleted';
+  };
+  /** Whether a desired member should be in the target group at the end of this cycle. */
+  const eligible = (id: string): boolean => {
+    const d = input.desiredUsers.get(id);
+    if (!d) return false;
+    if (d.active) return existsInTarget(id) || input.creating.has(id);
+    if (options.userDeprovision === 'delete' || behaviour.inactiveMembers === 'remove') return false;
+    return existsInTarget(id);
+  };
+  const after = (members: readonly string[]) => members.filter((m) => input.creating.has(m)).map(userKey);
+
+  const desiredIds = new Set<string>();
+  for (const g of [...input.desired].sort((a, b) => a.sourceId.localeCompare(b.sourceId))) {
+    desiredIds.add(g.sourceId);
+    const want = g.members.filter(eligible);
+    const s = stateById.get(g.sourceId);
+    const linked = s && s.targetId !== null && s.status !== 'deleted' ? s : undefined;
+    let previous: string | undefined;
+    let batch = 0;
+    const emit = (req: Request, targetId: string | null) => {
+      batch++;
+      const key = `${groupKey(g.sourceId)}#${batch}`;
+      const kind =
+        req.displayName !== undefined || req.replaceMembers !== undefined || (req.add.length > 0 && req.remove.length > 0)
+          ? 'group.update'
+          : req.add.length > 0
+            ? 'group.members.add'
+            : 'group.members.remove';
+      operations.push({
+        kind,
+        key,
+        sourceId: g.sourceId,
+        displayName: g.displayName,
+        targetId,
+        ...(req.displayName !== undefined ? { rename: req.displayName } : {}),
+        add: req.add,
+        remove: req.remove,
+        ...(req.replaceMembers ? { replaceMembers: req.replaceMembers } : {}),
+        dependsOn: [...(previous ? [previous] : []), ...after(req.add), ...after(req.replaceMembers ?? [])],
+      });
+      for (const u of req.remove) removalsByUser.set(u, [...(removalsByUser.get(u) ?? []), key]);
+      previous = key;
+    };
+
+    if (!linked) {
+      const first = behaviour.createWithMembers ? want.slice(0, n) : [];
+      operations.push({
+        kind: 'group.create',
+        key: groupKey(g.sourceId),
+        sourceId: g.sourceId,
+        displayName: g.displayName,
+        members: first,
+        dependsOn: after(first),
+      });
+      previous = groupKey(g.sourceId);
+      const rest = want.slice(first.length);
+      for (const req of packRequests({ add: rest, remove: [], all: want }, behaviour, n)) emit(req, null);
+      continue;
+    }
+    const wantSet = new Set(want);
+    const add = want.filter((m) => !linked.members.has(m));
+    const remove = [...linked.members].filter((m) => !wantSet.has(m)).sort();
+    const rename = linked.displayName !== g.displayName ? g.displayName : undefined;
+    const requests = packRequests({ ...(rename !== undefined ? { displayName: rename } : {}), add, remove, all: want }, behaviour, n);
+    for (const req of requests) emit(req, linked.targetId);
+  }
+
+  if (options.groupDeprovision === 'delete') {
+    for (const s of [...input.state].sort((a, b) => a.sourceId.localeCompare(b.sourceId))) {
+      if (desiredIds.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
+      deletions.push({ kind: 'group.delete', key: groupKey(s.sourceId), sourceId: s.sourceId, displayName: s.displayName, targetId: s.targetId, dependsOn: [] });
+    }
+  }
+  return { operations, deletions, removalsByUser };
+}
