@@ -27,6 +27,21 @@ export interface RecordedRequest {
 
 export type StoredResource = Record<string, unknown> & { id: string };
 
+/** A failure the target answers with instead of serving matching requests. */
+export interface Fault {
+  method: string;
+  /** Matched against the request path and query. */
+  path: RegExp;
+  /** Matched against the raw request body, when given. */
+  body?: RegExp;
+  status: number;
+  /** How many matching requests fail; then the fault is spent. */
+  times: number;
+  scimType?: string;
+  detail?: string;
+  headers?: Record<string, string>;
+}
+
 export interface DevTarget {
   url: string;
   users: Map<string, StoredResource>;
@@ -34,9 +49,26 @@ export interface DevTarget {
   requests: RecordedRequest[];
   /** Requests other than GET. */
   writes(): RecordedRequest[];
+  /** Makes matching requests fail (fault injection for tests). */
+  inject(fault: Fault): void;
   /** Adds an account directly, as an admin would in the app. */
   seedUser(user: Record<string, unknown>): StoredResource;
   stop(): Promise<void>;
+}
+
+const LARGE_GROUP = 1000;
+
+interface MemberOp {
+  op: string;
+  path: string;
+  value?: { value: unknown } | { value: unknown }[];
+}
+
+function isMemberOp(o: unknown): o is MemberOp {
+  if (typeof o !== 'object' || o === null) return false;
+  const { op, path } = o as { op?: unknown; path?: unknown };
+  if (typeof op !== 'string' || typeof path !== 'string') return false;
+  return path === 'members' || (op.toLowerCase() === 'remove' && path.startsWith('members[value eq '));
 }
 
 interface Store {
@@ -147,10 +179,61 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
   const store: Store = { users: new Map(), groups: new Map(), strict: options.strict ?? false };
   current = store;
   const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
   const app = express();
   app.use((req, res, next) => {
     res.on('finish', () => requests.push({ method: req.method, path: req.originalUrl, status: res.statusCode }));
     next();
+  });
+  const scimError = (res: express.Response, status: number, detail: string, scimType?: string, headers: Record<string, string> = {}) =>
+    res
+      .status(status)
+      .set({ 'Content-Type': 'application/scim+json', ...headers })
+      .send(
+        JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+          status: String(status),
+          ...(scimType ? { scimType } : {}),
+          detail,
+        }),
+      );
+  // Bodies are read here (the SCIM router then skips its own parser) so faults can match on them.
+  app.use(express.json({ type: ['application/scim+json', 'application/json'], limit: '50mb' }));
+  app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (err) return scimError(res, 400, 'malformed JSON', 'invalidSyntax');
+    next();
+  });
+  app.use((req, res, next) => {
+    if (faults.length === 0) return next();
+    const raw = JSON.stringify(req.body ?? {});
+    const i = faults.findIndex((f) => f.method === req.method && f.path.test(req.originalUrl) && (!f.body || f.body.test(raw)));
+    const fault = faults[i];
+    if (!fault) return next();
+    if (--fault.times <= 0) faults.splice(i, 1);
+    scimError(res, fault.status, fault.detail ?? 'injected fault', fault.scimType, fault.headers);
+  });
+  app.patch('/scim/v2/Groups/:id', (req, res, next) => {
+    const group = store.groups.get(req.params.id);
+    const members = group?.members;
+    const ops = (req.body as { Operations?: unknown }).Operations;
+    // scimmy re-validates the whole member list for every member it adds, which is
+    // quadratic; large groups take member changes here, with the same semantics
+    // (an add appends, duplicates included; removal by filter path or value list).
+    if (!group || !Array.isArray(members) || members.length < LARGE_GROUP || !Array.isArray(ops) || !ops.every(isMemberOp)) return next();
+    if (req.header('Authorization') !== `Bearer ${options.token}`) return scimError(res, 401, 'Authorization failure');
+    let list = members as { value: string }[];
+    for (const op of ops as MemberOp[]) {
+      const values = (Array.isArray(op.value) ? op.value : op.value ? [op.value] : []).map((m) => ({ value: String(m.value) }));
+      if (op.op.toLowerCase() === 'add') list = [...list, ...values];
+      else if (op.op.toLowerCase() === 'replace') list = values;
+      else {
+        const byPath = /^members\[value eq "(.*)"\]$/.exec(op.path);
+        const gone = new Set(byPath ? [byPath[1]!.replace(/\\(["\\])/g, '$1')] : values.map((v) => v.value));
+        list = list.filter((m) => !gone.has(m.value));
+      }
+    }
+    group.members = list;
+    res.status(204).end();
   });
   app.use(
     '/scim/v2',
@@ -173,6 +256,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     groups: store.groups,
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET'),
+    inject: (fault) => faults.push({ ...fault }),
     seedUser(user) {
       const id = randomUUID();
       const stored = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], active: true, ...user, id } as StoredResource;

@@ -40,22 +40,33 @@ export function scopeSnapshot(users: readonly SourceUser[], groups: readonly Sou
   const byId = new Map(groups.map((g) => [g.id, g]));
   const effective = new Map<string, Set<string>>();
 
-  const expand = (group: SourceGroup, path: Set<string>): Set<string> => {
+  // Depth-first; a result that depended on a cut cycle is not memoised, since it is
+  // only complete for the group the walk started from.
+  const walk = (group: SourceGroup, path: Set<string>): { users: Set<string>; cut: boolean } => {
     const known = effective.get(group.id);
-    if (known) return known;
+    if (known) return { users: known, cut: false };
     const out = new Set<string>();
+    let cut = false;
     path.add(group.id);
     for (const m of group.members) {
       if (userIds.has(m)) out.add(m);
       else if (options.nested === 'flatten') {
         const sub = byId.get(m);
-        if (sub && !path.has(sub.id)) for (const u of expand(sub, path)) out.add(u);
+        if (!sub) continue;
+        if (path.has(sub.id)) {
+          cut = true;
+          continue;
+        }
+        const r = walk(sub, path);
+        cut ||= r.cut;
+        for (const u of r.users) out.add(u);
       }
     }
     path.delete(group.id);
-    effective.set(group.id, out);
-    return out;
+    if (!cut) effective.set(group.id, out);
+    return { users: out, cut };
   };
+  const expand = (group: SourceGroup, path: Set<string>): Set<string> => walk(group, path).users;
 
   const problems: SnapshotProblem[] = [];
   let inScope = groups;

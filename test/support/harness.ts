@@ -47,7 +47,7 @@ export interface Workspace {
   configPath: string;
   sourcePath: string;
   writeDirectory(d: Directory): void;
-  writeConfig(extra?: { targetUrl?: string; token?: string; integrationYaml?: string; raw?: string }): void;
+  writeConfig(extra?: { targetUrl?: string; token?: string; integrationYaml?: string; targetYaml?: string; raw?: string }): void;
   run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }>;
 }
 
@@ -77,6 +77,7 @@ export function workspace(targetUrl: string, token: string): Workspace {
           '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
           '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 8 }',
           '      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }',
+          ...(extra.targetYaml ? extra.targetYaml.split('\n').map((l) => `      ${l}`) : []),
           ...(extra.integrationYaml ? extra.integrationYaml.split('\n').map((l) => `    ${l}`) : []),
           '',
         ].join('\n');
