@@ -38,7 +38,7 @@ async function main(): Promise<number> {
     io.out(`local SCIM target: ${target.url}\n`);
     io.out('$ scimsync sync');
     const code = await runCli(['sync', '--config', configPath], io);
-    io.out(`\ntarget now holds ${target.users.size} users (${target.writes().length} write requests)\n`);
+    io.out(`\ntarget now holds ${target.users.size} users and ${target.groups.size} groups (${target.writes().length} write requests)\n`);
     io.out('$ scimsync plan   # the next cycle');
     await runCli(['plan', '--config', configPath], io);
     io.out('\n$ scimsync events');
