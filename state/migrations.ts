@@ -62,4 +62,39 @@ export const migrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX group_members_by_user ON group_members (integration, user_id);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Operations that failed, kept for retry at the next cycles until given up.
+      CREATE TABLE escrow (
+        integration    TEXT NOT NULL,
+        op_key         TEXT NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        source_id      TEXT NOT NULL,
+        cycles         INTEGER NOT NULL,
+        attempts       INTEGER NOT NULL,
+        last_error     TEXT NOT NULL,
+        first_failed_at TEXT NOT NULL,
+        last_failed_at TEXT NOT NULL,
+        given_up       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (integration, op_key)
+      ) WITHOUT ROWID;
+
+      -- Operations whose request may be on the wire: written before sending, removed after commit.
+      CREATE TABLE inflight (
+        integration TEXT NOT NULL,
+        op_key      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        source_id   TEXT NOT NULL,
+        cycle_id    TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        PRIMARY KEY (integration, op_key)
+      ) WITHOUT ROWID;
+
+      ALTER TABLE integrations ADD COLUMN quarantine_until TEXT;
+      ALTER TABLE integrations ADD COLUMN quarantine_level INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE integrations ADD COLUMN quarantine_reason TEXT;
+    `,
+  },
 ];

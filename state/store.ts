@@ -11,7 +11,7 @@ export interface CycleCounts {
   [counter: string]: number;
 }
 
-export type CycleOutcome = 'success' | 'partial' | 'aborted' | 'failed';
+export type CycleOutcome = 'success' | 'partial' | 'aborted' | 'failed' | 'interrupted' | 'quarantined';
 
 export interface EventQuery {
   integration?: string;
@@ -29,6 +29,55 @@ export interface IntegrationRecord {
   name: string;
   configHash: string;
   authHash: string;
+}
+
+export interface Quarantine {
+  until: string;
+  level: number;
+  reason: string;
+}
+
+export interface EscrowEntry {
+  key: string;
+  fingerprint: string;
+  kind: string;
+  sourceId: string;
+  cycles: number;
+  attempts: number;
+  lastError: string;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  givenUp: boolean;
+}
+
+export interface InflightEntry {
+  key: string;
+  kind: string;
+  sourceId: string;
+  cycleId: string;
+  startedAt: string;
+}
+
+export interface CycleRecord {
+  id: string;
+  integration: string;
+  startedAt: string;
+  endedAt: string | null;
+  outcome: string | null;
+  counts: Record<string, number>;
+}
+
+interface EscrowRow {
+  op_key: string;
+  fingerprint: string;
+  kind: string;
+  source_id: string;
+  cycles: number;
+  attempts: number;
+  last_error: string;
+  first_failed_at: string;
+  last_failed_at: string;
+  given_up: number;
 }
 
 interface ObjectRow {
@@ -88,6 +137,35 @@ export class StateStore {
       removeMember: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ? AND user_id = ?`),
       clearMembers: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ?`),
       dropUser: db.prepare(`DELETE FROM group_members WHERE integration = ? AND user_id = ?`),
+      loadEscrow: db.prepare<[string], EscrowRow>(`SELECT * FROM escrow WHERE integration = ? ORDER BY op_key`),
+      getEscrow: db.prepare<[string, string], EscrowRow>(`SELECT * FROM escrow WHERE integration = ? AND op_key = ?`),
+      putEscrow: db.prepare(
+        `INSERT INTO escrow (integration, op_key, fingerprint, kind, source_id, cycles, attempts, last_error, first_failed_at, last_failed_at, given_up)
+         VALUES (@integration, @key, @fingerprint, @kind, @sourceId, @cycles, @attempts, @lastError, @firstFailedAt, @lastFailedAt, @givenUp)
+         ON CONFLICT (integration, op_key) DO UPDATE SET fingerprint = excluded.fingerprint, kind = excluded.kind,
+           source_id = excluded.source_id, cycles = excluded.cycles, attempts = excluded.attempts, last_error = excluded.last_error,
+           first_failed_at = excluded.first_failed_at, last_failed_at = excluded.last_failed_at, given_up = excluded.given_up`,
+      ),
+      clearEscrow: db.prepare(`DELETE FROM escrow WHERE integration = ? AND op_key = ?`),
+      putInflight: db.prepare(
+        `INSERT OR REPLACE INTO inflight (integration, op_key, kind, source_id, cycle_id, started_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      clearInflight: db.prepare(`DELETE FROM inflight WHERE integration = ? AND op_key = ?`),
+      loadInflight: db.prepare<[string], { op_key: string; kind: string; source_id: string; cycle_id: string; started_at: string }>(
+        `SELECT * FROM inflight WHERE integration = ?`,
+      ),
+      clearAllInflight: db.prepare(`DELETE FROM inflight WHERE integration = ?`),
+      getQuarantine: db.prepare<[string], { quarantine_until: string | null; quarantine_level: number; quarantine_reason: string | null }>(
+        `SELECT quarantine_until, quarantine_level, quarantine_reason FROM integrations WHERE name = ?`,
+      ),
+      setQuarantine: db.prepare(`UPDATE integrations SET quarantine_until = ?, quarantine_level = ?, quarantine_reason = ? WHERE name = ?`),
+      interruptCycles: db.prepare(`UPDATE cycles SET outcome = 'interrupted' WHERE integration = ? AND ended_at IS NULL AND id != ?`),
+      lastCycle: db.prepare<[string], { id: string; integration: string; started_at: string; ended_at: string | null; outcome: string | null; counts: string | null }>(
+        `SELECT * FROM cycles WHERE integration = ? AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+      ),
+      objectCounts: db.prepare<[string], { kind: string; status: string; n: number }>(
+        `SELECT kind, status, COUNT(*) AS n FROM objects WHERE integration = ? AND target_id IS NOT NULL GROUP BY kind, status`,
+      ),
       insertEvent: db.prepare(
         `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
          VALUES (@time, @integration, @cycleId, @type, @result, @sourceId, @targetId, @summary, @detail)`,
@@ -207,6 +285,113 @@ export class StateStore {
     this.stmts.putIntegration.run({ ...rec, now: now.toISOString() });
   }
 
+  loadEscrow(integration: string): EscrowEntry[] {
+    return this.stmts.loadEscrow.all(integration).map(escrowOf);
+  }
+
+  /**
+   * Records a failed operation. A failure of the same operation (same fingerprint)
+   * in a later cycle counts one more cycle; a changed operation starts again at 1.
+   */
+  recordFailure(
+    integration: string,
+    op: { key: string; fingerprint: string; kind: string; sourceId: string },
+    failure: { error: string; attempts: number; cycleId: string },
+    maxCycles: number,
+    now: Date = new Date(),
+  ): EscrowEntry {
+    const prior = this.stmts.getEscrow.get(integration, op.key);
+    const same = prior !== undefined && prior.fingerprint === op.fingerprint;
+    const cycles = same ? prior.cycles + 1 : 1;
+    const entry: EscrowEntry = {
+      key: op.key,
+      fingerprint: op.fingerprint,
+      kind: op.kind,
+      sourceId: op.sourceId,
+      cycles,
+      attempts: (same ? prior.attempts : 0) + failure.attempts,
+      lastError: failure.error,
+      firstFailedAt: same ? prior.first_failed_at : now.toISOString(),
+      lastFailedAt: now.toISOString(),
+      givenUp: cycles >= maxCycles,
+    };
+    this.stmts.putEscrow.run({ integration, ...entry, givenUp: entry.givenUp ? 1 : 0 });
+    return entry;
+  }
+
+  clearEscrow(integration: string, key: string): void {
+    this.stmts.clearEscrow.run(integration, key);
+  }
+
+  /** Drops escrow entries for operations no longer planned (the source moved on). */
+  pruneEscrow(integration: string, plannedKeys: ReadonlySet<string>): void {
+    this.db.transaction(() => {
+      for (const e of this.stmts.loadEscrow.all(integration)) {
+        if (!plannedKeys.has(e.op_key)) this.stmts.clearEscrow.run(integration, e.op_key);
+      }
+    })();
+  }
+
+  markInflight(integration: string, op: { key: string; kind: string; sourceId: string }, cycleId: string, now: Date = new Date()): void {
+    this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, now.toISOString());
+  }
+
+  clearInflight(integration: string, key: string): void {
+    this.stmts.clearInflight.run(integration, key);
+  }
+
+  loadInflight(integration: string): InflightEntry[] {
+    return this.stmts.loadInflight.all(integration).map((r) => ({
+      key: r.op_key,
+      kind: r.kind,
+      sourceId: r.source_id,
+      cycleId: r.cycle_id,
+      startedAt: r.started_at,
+    }));
+  }
+
+  /** Takes over what an interrupted cycle left: its in-flight records, and marks the cycle interrupted. */
+  takeInterrupted(integration: string, currentCycleId: string): InflightEntry[] {
+    return this.db.transaction(() => {
+      const entries = this.loadInflight(integration);
+      this.stmts.clearAllInflight.run(integration);
+      this.stmts.interruptCycles.run(integration, currentCycleId);
+      return entries;
+    })();
+  }
+
+  getQuarantine(integration: string): (Quarantine & { level: number }) | undefined {
+    const r = this.stmts.getQuarantine.get(integration);
+    if (!r || r.quarantine_until === null) return undefined;
+    return { until: r.quarantine_until, level: r.quarantine_level, reason: r.quarantine_reason ?? '' };
+  }
+
+  /** Sets or (undefined) lifts the quarantine; lifting also resets the back-off level. */
+  setQuarantine(integration: string, q: Quarantine | undefined): void {
+    if (q) this.stmts.setQuarantine.run(q.until, q.level, q.reason, integration);
+    else this.stmts.setQuarantine.run(null, 0, null, integration);
+  }
+
+  lastCycle(integration: string): CycleRecord | undefined {
+    const r = this.stmts.lastCycle.get(integration);
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      integration: r.integration,
+      startedAt: r.started_at,
+      endedAt: r.ended_at,
+      outcome: r.outcome,
+      counts: r.counts ? (JSON.parse(r.counts) as Record<string, number>) : {},
+    };
+  }
+
+  /** Linked objects by kind and status, e.g. `{ user: { active: 10, inactive: 2 }, group: { active: 3 } }`. */
+  objectCounts(integration: string): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const r of this.stmts.objectCounts.all(integration)) (out[r.kind] ??= {})[r.status] = r.n;
+    return out;
+  }
+
   insertEvent(e: NewEvent): number {
     const info = this.stmts.insertEvent.run({
       time: e.time,
@@ -256,6 +441,21 @@ export class StateStore {
         detail: JSON.parse(r.detail) as Record<string, unknown>,
       }));
   }
+}
+
+function escrowOf(r: EscrowRow): EscrowEntry {
+  return {
+    key: r.op_key,
+    fingerprint: r.fingerprint,
+    kind: r.kind,
+    sourceId: r.source_id,
+    cycles: r.cycles,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    firstFailedAt: r.first_failed_at,
+    lastFailedAt: r.last_failed_at,
+    givenUp: r.given_up === 1,
+  };
 }
 
 function migrate(db: Database.Database): void {

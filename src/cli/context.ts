@@ -10,6 +10,8 @@ export interface Io {
   err: (line: string) => void;
   isTty: boolean;
   env: NodeJS.ProcessEnv;
+  /** Whether commands install SIGINT/SIGTERM handlers (the real process, not in-process tests). */
+  handleSignals?: boolean;
 }
 
 export const processIo: Io = {
@@ -17,6 +19,7 @@ export const processIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   isTty: Boolean(process.stdout.isTTY),
   env: process.env,
+  handleSignals: true,
 };
 
 export interface CommandContext {

@@ -6,7 +6,9 @@ import { ScimsyncError, type ExitCode } from '../errors.js';
 import { processIo, type Io } from './context.js';
 import { eventsCommand, type EventsOptions } from './events.js';
 import { planCommand, type PlanOptions } from './plan.js';
+import { statusCommand, type StatusOptions } from './status.js';
 import { syncCommand, type SyncOptions } from './sync.js';
+import { testConnectionCommand, type TestConnectionOptions } from './test-connection.js';
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCode> {
@@ -23,6 +25,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file (default ./scimsync.yaml, else $SCIMSYNC_CONFIG)')
     .option('-i, --integration <name>', 'only this integration')
     .option('--dry-run', 'plan and print, send nothing')
+    .option('--force', 'run even if the integration is quarantined (and lift the quarantine)')
     .action(async (o: SyncOptions) => {
       exit = await syncCommand(o, io);
     });
@@ -51,6 +54,24 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--json', 'NDJSON, one event per line')
     .action((o: EventsOptions) => {
       exit = eventsCommand(o, io);
+    });
+
+  program
+    .command('status')
+    .description('last cycle, quarantine and failing operations of each integration')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'one JSON object per integration')
+    .action((o: StatusOptions) => {
+      exit = statusCommand(o, io);
+    });
+
+  program
+    .command('test-connection')
+    .description('check credentials and what the target supports')
+    .option('-c, --config <file>', 'config file')
+    .option('-i, --integration <name>', 'only this integration')
+    .action(async (o: TestConnectionOptions) => {
+      exit = await testConnectionCommand(o, io);
     });
 
   try {

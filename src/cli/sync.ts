@@ -7,6 +7,7 @@ export interface SyncOptions {
   config?: string;
   integration?: string;
   dryRun?: boolean;
+  force?: boolean;
 }
 
 function groupPart(r: CycleReport): string {
@@ -26,6 +27,8 @@ function summaryLine(r: CycleReport): string {
     `[integration ${r.integration}] ${r.outcome}: created ${c.created}, adopted ${c.adopted}, updated ${c.updated}, ` +
     `deactivated ${c.deactivated}, reactivated ${c.reactivated}, deleted ${c.deleted}, failed ${c.failed}, held ${c.held}` +
     groupPart(r) +
+    `${c.escrowed ? `, kept for retry ${c.escrowed}` : ''}${c.givenUp ? `, given up ${c.givenUp}` : ''}` +
+    `${c.notStarted ? `, not started ${c.notStarted}` : ''}` +
     `${c.skippedRows ? `, skipped source rows ${c.skippedRows}` : ''} in ${secs}s`
   );
 }
@@ -34,10 +37,28 @@ function summaryLine(r: CycleReport): string {
 export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
   const ctx = openContext(options.config, io);
   let exit: ExitCode = 0;
+  // SIGINT/SIGTERM: start nothing new, let requests in flight finish, commit, print the summary.
+  const stop = new AbortController();
+  const onSignal = (sig: string) => {
+    if (stop.signal.aborted) return;
+    io.err(`[scimsync] ${sig}: stopping after the requests in flight (a second signal exits at once)`);
+    stop.abort();
+    process.once(sig, () => process.exit(130));
+  };
+  const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
+  if (io.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.once(sig, h);
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
+      if (stop.signal.aborted) break;
       try {
-        const report = await runCycle({ integration, store: ctx.store, logger: ctx.logger, dryRun: options.dryRun ?? false });
+        const report = await runCycle({
+          integration,
+          store: ctx.store,
+          logger: ctx.logger,
+          dryRun: options.dryRun ?? false,
+          force: options.force ?? false,
+          signal: stop.signal,
+        });
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);
           for (const op of report.operations) io.out(`  ${describeOperation(op)}`);
@@ -52,6 +73,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       }
     }
   } finally {
+    for (const [sig, h] of Object.entries(handlers)) process.removeListener(sig, h);
     ctx.store.close();
   }
   return exit;

@@ -78,8 +78,9 @@ export const integrationSchema = z.strictObject({
         maxAttempts: z.number().int().min(1).default(5),
         baseDelayMs: z.number().int().min(0).default(500),
         maxDelayMs: z.number().int().min(0).default(30_000),
+        maxTotalWaitMs: z.number().int().min(0).default(300_000),
       })
-      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 }),
+      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxTotalWaitMs: 300_000 }),
     /** Profile options: adjust a profile to what this tenant of the target accepts. */
     options: z
       .strictObject({

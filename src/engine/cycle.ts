@@ -4,7 +4,7 @@ import { createSource } from '../../connectors/index.js';
 import { profileByName, withOptions } from '../../connectors/profiles/generic.js';
 import type { TargetProfile } from '../../connectors/profiles/profile.js';
 import type { SourceConnector } from '../../connectors/source.js';
-import type { StateStore } from '../../state/store.js';
+import type { InflightEntry, StateStore } from '../../state/store.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { SafetyAbortError, ScimHttpError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { EventResult, EventType, NewEvent } from '../events/types.js';
@@ -41,12 +41,18 @@ export interface CycleCounts {
   groupsDeleted: number;
   membersAdded: number;
   membersRemoved: number;
+  /** Failed operations kept for the next cycle. */
+  escrowed: number;
+  /** Operations given up after `escrow.maxCycles` failing cycles (not sent). */
+  givenUp: number;
+  /** Operations not started because of a shutdown. */
+  notStarted: number;
 }
 
 export interface CycleReport {
   cycleId: string;
   integration: string;
-  outcome: 'success' | 'partial' | 'aborted' | 'failed' | 'dry-run';
+  outcome: 'success' | 'partial' | 'aborted' | 'failed' | 'interrupted' | 'dry-run';
   counts: CycleCounts;
   operations: Operation[];
   durationMs: number;
@@ -65,6 +71,24 @@ export interface CycleOptions {
   client?: ScimClient;
   /** Called after each operation settles (progress display). */
   onProgress?: (done: number, total: number) => void;
+  /** Run even if the integration is quarantined (and lift the quarantine). */
+  force?: boolean;
+  /** Aborted on SIGINT/SIGTERM: no new operations start; requests in flight finish. */
+  signal?: AbortSignal;
+  /** How long to wait for requests in flight once `signal` is aborted. */
+  shutdownGraceMs?: number;
+  /** The clock, for quarantine times (tests). */
+  now?: () => Date;
+}
+
+const HOUR_MS = 3_600_000;
+/** Failures in one cycle, with no success at all, that quarantine the integration. */
+const QUARANTINE_MIN_FAILURES = 10;
+
+/** A stable digest of what an operation would send (its dependencies aside). */
+export function fingerprint(op: Operation): string {
+  const content = JSON.stringify(op, (k, v: unknown) => (k === 'dependsOn' ? undefined : v));
+  return createHash('sha256').update(content).digest('hex').slice(0, 32);
 }
 
 const emptyCounts = (): CycleCounts => ({
@@ -84,6 +108,9 @@ const emptyCounts = (): CycleCounts => ({
   groupsDeleted: 0,
   membersAdded: 0,
   membersRemoved: 0,
+  escrowed: 0,
+  givenUp: 0,
+  notStarted: 0,
 });
 
 export function clientFor(integration: IntegrationConfig, logger: Logger): ScimClient {
@@ -133,14 +160,35 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     logger.log(level, `${e.type} ${e.result}: ${e.summary}`, { integration: name, cycleId, event: e.type });
   };
 
-  if (!dryRun) {
-    store.startCycle(cycleId, name, dryRun);
-    recordIntegrationChange(integration, store, emit);
-  }
+  const now = options.now ?? (() => new Date());
   const finish = (outcome: CycleReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): CycleReport => {
     if (!dryRun) store.finishCycle(cycleId, outcome === 'dry-run' ? 'success' : outcome, { ...counts });
     return { cycleId, integration: name, outcome, counts, operations, durationMs: Date.now() - started, exitCode, ...(error ? { error } : {}) };
   };
+  let interrupted: InflightEntry[] = [];
+  if (!dryRun) {
+    store.startCycle(cycleId, name, dryRun);
+    const reauth = recordIntegrationChange(integration, store, emit);
+    const quarantine = store.getQuarantine(name);
+    if (quarantine && (reauth || options.force)) {
+      store.setQuarantine(name, undefined);
+      emit({
+        type: 'idm_integration_update',
+        result: 'success',
+        summary: `quarantine lifted (${reauth ? 'credentials changed' : 'sync --force'})`,
+        detail: { quarantine: { lifted: true, was: quarantine } },
+      });
+    } else if (quarantine && Date.parse(quarantine.until) > now().getTime()) {
+      const msg = `quarantined until ${quarantine.until} (${quarantine.reason}); run scimsync sync --force to try now`;
+      logger.warn(msg, { integration: name });
+      finish('aborted', 3, []);
+      throw new SafetyAbortError(name, msg);
+    }
+    interrupted = store.takeInterrupted(name, cycleId);
+    if (interrupted.length > 0) {
+      logger.warn(`the previous cycle was interrupted with ${interrupted.length} operations in flight; they are checked against the target before anything is sent again`, { integration: name });
+    }
+  }
 
   // 1. Snapshot. An unreadable source throws SourceError (exit 2) and never deprovisions.
   const source = options.source ?? createSource(integration);
@@ -195,30 +243,65 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     finish('aborted', 3, plan.operations);
     throw new SafetyAbortError(name, msg);
   }
-  if (dryRun) return finish('dry-run', 0, plan.operations);
+  // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
+  const givenUp = new Map(
+    (dryRun ? [] : store.loadEscrow(name)).filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]),
+  );
+  const fingerprints = new Map(plan.operations.map((op) => [op.key, fingerprint(op)]));
+  const operations = plan.operations.filter((op) => givenUp.get(op.key) !== fingerprints.get(op.key));
+  counts.givenUp = plan.operations.length - operations.length;
+  counts.planned = operations.length;
+  if (dryRun) return finish('dry-run', 0, operations);
 
   // 4. Deliver, 5. commit each result, 6. events.
   const client = options.client ?? clientFor(integration, logger);
-  const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts);
+  const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
+    cycleId,
+    fingerprints,
+    maxCycles: integration.escrow?.maxCycles ?? 5,
+    dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
+    ...(options.signal ? { signal: options.signal } : {}),
+    graceMs: options.shutdownGraceMs ?? 30_000,
+  });
   try {
-    await delivery.run(plan.operations, options.onProgress);
+    await delivery.run(operations, options.onProgress);
   } finally {
     if (!options.client) await client.close();
   }
+  store.pruneEscrow(name, new Set(plan.operations.map((op) => op.key)));
+
+  // Quarantine: a target that refuses us, or fails every request, is left alone for a while.
+  const everythingFailed = counts.failed >= QUARANTINE_MIN_FAILURES && delivery.succeeded === 0;
+  if (delivery.fatal || everythingFailed) {
+    const reason = delivery.fatal ?? `all ${counts.failed} operations failed`;
+    const level = (store.getQuarantine(name)?.level ?? 0) + 1;
+    const until = new Date(now().getTime() + Math.min(2 ** (level - 1) * HOUR_MS, 24 * HOUR_MS)).toISOString();
+    store.setQuarantine(name, { until, level, reason });
+    emit({
+      type: 'idm_integration_update',
+      result: 'failure',
+      summary: `integration quarantined until ${until}: ${reason}`,
+      detail: { quarantine: { until, level, reason } },
+    });
+  } else if (delivery.succeeded > 0 && store.getQuarantine(name)) {
+    store.setQuarantine(name, undefined);
+  }
   if (delivery.fatal) {
     const msg = delivery.fatal;
-    finish('failed', 1, plan.operations, msg);
+    finish('failed', 1, operations, msg);
     throw new TargetUnavailableError(name, msg);
   }
+  if (options.signal?.aborted) return finish('interrupted', 1, operations, 'stopped by a signal');
   const outcome = counts.failed > 0 || counts.held > 0 ? 'partial' : 'success';
-  return finish(outcome, counts.failed > 0 || counts.held > 0 ? 1 : 0, plan.operations);
+  return finish(outcome, counts.failed > 0 || counts.held > 0 ? 1 : 0, operations);
 }
 
 function recordIntegrationChange(
   integration: IntegrationConfig,
   store: StateStore,
   emit: (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void,
-): void {
+): boolean {
+  let reauth = false;
   const hashes = integrationHashes(integration);
   const known = store.getIntegration(integration.name);
   if (!known) {
@@ -226,12 +309,24 @@ function recordIntegrationChange(
   } else {
     if (known.authHash !== hashes.authHash) {
       emit({ type: 'idm_integration_reauth', result: 'success', summary: 'target credentials changed' });
+      reauth = true;
     }
     if (known.configHash !== hashes.configHash) {
       emit({ type: 'idm_integration_update', result: 'success', summary: 'integration configuration changed' });
     }
   }
   store.putIntegration({ name: integration.name, ...hashes });
+  return reauth;
+}
+
+interface DeliveryContext {
+  cycleId: string;
+  fingerprints: ReadonlyMap<string, string>;
+  maxCycles: number;
+  /** Groups whose change was in flight when a cycle was interrupted: read before changing. */
+  dirtyGroups: Set<string>;
+  signal?: AbortSignal;
+  graceMs: number;
 }
 
 type Emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void;
@@ -264,12 +359,14 @@ function errorDetail(err: unknown): Record<string, unknown> {
 class Delivery {
   /** Set when the target refused us outright (401/403): the cycle stops taking operations. */
   fatal: string | undefined;
-  private succeeded = 0;
+  /** Operations that succeeded this cycle. */
+  succeeded = 0;
   private readonly targetIds = new Map<string, string>();
   private readonly stateById = new Map<string, StateUser>();
   private readonly desiredById = new Map<string, DesiredUser>();
   private readonly groups = new Map<string, { sourceId: string; targetId: string | null; status: StateGroup['status']; displayName: string; members: Set<string> }>();
   private readonly updatedGroups = new Set<string>();
+  private readonly keepInflight = new Set<string>();
   private scanIndex: Promise<Map<string, ScimResource[]>> | undefined;
 
   constructor(
@@ -282,6 +379,7 @@ class Delivery {
     desired: DesiredUser[],
     private readonly emit: Emit,
     private readonly counts: CycleCounts,
+    private readonly cycle: DeliveryContext,
   ) {
     for (const g of groupState) this.groups.set(g.sourceId, { ...g, members: new Set(g.members) });
     for (const s of state) {
@@ -296,23 +394,43 @@ class Delivery {
   async run(operations: Operation[], onProgress?: (done: number, total: number) => void): Promise<void> {
     const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
     const settled = new Map<string, Promise<void>>();
+    const signal = this.cycle.signal;
     let done = 0;
     for (const op of operations) {
       const deps = op.dependsOn.map((k) => settled.get(k)).filter((p): p is Promise<void> => p !== undefined);
       const p = Promise.all(deps).then(() =>
         queue.add(async () => {
           if (this.fatal) return;
+          if (signal?.aborted) {
+            this.counts.notStarted++;
+            return;
+          }
           await this.execute(op);
           onProgress?.(++done, operations.length);
         }),
       );
       settled.set(op.key, p.then(() => undefined));
     }
-    await Promise.all(settled.values());
+    const all = Promise.all(settled.values()).then(() => undefined);
+    if (!signal) return all;
+    // On a shutdown, wait for the requests in flight, but not forever: what is still
+    // in flight then stays recorded as such and is checked at the next cycle.
+    const grace = new Promise<void>((resolve) => {
+      const onAbort = () => {
+        const timer = setTimeout(resolve, this.cycle.graceMs);
+        timer.unref();
+        void all.then(() => clearTimeout(timer));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    await Promise.race([all, grace]);
   }
 
   private async execute(op: Operation): Promise<void> {
     const started = Date.now();
+    const name = this.integration.name;
+    this.store.markInflight(name, op, this.cycle.cycleId);
     let outcome: Outcome;
     try {
       outcome = await this.apply(op);
@@ -332,7 +450,11 @@ class Delivery {
         detail: errorDetail(err),
       };
     }
-    if (outcome.result === 'success') this.succeeded++;
+    if (!this.keepInflight.has(op.key)) this.store.clearInflight(name, op.key);
+    if (outcome.result === 'success') {
+      this.succeeded++;
+      this.store.clearEscrow(name, op.key);
+    }
     if (outcome.silent) return;
     this.emit({
       type: outcome.type,
@@ -341,6 +463,30 @@ class Delivery {
       targetId: outcome.targetId ?? null,
       summary: outcome.summary,
       detail: { ...outcome.detail, operation: op.kind, durationMs: Date.now() - started },
+    });
+    if (outcome.result === 'failure' && !this.fatal) this.escrow(op, outcome);
+  }
+
+  /** Keeps a failed operation for the next cycle, or gives it up after escrow.maxCycles. */
+  private escrow(op: Operation, outcome: Outcome): void {
+    const attempts = typeof outcome.detail.attempts === 'number' ? outcome.detail.attempts : 1;
+    const entry = this.store.recordFailure(
+      this.integration.name,
+      { key: op.key, fingerprint: this.cycle.fingerprints.get(op.key) ?? '', kind: op.kind, sourceId: op.sourceId },
+      { error: outcome.summary, attempts, cycleId: this.cycle.cycleId },
+      this.cycle.maxCycles,
+    );
+    if (!entry.givenUp) {
+      this.counts.escrowed++;
+      return;
+    }
+    this.emit({
+      type: outcome.type,
+      result: 'failure',
+      sourceId: op.sourceId,
+      targetId: outcome.targetId ?? null,
+      summary: `${op.kind} ${op.sourceId} given up after failing ${entry.cycles} cycles (escrow.maxCycles): ${outcome.summary}`,
+      detail: { givenUp: true, cycles: entry.cycles, attempts: entry.attempts, firstFailedAt: entry.firstFailedAt, reason: outcome.summary },
     });
   }
 
@@ -591,7 +737,8 @@ class Delivery {
         ...(members.length > 0 ? { members: members.map(([, value]) => ({ value })) } : {}),
       };
       try {
-        const { resource, attempts } = await this.client.create('Groups', body);
+        // Not repeated blindly after a lost answer: group names need not be unique in a target.
+        const { resource, attempts } = await this.client.create('Groups', body, { retryNetwork: false });
         this.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: members.map(([u]) => u) });
         this.counts.groupsCreated++;
         this.counts.membersAdded += members.length;
@@ -603,7 +750,9 @@ class Delivery {
           detail: { attempts, added: members.length },
         };
       } catch (err) {
-        if (!(err instanceof ScimHttpError && err.kind === 'conflict')) throw err;
+        const lost = err instanceof ScimHttpError && err.kind === 'transient' && err.status === undefined;
+        if (!(err instanceof ScimHttpError && err.kind === 'conflict') && !lost) throw err;
+        // 409, or no answer: it may exist now. Look again and adopt.
         found = (await this.client.find('Groups', 'displayName', op.displayName, { excludeMembers: true })).resources;
         if (found.length === 0) throw err;
       }
@@ -655,9 +804,11 @@ class Delivery {
   /** Sends PATCH operations, one request unless the target takes one operation a request. */
   private async sendGroupPatch(targetId: string, ops: PatchOperation[]): Promise<number> {
     if (ops.length === 0) return 0;
-    if (this.profile.groups.multipleOperations) return (await this.client.patch('Groups', targetId, ops)).attempts;
+    // An add repeated after a lost answer would put members in twice on some targets.
+    const options = { retryNetwork: !ops.some((o) => o.op === 'add') };
+    if (this.profile.groups.multipleOperations) return (await this.client.patch('Groups', targetId, ops, options)).attempts;
     let attempts = 0;
-    for (const o of ops) attempts += (await this.client.patch('Groups', targetId, [o])).attempts;
+    for (const o of ops) attempts += (await this.client.patch('Groups', targetId, [o], options)).attempts;
     return attempts;
   }
 
@@ -668,6 +819,8 @@ class Delivery {
       // Its create failed and was reported; the members wait for the next cycle.
       return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName} is not in the target yet`, detail: {}, silent: true };
     }
+    let refreshAttempts = 0;
+    if (this.cycle.dirtyGroups.delete(op.sourceId)) refreshAttempts = await this.refreshMembers(op.sourceId, targetId);
     const add = this.resolved(op.add.filter((u) => !g.members.has(u)));
     const remove: [string, string][] = [];
     const forget: string[] = [];
@@ -700,8 +853,17 @@ class Delivery {
     }
     let attempts: number;
     try {
-      attempts = await this.sendGroupPatch(targetId, ops);
+      attempts = refreshAttempts + (await this.sendGroupPatch(targetId, ops));
     } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'transient' && op.add.length > 0 && this.profile.groups.readsMembers) {
+        // The answer was lost, not necessarily the change: read the group back, so the
+        // next cycle adds only who is really missing (no member twice).
+        await this.refreshMembers(op.sourceId, targetId).catch(() => {
+          // Unknown: leave the change marked in flight, so the next cycle reads the group first.
+          this.keepInflight.add(op.key);
+        });
+        throw err;
+      }
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
       // Removed in the target: unlink it; the next cycle creates it again with its members.
       this.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: g.displayName }, { members: [] });
@@ -737,6 +899,28 @@ class Delivery {
       targetId,
       detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), request: op.key },
     };
+  }
+
+  /**
+   * Reads a group's members from the target into state, when a change to it may
+   * or may not have been applied (interrupted cycle, lost answer), so that no
+   * member is added twice.
+   */
+  private async refreshMembers(sourceId: string, targetId: string): Promise<number> {
+    const g = this.groups.get(sourceId);
+    if (!g || !this.profile.groups.readsMembers) return 0;
+    const read = await this.client.get('Groups', targetId, 'attributes=members');
+    const bySourceTarget = new Map<string, string>();
+    for (const [u, t] of this.targetIds) bySourceTarget.set(t, u);
+    for (const s of this.stateById.values()) if (s.targetId) bySourceTarget.set(s.targetId, s.sourceId);
+    const members = Array.isArray(read.resource.members) ? (read.resource.members as { value?: unknown }[]) : [];
+    const present: string[] = [];
+    for (const m of members) {
+      const u = typeof m.value === 'string' ? bySourceTarget.get(m.value) : undefined;
+      if (u !== undefined) present.push(u);
+    }
+    this.saveGroup(sourceId, { targetId, status: g.status, displayName: g.displayName }, { members: present });
+    return read.attempts;
   }
 
   private async deleteGroup(op: Extract<GroupOperation, { kind: 'group.delete' }>): Promise<Outcome> {

@@ -9,6 +9,8 @@ export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Total time one request may spend waiting between attempts (backoff and Retry-After). */
+  maxTotalWaitMs?: number;
   /** 429 answers waited out per request before giving up; they do not count as attempts. */
   maxRateLimitWaits?: number;
 }
@@ -28,6 +30,15 @@ export interface ScimClientOptions {
 }
 
 export type ResourceType = 'Users' | 'Groups';
+
+export interface RequestOptions {
+  /**
+   * Retry after a network failure (reset, timeout). Off for requests that are not
+   * safe to repeat blindly, such as adding group members: the first may have been
+   * applied with only its answer lost.
+   */
+  retryNetwork?: boolean;
+}
 
 export interface ScimResource {
   id: string;
@@ -178,12 +189,15 @@ export class ScimClient {
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     path: string,
     body?: unknown,
+    options: RequestOptions = {},
   ): Promise<RequestResult<T>> {
     const policy = this.options.retry;
     const random = this.options.random ?? Math.random;
     const maxWaits = policy.maxRateLimitWaits ?? 20;
     let attempt = 0;
     let rateLimitWaits = 0;
+    let waited = 0;
+    const maxTotalWait = policy.maxTotalWaitMs ?? Number.POSITIVE_INFINITY;
     let refreshedAuth = false;
     for (;;) {
       attempt++;
@@ -205,12 +219,17 @@ export class ScimClient {
         attempt--; // 429s are not failures (QUIRKS.md, "Throttling")
         if (rateLimitWaits > maxWaits) throw err;
         const wait = err.retryAfterMs ?? backoffDelay(rateLimitWaits, policy, random) + 1000;
+        if (waited + wait > maxTotalWait) throw Object.assign(err, { attempts: attempt });
+        waited += wait;
         this.pause(Date.now() + wait);
         this.options.onRetry?.({ method, path, attempt: attempt + 1, delayMs: wait, reason: 'HTTP 429' });
         continue;
       }
       if (err.kind !== 'transient' || attempt >= policy.maxAttempts) throw Object.assign(err, { attempts: attempt });
+      if (err.status === undefined && options.retryNetwork === false) throw Object.assign(err, { attempts: attempt });
       const delay = backoffDelay(attempt, policy, random);
+      if (waited + delay > maxTotalWait) throw Object.assign(err, { attempts: attempt });
+      waited += delay;
       this.options.onRetry?.({ method, path, attempt: attempt + 1, delayMs: delay, reason: err.status ? `HTTP ${err.status}` : (err.detail ?? 'network error') });
       await sleep(delay);
     }
@@ -312,8 +331,8 @@ export class ScimClient {
     return this.create('Users', body);
   }
 
-  async create(type: ResourceType, body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
-    const res = await this.request<unknown>('POST', `/${type}`, body);
+  async create(type: ResourceType, body: Record<string, unknown>, options: RequestOptions = {}): Promise<{ resource: ScimResource; attempts: number }> {
+    const res = await this.request<unknown>('POST', `/${type}`, body, options);
     const r = res.data as { id?: unknown } | undefined;
     if (typeof r?.id !== 'string') {
       throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path: `/${type}`, detail: 'the target answered without a resource id' });
@@ -326,11 +345,13 @@ export class ScimClient {
     return this.patch('Users', id, operations);
   }
 
-  async patch(type: ResourceType, id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
-    const res = await this.request('PATCH', `/${type}/${encodeURIComponent(id)}`, {
-      schemas: [PATCH_OP_SCHEMA],
-      Operations: operations,
-    });
+  async patch(type: ResourceType, id: string, operations: PatchOperation[], options: RequestOptions = {}): Promise<{ attempts: number }> {
+    const res = await this.request(
+      'PATCH',
+      `/${type}/${encodeURIComponent(id)}`,
+      { schemas: [PATCH_OP_SCHEMA], Operations: operations },
+      options,
+    );
     return { attempts: res.attempts };
   }
 

@@ -1,0 +1,64 @@
+import type { ExitCode } from '../errors.js';
+import type { CycleRecord, EscrowEntry, InflightEntry, Quarantine } from '../../state/store.js';
+import { openContext, type Io } from './context.js';
+import { table } from './format.js';
+
+export interface StatusOptions {
+  config?: string;
+  json?: boolean;
+}
+
+export interface IntegrationStatus {
+  integration: string;
+  lastCycle: CycleRecord | null;
+  quarantine: Quarantine | null;
+  objects: Record<string, Record<string, number>>;
+  escrow: EscrowEntry[];
+  inFlight: InflightEntry[];
+}
+
+/** `scimsync status`: per integration, the last cycle, quarantine, what is held in escrow. */
+export function statusCommand(options: StatusOptions, io: Io): ExitCode {
+  const ctx = openContext(options.config, io, true);
+  try {
+    for (const integration of ctx.config.integrations) {
+      const name = integration.name;
+      const s: IntegrationStatus = {
+        integration: name,
+        lastCycle: ctx.store.lastCycle(name) ?? null,
+        quarantine: ctx.store.getQuarantine(name) ?? null,
+        objects: ctx.store.objectCounts(name),
+        escrow: ctx.store.loadEscrow(name),
+        inFlight: ctx.store.loadInflight(name),
+      };
+      if (options.json) {
+        io.out(JSON.stringify(s));
+        continue;
+      }
+      io.out(`[integration ${name}]`);
+      const c = s.lastCycle;
+      io.out(
+        c
+          ? `  last cycle: ${c.outcome ?? 'running or interrupted'}, started ${c.startedAt}${c.endedAt ? `, ended ${c.endedAt}` : ''}`
+          : '  last cycle: none yet',
+      );
+      if (s.quarantine && Date.parse(s.quarantine.until) > Date.now()) {
+        io.out(`  QUARANTINED until ${s.quarantine.until}: ${s.quarantine.reason} (sync --force, or new credentials, lifts it)`);
+      } else {
+        io.out('  quarantine: no');
+      }
+      const users = s.objects.user ?? {};
+      const groups = s.objects.group ?? {};
+      io.out(`  users in target: ${users.active ?? 0} active, ${users.inactive ?? 0} inactive; groups: ${groups.active ?? 0}`);
+      if (s.inFlight.length > 0) io.out(`  in flight when last stopped: ${s.inFlight.length} operations (checked at the next cycle)`);
+      io.out(`  escrow: ${s.escrow.length} operations${s.escrow.length ? '' : ' (none failing)'}`);
+      if (s.escrow.length > 0) {
+        const rows = s.escrow.map((e) => [e.kind, e.sourceId, e.givenUp ? `given up (${e.cycles})` : String(e.cycles), String(e.attempts), e.lastError]);
+        for (const line of table(['OPERATION', 'SOURCE ID', 'CYCLES', 'ATTEMPTS', 'LAST ERROR'], rows)) io.out(`    ${line}`);
+      }
+    }
+  } finally {
+    ctx.store.close();
+  }
+  return 0;
+}
