@@ -366,10 +366,18 @@ export class StateStore {
     return { until: r.quarantine_until, level: r.quarantine_level, reason: r.quarantine_reason ?? '' };
   }
 
-  /** Sets or (undefined) lifts the quarantine; lifting also resets the back-off level. */
-  setQuarantine(integration: string, q: Quarantine | undefined): void {
+  /**
+   * Sets or (undefined) lifts the quarantine. Lifting resets the back-off level
+   * unless `keepLevel` (a forced run that fails again backs off further).
+   */
+  setQuarantine(integration: string, q: Quarantine | undefined, keepLevel = false): void {
     if (q) this.stmts.setQuarantine.run(q.until, q.level, q.reason, integration);
-    else this.stmts.setQuarantine.run(null, 0, null, integration);
+    else this.stmts.setQuarantine.run(null, keepLevel ? this.quarantineLevel(integration) : 0, null, integration);
+  }
+
+  /** How many quarantines in a row, without a good cycle between them. */
+  quarantineLevel(integration: string): number {
+    return this.stmts.getQuarantine.get(integration)?.quarantine_level ?? 0;
   }
 
   lastCycle(integration: string): CycleRecord | undefined {

@@ -17,6 +17,8 @@ export interface DevTargetOptions {
   /** Require name.givenName, name.familyName and a work email on users. */
   strict?: boolean;
   port?: number;
+  /** Seed of the random source that decides which requests a `rate` fault hits. */
+  seed?: number;
 }
 
 export interface RecordedRequest {
@@ -27,16 +29,27 @@ export interface RecordedRequest {
 
 export type StoredResource = Record<string, unknown> & { id: string };
 
-/** A failure the target answers with instead of serving matching requests. */
+/**
+ * A failure the target answers with instead of serving matching requests: an
+ * HTTP error, a connection reset (before the request is handled, or after it was
+ * applied, with the answer lost), or a stall.
+ */
 export interface Fault {
-  method: string;
+  /** Any method when not given. */
+  method?: string;
   /** Matched against the request path and query. */
   path: RegExp;
-  /** Matched against the raw request body, when given. */
+  /** Matched against the JSON request body, when given. */
   body?: RegExp;
-  status: number;
-  /** How many matching requests fail; then the fault is spent. */
-  times: number;
+  /** The HTTP status to answer with (unless reset or stalled). */
+  status?: number;
+  /** How many matching requests fail; then the fault is spent. Unlimited when `rate` is set and this is not. */
+  times?: number;
+  /** The share of matching requests that fail (0..1), drawn from the target's seeded random source. */
+  rate?: number;
+  reset?: 'before' | 'after';
+  /** Wait this long before serving the request. */
+  stallMs?: number;
   scimType?: string;
   detail?: string;
   headers?: Record<string, string>;
@@ -51,6 +64,7 @@ export interface DevTarget {
   writes(): RecordedRequest[];
   /** Makes matching requests fail (fault injection for tests). */
   inject(fault: Fault): void;
+  clearFaults(): void;
   /** Adds an account directly, as an admin would in the app. */
   seedUser(user: Record<string, unknown>): StoredResource;
   stop(): Promise<void>;
@@ -203,15 +217,49 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     if (err) return scimError(res, 400, 'malformed JSON', 'invalidSyntax');
     next();
   });
+  let seed = options.seed ?? 42;
+  const random = () => {
+    // mulberry32: a small seeded generator, so fault runs repeat
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   app.use((req, res, next) => {
     if (faults.length === 0) return next();
     const raw = JSON.stringify(req.body ?? {});
-    const i = faults.findIndex((f) => f.method === req.method && f.path.test(req.originalUrl) && (!f.body || f.body.test(raw)));
+    const i = faults.findIndex(
+      (f) =>
+        (f.method === undefined || f.method === req.method) &&
+        f.path.test(req.originalUrl) &&
+        (!f.body || f.body.test(raw)) &&
+        (f.rate === undefined || random() < f.rate),
+    );
     const fault = faults[i];
     if (!fault) return next();
-    if (--fault.times <= 0) faults.splice(i, 1);
-    scimError(res, fault.status, fault.detail ?? 'injected fault', fault.scimType, fault.headers);
+    if (fault.times !== undefined && --fault.times <= 0) faults.splice(i, 1);
+    const act = () => {
+      if (fault.reset === 'before') return req.socket.destroy();
+      if (fault.reset === 'after') {
+        // Serve it, then drop the connection instead of answering.
+        res.writeHead = (() => res) as unknown as typeof res.writeHead;
+        res.end = (() => {
+          req.socket.destroy();
+          return res;
+        }) as unknown as typeof res.end;
+        return next();
+      }
+      if (fault.status === undefined) return next();
+      scimError(res, fault.status, fault.detail ?? 'injected fault', fault.scimType, fault.headers);
+    };
+    if (fault.stallMs) setTimeout(act, fault.stallMs);
+    else act();
   });
+  /** Removes every fault. */
+  const clearFaults = () => {
+    faults.length = 0;
+  };
   app.patch('/scim/v2/Groups/:id', (req, res, next) => {
     const group = store.groups.get(req.params.id);
     const members = group?.members;
@@ -257,6 +305,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET'),
     inject: (fault) => faults.push({ ...fault }),
+    clearFaults,
     seedUser(user) {
       const id = randomUUID();
       const stored = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], active: true, ...user, id } as StoredResource;

@@ -171,7 +171,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     const reauth = recordIntegrationChange(integration, store, emit);
     const quarantine = store.getQuarantine(name);
     if (quarantine && (reauth || options.force)) {
-      store.setQuarantine(name, undefined);
+      store.setQuarantine(name, undefined, !reauth);
       emit({
         type: 'idm_integration_update',
         result: 'success',
@@ -274,7 +274,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const everythingFailed = counts.failed >= QUARANTINE_MIN_FAILURES && delivery.succeeded === 0;
   if (delivery.fatal || everythingFailed) {
     const reason = delivery.fatal ?? `all ${counts.failed} operations failed`;
-    const level = (store.getQuarantine(name)?.level ?? 0) + 1;
+    const level = store.quarantineLevel(name) + 1;
     const until = new Date(now().getTime() + Math.min(2 ** (level - 1) * HOUR_MS, 24 * HOUR_MS)).toISOString();
     store.setQuarantine(name, { until, level, reason });
     emit({
@@ -283,7 +283,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
       summary: `integration quarantined until ${until}: ${reason}`,
       detail: { quarantine: { until, level, reason } },
     });
-  } else if (delivery.succeeded > 0 && store.getQuarantine(name)) {
+  } else if (delivery.succeeded > 0 && store.quarantineLevel(name) > 0) {
     store.setQuarantine(name, undefined);
   }
   if (delivery.fatal) {
