@@ -813,14 +813,15 @@ class Delivery {
   }
 
   private async changeGroup(op: GroupChange): Promise<Outcome> {
-    const g = this.groups.get(op.sourceId);
-    const targetId = op.targetId ?? (g && g.status !== 'deleted' ? g.targetId : null);
-    if (!g || targetId === null) {
+    const known = this.groups.get(op.sourceId);
+    const targetId = op.targetId ?? (known && known.status !== 'deleted' ? known.targetId : null);
+    if (!known || targetId === null) {
       // Its create failed and was reported; the members wait for the next cycle.
       return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName} is not in the target yet`, detail: {}, silent: true };
     }
     let refreshAttempts = 0;
     if (this.cycle.dirtyGroups.delete(op.sourceId)) refreshAttempts = await this.refreshMembers(op.sourceId, targetId);
+    const g = this.groups.get(op.sourceId) ?? known; // the refresh replaces the record
     const add = this.resolved(op.add.filter((u) => !g.members.has(u)));
     const remove: [string, string][] = [];
     const forget: string[] = [];
