@@ -82,6 +82,8 @@ export interface CycleOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
+const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
 /** Failures in one cycle, with no success at all, that quarantine the integration. */
 const QUARANTINE_MIN_FAILURES = 10;
 
@@ -437,8 +439,8 @@ class Delivery {
     } catch (err) {
       if (err instanceof ScimHttpError && err.kind === 'fatal') {
         this.fatal = `the target refused our credentials (HTTP ${err.status ?? '?'}) at ${err.method} ${err.path}; the cycle stopped`;
-      } else if (err instanceof ScimHttpError && err.status === undefined && this.succeeded === 0) {
-        // Nothing has got through yet and the network fails: the target is down, not this object.
+      } else if (err instanceof ScimHttpError && err.status === undefined && this.succeeded === 0 && UNREACHABLE.test(err.detail ?? '')) {
+        // Nothing has got through yet and no connection can be made: the target is down, not this object.
         this.fatal = `the target is unreachable (${err.detail ?? 'network error'}) at ${this.integration.target.url}; the cycle stopped`;
       }
       this.counts.failed++;

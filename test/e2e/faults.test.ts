@@ -175,4 +175,45 @@ describe('delivery under faults', () => {
     expect(target.users.size).toBe(5);
     expect((await status(ws)).escrow).toEqual([]);
   });
+
+  it('quarantines an integration whose every operation fails', async () => {
+    const d = makeDirectory(12);
+    ws.writeDirectory(d);
+    target.inject({ method: 'POST', path: /\/Users$/, status: 400, scimType: 'invalidValue', detail: 'schema mismatch' });
+    expect((await ws.run(['sync'])).code).toBe(1);
+    expect((await status(ws)).quarantine?.reason).toBe('all 12 operations failed');
+  });
+});
+
+describe('scimsync test-connection', () => {
+  it('reports what the target supports and that the lookup works', async () => {
+    const r = await ws.run(['test-connection']);
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    expect(text).toMatch(/PATCH: yes/);
+    expect(text).toMatch(/filter: yes/);
+    expect(text).toMatch(/lookup by userName: works \(0 matches/);
+    expect(text).toMatch(/OK$/);
+  });
+
+  it('falls back when /ServiceProviderConfig is missing', async () => {
+    target.inject({ path: /ServiceProviderConfig/, status: 404, times: 1 });
+    const r = await ws.run(['test-connection']);
+    expect(r.code).toBe(0);
+    expect(r.out.join('\n')).toMatch(/not published \(HTTP 404\); assuming RFC 7644 defaults/);
+  });
+
+  it('says in plain words when the credentials are refused or the target is down', async () => {
+    const bad = workspace(target.url, 'nope');
+    bad.writeConfig();
+    const refused = await bad.run(['test-connection']);
+    expect(refused.code).toBe(1);
+    expect(refused.out.join('\n')).toMatch(/problem: the target refused the credentials \(HTTP 401/);
+    expect(refused.out.join('\n')).not.toMatch(/nope/);
+    const down = workspace('http://127.0.0.1:9/scim/v2', TOKEN);
+    down.writeConfig();
+    const unreachable = await down.run(['test-connection']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.out.join('\n')).toMatch(/problem: cannot reach http:\/\/127\.0\.0\.1:9\/scim\/v2: ECONNREFUSED/);
+  });
 });

@@ -157,4 +157,23 @@ describe('ScimClient', () => {
     const err = (await client().request('GET', '/Users/1').catch((e: unknown) => e)) as Error;
     expect(JSON.stringify({ ...err, message: err.message })).not.toContain('tok');
   });
+
+  it('stops retrying once the total wait would pass maxTotalWaitMs', async () => {
+    scim().get('/scim/v2/Users/x').times(2).reply(503, '{}');
+    const c = client({ retry: { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 1000, maxTotalWaitMs: 1500 }, random: () => 0.99 });
+    const started = Date.now();
+    const err = await c.request('GET', '/Users/x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScimHttpError);
+    expect((err as ScimHttpError & { attempts: number }).attempts).toBe(2); // one wait of ~990 ms, the next would pass 1500
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('does not repeat a request after a lost answer when told it is unsafe to', async () => {
+    scim().patch('/scim/v2/Groups/g').replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const c = client();
+    const err = await c.patch('Groups', 'g', [{ op: 'add', path: 'members', value: [{ value: 'u' }] }], { retryNetwork: false }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'transient', attempts: 1 });
+    expect(nock.isDone()).toBe(true);
+  });
 });
+
