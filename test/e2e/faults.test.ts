@@ -56,10 +56,11 @@ async function status(w: Workspace): Promise<StatusJson> {
 }
 
 describe('delivery under faults', () => {
-  it('a 500-user sync under 20% 500s, a 429 storm and 2% resets ends applied or escrowed, and one clean cycle converges', async () => {
+  it('a 500-user sync under 20% 500s, a 429 storm, 2% resets and stalls ends applied or escrowed, and one clean cycle converges', async () => {
     const d = withGroups(500);
     ws.writeDirectory(d);
-    ws.writeConfig({ raw: undefined });
+    ws.writeConfig({ targetYaml: 'timeoutMs: 1000' });
+    target.inject({ path: /\/scim\/v2\//, rate: 0.005, stallMs: 1500 });
     target.inject({ path: /\/scim\/v2\//, rate: 0.2, status: 500, detail: 'injected 500' });
     target.inject({ path: /\/scim\/v2\//, rate: 0.01, reset: 'before' });
     target.inject({ path: /\/scim\/v2\//, rate: 0.01, reset: 'after' });
