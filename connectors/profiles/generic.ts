@@ -1,68 +1,36 @@
-import type { SourceUser } from '../../src/model.js';
-import { ENTERPRISE_USER_SCHEMA, type ScimAttrs } from '../../src/scim/attributes.js';
+import { ENTERPRISE_USER_SCHEMA } from '../../src/scim/attributes.js';
+import type { MappingSpec } from '../../src/mapping/mapper.js';
 import type { GroupBehaviour, TargetProfile } from './profile.js';
 
-function text(v: unknown): string | undefined {
-  if (typeof v === 'string') return v === '' ? undefined : v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return undefined;
-}
-
-/** The RFC 7643 core User plus the enterprise manager, for any SCIM 2.0 target. */
-export const genericProfile: TargetProfile = {
-  name: 'generic',
-  matchAttribute: 'userName',
-  groups: {
-    membersPerRequest: 100,
-    multipleOperations: true,
-    memberRemoval: 'path',
-    createWithMembers: true,
-    inactiveMembers: 'keep',
-    readsMembers: true,
-  },
-  mapUser(user: SourceUser): ScimAttrs {
-    const a = user.attributes;
-    const out: ScimAttrs = { externalId: user.id };
-    const put = (path: string, v: unknown) => {
-      const t = text(v);
-      if (t !== undefined) out[path] = t;
-    };
-    put('userName', a.userName);
-    put('name.givenName', a.givenName);
-    put('name.familyName', a.familyName);
-    const formatted = [text(a.givenName), text(a.familyName)].filter(Boolean).join(' ');
-    put('name.formatted', formatted);
-    put('displayName', text(a.displayName) ?? formatted);
-    put('emails[type eq "work"].value', a.email);
-    put('title', a.title);
-    put('phoneNumbers[type eq "work"].value', a.phone);
-    const manager = text(a.managerId);
-    if (manager !== undefined) out[`${ENTERPRISE_USER_SCHEMA}:manager`] = { userRef: manager };
-    return out;
-  },
+/** The RFC 7643 core User plus the enterprise manager: the base the other profiles extend. */
+export const coreMappings: Readonly<Record<string, MappingSpec>> = {
+  externalId: { from: 'id' },
+  userName: { from: 'userName', required: true },
+  'name.givenName': { from: 'givenName' },
+  'name.familyName': { from: 'familyName' },
+  'name.formatted': { expr: "$join([givenName, familyName], ' ')" },
+  displayName: { expr: "$coalesce(displayName, $join([givenName, familyName], ' '))" },
+  'emails[type eq "work"].value': { from: 'email' },
+  title: { from: 'title' },
+  'phoneNumbers[type eq "work"].value': { from: 'phone' },
+  [`${ENTERPRISE_USER_SCHEMA}:manager`]: { from: 'managerId', reference: 'user' },
 };
 
-const GROUP_OPTION_KEYS = ['membersPerRequest', 'multipleOperations', 'memberRemoval', 'createWithMembers', 'inactiveMembers', 'readsMembers'] as const;
+export const rfcGroups: GroupBehaviour = {
+  membersPerRequest: 100,
+  multipleOperations: true,
+  memberRemoval: 'path',
+  createWithMembers: true,
+  inactiveMembers: 'keep',
+  readsMembers: true,
+};
 
-/**
- * A profile with the group behaviour adjusted by `target.options` (validated by the
- * config schema), for targets whose quirks differ from the profile's defaults.
- */
-export function withOptions(profile: TargetProfile, options: Partial<GroupBehaviour> | undefined): TargetProfile {
-  if (!options) return profile;
-  const groups: Record<string, unknown> = { ...profile.groups };
-  for (const key of GROUP_OPTION_KEYS) if (options[key] !== undefined) groups[key] = options[key];
-  return { ...profile, groups: groups as unknown as GroupBehaviour };
-}
-
-export function profileByName(name: string): TargetProfile {
-  switch (name) {
-    // gong and strongdm share the generic mapping until their own profiles land
-    case 'generic':
-    case 'gong':
-    case 'strongdm':
-      return genericProfile;
-    default:
-      throw new Error(`unknown target profile ${name}`);
-  }
-}
+export const generic: TargetProfile = {
+  name: 'generic',
+  description: 'any SCIM 2.0 service (RFC 7643/7644)',
+  matching: ['userName'],
+  updateVerb: 'patch',
+  mappings: coreMappings,
+  rules: [{ rule: 'required', path: 'userName' }],
+  groups: rfcGroups,
+};

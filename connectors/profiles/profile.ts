@@ -1,5 +1,4 @@
-import type { SourceUser } from '../../src/model.js';
-import type { ScimAttrs } from '../../src/scim/attributes.js';
+import type { MappingSpec, ProfileRule } from '../../src/mapping/mapper.js';
 
 /** How a target takes member removals (QUIRKS.md: three dialects are in use). */
 export type MemberRemovalDialect =
@@ -25,11 +24,23 @@ export interface GroupBehaviour {
   readonly readsMembers: boolean;
 }
 
-/** What a target wants: how a source user becomes a SCIM resource, and the target's quirks. */
+/**
+ * A target profile: data only. How source users become SCIM resources, what
+ * the target insists on, and its quirks. Adding a target is a new file like
+ * `gong.ts` registered in `index.ts`; the engine does not change.
+ */
 export interface TargetProfile {
   readonly name: string;
-  /** Attribute used to look a user up before create (RFC 7644 filter). */
-  readonly matchAttribute: 'userName';
+  readonly description: string;
+  /** Attributes that identify an existing target user, tried in order at lookup. */
+  readonly matching: readonly string[];
+  /** `patch` (RFC 7644), or `put` of the whole resource for attribute updates (Okta-style apps); `active` always goes by PATCH. */
+  readonly updateVerb: 'patch' | 'put';
+  /** SCIM path → how it is filled. */
+  readonly mappings: Readonly<Record<string, MappingSpec>>;
+  /** Checked before a user is sent. */
+  readonly rules: readonly ProfileRule[];
   readonly groups: GroupBehaviour;
-  mapUser(user: SourceUser): ScimAttrs;
+  /** Where the target's SCIM service usually lives, for test-connection hints. */
+  readonly basePath?: string;
 }

@@ -1,3 +1,6 @@
+import { PROFILES, resolveProfile } from '../../connectors/profiles/index.js';
+import { MappingError } from '../mapping/mapper.js';
+import { conditionProblem } from '../mapping/scope.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -80,7 +83,31 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!parsed.success) {
     throw new ConfigError(`${file}: ${describeIssue(parsed.error.issues[0]!)}`);
   }
-  return resolvePaths(parsed.data, dirname(resolve(file)));
+  const config = resolvePaths(parsed.data, dirname(resolve(file)));
+  checkIntegrations(config, file);
+  return config;
+}
+
+/** What the schema cannot see: profiles, SCIM paths and expressions in mappings, scoping conditions. */
+function checkIntegrations(config: Config, file: string): void {
+  config.integrations.forEach((integration, n) => {
+    const at = `integrations[${n}]`;
+    if (!PROFILES[integration.target.profile]) {
+      throw new ConfigError(`${file}: ${at}.target.profile: unknown profile ${JSON.stringify(integration.target.profile)} (have: ${Object.keys(PROFILES).join(', ')})`);
+    }
+    try {
+      resolveProfile(integration, `${at}.mappings.user`);
+    } catch (err) {
+      if (err instanceof MappingError) throw new ConfigError(`${file}: ${err.message}`);
+      throw err;
+    }
+    (integration.scope?.filters ?? []).forEach((clause, i) =>
+      clause.forEach((condition, j) => {
+        const problem = conditionProblem(condition);
+        if (problem) throw new ConfigError(`${file}: ${at}.scope.filters[${i}][${j}]: ${problem}`);
+      }),
+    );
+  });
 }
 
 function resolvePaths(config: Config, base: string): Config {

@@ -1,3 +1,4 @@
+import { SCOPE_OPERATORS } from '../mapping/scope.js';
 import { z } from 'zod';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 40m, 30s or 1h');
@@ -48,13 +49,14 @@ const mappingEntry = z.strictObject({
   apply: z.enum(['always', 'onCreate']).default('always'),
   required: z.boolean().optional(),
   keepOnEmpty: z.boolean().optional(),
+  reference: z.literal('user').optional(),
 });
 
 const scopeClause = z.array(
   z.strictObject({
-    attribute: z.string(),
-    op: z.string(),
-    value: z.unknown().optional(),
+    attribute: z.string().min(1),
+    op: z.enum(SCOPE_OPERATORS),
+    value: z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]).optional(),
   }),
 );
 
@@ -91,6 +93,7 @@ export const integrationSchema = z.strictObject({
         createWithMembers: z.boolean().optional(),
         inactiveMembers: z.enum(['keep', 'remove']).optional(),
         readsMembers: z.boolean().optional(),
+        updateVerb: z.enum(['patch', 'put']).optional(),
       })
       .optional(),
   }),
@@ -116,7 +119,7 @@ export const integrationSchema = z.strictObject({
   mappings: z
     .strictObject({
       user: z.record(z.string(), mappingEntry).optional(),
-      matching: z.array(z.string()).optional(),
+      matching: z.array(z.enum(['userName', 'externalId', 'emails'])).min(1).optional(),
     })
     .default({}),
   groups: z

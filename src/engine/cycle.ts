@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import { createSource } from '../../connectors/index.js';
-import { profileByName, withOptions } from '../../connectors/profiles/generic.js';
-import type { TargetProfile } from '../../connectors/profiles/profile.js';
+import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
+import type { RuleProblem } from '../mapping/mapper.js';
+import { inScope } from '../mapping/scope.js';
+import type { SourceUser } from '../model.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { InflightEntry, StateStore } from '../../state/store.js';
 import type { IntegrationConfig } from '../config/schema.js';
@@ -34,6 +36,8 @@ export interface CycleCounts {
   deleted: number;
   failed: number;
   held: number;
+  /** Users not sent because a profile rule or required mapping failed. */
+  invalid: number;
   skippedRows: number;
   groupsCreated: number;
   groupsAdopted: number;
@@ -103,6 +107,7 @@ const emptyCounts = (): CycleCounts => ({
   deleted: 0,
   failed: 0,
   held: 0,
+  invalid: 0,
   skippedRows: 0,
   groupsCreated: 0,
   groupsAdopted: 0,
@@ -137,9 +142,44 @@ export function integrationHashes(integration: IntegrationConfig): { configHash:
   return { configHash: sha({ ...integration, target }), authHash: sha(auth) };
 }
 
-/** Maps source users to what the target should hold. Pure. */
-export function desiredUsers(users: readonly { id: string; attributes: Record<string, unknown>; active: boolean }[], profile: TargetProfile): DesiredUser[] {
-  return users.map((u) => ({ sourceId: u.id, attrs: profile.mapUser(u), active: u.active }));
+export interface MappedUsers {
+  desired: DesiredUser[];
+  /** Users a profile rule or a required mapping keeps from being sent, with why. */
+  invalid: Map<string, RuleProblem[]>;
+  /** Notes per user (e.g. a manager left empty because out of scope). */
+  notes: Map<string, string[]>;
+}
+
+/**
+ * Maps source users to what the target should hold, and checks the profile's
+ * rules. A reference to a user who is not provisioned (out of scope, or not in
+ * the source) is left empty, with a note.
+ */
+export async function mapUsers(users: readonly SourceUser[], profile: ResolvedProfile, provisioned: ReadonlySet<string>): Promise<MappedUsers> {
+  const out: MappedUsers = { desired: [], invalid: new Map(), notes: new Map() };
+  for (const u of users) {
+    const m = await profile.mapper.map(u);
+    if (m.problems.length > 0) {
+      out.invalid.set(u.id, m.problems);
+      continue;
+    }
+    for (const bucket of [m.attrs, m.createOnly]) {
+      for (const [path, v] of Object.entries(bucket)) {
+        if (isUserRef(v) && !provisioned.has(v.userRef)) {
+          delete bucket[path];
+          out.notes.set(u.id, [...(out.notes.get(u.id) ?? []), `${path} left empty: user ${v.userRef} is not provisioned (out of scope or not in the source)`]);
+        }
+      }
+    }
+    out.desired.push({
+      sourceId: u.id,
+      attrs: m.attrs,
+      active: u.active,
+      ...(Object.keys(m.createOnly).length ? { createOnly: m.createOnly } : {}),
+      ...(m.keep.length ? { keep: m.keep } : {}),
+    });
+  }
+  return out;
 }
 
 /**
@@ -153,7 +193,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const cycleId = randomUUID();
   const counts = emptyCounts();
   const dryRun = options.dryRun ?? false;
-  const profile = withOptions(profileByName(integration.target.profile), integration.target.options);
+  const profile = resolveProfile(integration);
 
   const emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => {
     const event: NewEvent = { ...e, time: new Date().toISOString(), integration: name, cycleId };
@@ -218,19 +258,47 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   for (const p of scoped.problems) {
     emit({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } });
   }
-  const desired = desiredUsers(scoped.users, profile);
-  const state = store.loadUsers(name);
+  // Scoping filters (OR of AND-clauses) on top of scope.groups.
+  const filters = integration.scope?.filters;
+  const inScopeUsers = filters && filters.length > 0 ? scoped.users.filter((u) => inScope(u, filters)) : scoped.users;
+  const inScopeIds = new Set(inScopeUsers.map((u) => u.id));
+  const mapped = await mapUsers(inScopeUsers, profile, inScopeIds);
+  const desired = mapped.desired;
+  const allState = store.loadUsers(name);
   const groupState = store.loadGroups(name);
-  const managed = state.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
-  if (scoped.users.length === 0 && managed > 0) {
-    const msg = `the source returned no users while ${managed} are provisioned: cycle aborted, nothing sent`;
-    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: 0, managed } });
+  const managed = allState.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
+  if (inScopeUsers.length === 0 && managed > 0) {
+    const msg = `the source returned no users in scope while ${managed} are provisioned: cycle aborted, nothing sent`;
+    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: snapshot.users.length, inScope: 0, managed } });
     finish('aborted', 3, []);
     throw new SafetyAbortError(name, msg);
   }
+  // Users who fail validation are held as they are: neither sent nor deprovisioned.
+  const held = new Set(mapped.invalid.keys());
+  const stateById = new Map(allState.map((s) => [s.sourceId, s]));
+  for (const [sourceId, problems] of mapped.invalid) {
+    const known = stateById.get(sourceId);
+    const linked = known && known.targetId !== null && known.status !== 'deleted' ? known : undefined;
+    counts.invalid++;
+    emit({
+      type: linked ? 'user_update_provision' : 'user_create_provision',
+      result: 'failure',
+      sourceId,
+      targetId: linked?.targetId ?? null,
+      summary: `${sourceId} not sent: ${problems.map((p) => p.message).join('; ')}`,
+      detail: { problems },
+    });
+  }
+  // With scope.skipOutOfScopeDeletions, users who are in the source but out of scope are left alone.
+  if (integration.scope?.skipOutOfScopeDeletions) {
+    for (const u of snapshot.users) if (!inScopeIds.has(u.id)) held.add(u.id);
+  }
+  const state = held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState;
+  for (const [sourceId, notes] of mapped.notes) logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
   const plan = planCycle(desired, state, { deprovision: integration.deprovision.action }, {
     desired: scoped.groups,
     state: groupState,
+    held: new Map(allState.filter((s) => held.has(s.sourceId)).map((s) => [s.sourceId, s])),
     options: {
       behaviour: profile.groups,
       membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
@@ -294,8 +362,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     throw new TargetUnavailableError(name, msg);
   }
   if (options.signal?.aborted) return finish('interrupted', 1, operations, 'stopped by a signal');
-  const outcome = counts.failed > 0 || counts.held > 0 ? 'partial' : 'success';
-  return finish(outcome, counts.failed > 0 || counts.held > 0 ? 1 : 0, operations);
+  const partial = counts.failed > 0 || counts.held > 0 || counts.invalid > 0;
+  return finish(partial ? 'partial' : 'success', partial ? 1 : 0, operations);
 }
 
 function recordIntegrationChange(
@@ -375,7 +443,7 @@ class Delivery {
     private readonly integration: IntegrationConfig,
     private readonly store: StateStore,
     private readonly client: ScimClient,
-    private readonly profile: TargetProfile,
+    private readonly profile: ResolvedProfile,
     state: StateUser[],
     groupState: StateGroup[],
     desired: DesiredUser[],
@@ -527,20 +595,25 @@ class Delivery {
 
   /** Look up, then create or adopt. A match found before or after a 409 is linked, never duplicated. */
   private async createOrAdopt(sourceId: string, attrs: ScimAttrs): Promise<Outcome> {
-    const matchAttr = this.profile.matchAttribute;
-    const matchValue = attrs[matchAttr];
-    if (typeof matchValue !== 'string') {
+    const keys = matchKeys(this.profile.matching, attrs);
+    const first = keys[0];
+    if (!first) {
       this.counts.failed++;
-      return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has no ${matchAttr}`, detail: {} };
+      return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${this.profile.matching.join(', ')})`, detail: {} };
     }
-    let found: ScimResource[];
-    try {
-      found = (await this.client.findUsers(matchAttr, matchValue)).resources;
-    } catch (err) {
-      // A refused credential or a dead network is the target's problem, not this user's.
-      if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
-      this.counts.failed++;
-      return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${matchValue} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+    const [matchAttr, matchValue] = first;
+    // Each matching attribute in turn; the first that finds anyone decides.
+    let found: ScimResource[] = [];
+    for (const [attribute, value] of keys) {
+      try {
+        found = (await this.client.findUsers(attribute, value)).resources;
+      } catch (err) {
+        // A refused credential or a dead network is the target's problem, not this user's.
+        if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
+        this.counts.failed++;
+        return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${attribute} eq ${value} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+      }
+      if (found.length > 0) break;
     }
     if (found.length === 0) {
       const { body, sent } = buildResource(attrs, true, this.resolve);
@@ -625,7 +698,7 @@ class Delivery {
     return {
       result: 'success',
       type: 'user_create_provision',
-      summary: `adopted existing account ${String(attrs[this.profile.matchAttribute])}`,
+      summary: `adopted existing account ${String(attrs.userName ?? sourceId)}`,
       targetId: resource.id,
       detail: { adopted: true, attempts, changed: ops.map((o) => o.path) },
     };
@@ -940,6 +1013,22 @@ class Delivery {
 
 }
 
+
+/** `[filter attribute, value]` pairs for the configured matching attributes that this user has. */
+export function matchKeys(matching: readonly string[], attrs: ScimAttrs): [string, string][] {
+  const out: [string, string][] = [];
+  for (const m of matching) {
+    if (m === 'emails') {
+      for (const [path, v] of Object.entries(attrs)) {
+        if (path.startsWith('emails[') && typeof v === 'string') out.push(['emails.value', v]);
+      }
+      continue;
+    }
+    const v = attrs[m];
+    if (typeof v === 'string' && v !== '') out.push([m, v]);
+  }
+  return out;
+}
 
 function changedList(ops: PatchOperation[]): string {
   const paths = ops.map((o) => o.path).filter((p) => p !== 'active');

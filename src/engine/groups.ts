@@ -104,6 +104,8 @@ export interface GroupPlanInput {
   stateUsers: ReadonlyMap<string, StateUser>;
   /** Users the same plan creates: members that may be added once their create settles. */
   creating: ReadonlySet<string>;
+  /** Users held this cycle (not updated): their memberships still follow the source while their account exists. */
+  held?: ReadonlyMap<string, StateUser>;
 }
 
 export interface GroupPlan {
@@ -195,6 +197,8 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
   };
   /** Whether a desired member should be in the target group at the end of this cycle. */
   const eligible = (id: string): boolean => {
+    const h = input.held?.get(id);
+    if (h) return h.targetId !== null && h.status !== 'deleted';
     const d = input.desiredUsers.get(id);
     if (!d) return false;
     if (d.active) return existsInTarget(id) || input.creating.has(id);

@@ -14,6 +14,10 @@ export interface DesiredUser {
   sourceId: string;
   attrs: ScimAttrs;
   active: boolean;
+  /** Sent on create only (`apply: onCreate`), never compared afterwards. */
+  createOnly?: ScimAttrs;
+  /** Paths an empty source value must not clear (`keepOnEmpty`). */
+  keep?: string[];
 }
 
 /** A user as state remembers pushing it. */
@@ -76,6 +80,8 @@ export interface PlanOptions {
 export interface GroupPlanInputs {
   desired: readonly DesiredGroup[];
   state: readonly StateGroup[];
+  /** Users held this cycle (failed validation, or out of scope with deletions skipped): memberships stay as they are. */
+  held?: ReadonlyMap<string, StateUser>;
   options: GroupPlanOptions;
 }
 
@@ -135,11 +141,11 @@ export function planCycle(
     const s = stateById.get(d.sourceId);
     if (!s || s.targetId === null || s.status === 'deleted') {
       // A user who is inactive at the source and not in the target stays out of it.
-      if (d.active) creates.set(d.sourceId, d);
+      if (d.active) creates.set(d.sourceId, d.createOnly ? { ...d, attrs: { ...d.attrs, ...d.createOnly } } : d);
       continue;
     }
     const linked = s as StateUser & { targetId: string };
-    const changes = diffAttrs(s.attrs, d.attrs);
+    const changes = diffAttrs(comparable(s.attrs, d), d.attrs);
     const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
     if (!d.active && s.status === 'active') {
       deprovision(linked, 'inactive', changes);
@@ -173,7 +179,7 @@ export function planCycle(
 
   const desiredUsers = new Map(desired.map((d) => [d.sourceId, d]));
   const g = planGroups(
-    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()) },
+    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()), held: groups.held ?? new Map() },
     groups.options,
   );
   // A user leaves its groups before its account is deleted.
@@ -184,6 +190,15 @@ export function planCycle(
     operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
     deprovisions: deprovisions.length,
   };
+}
+
+/** What was pushed, less what is not compared: create-only values, and kept values the source emptied. */
+function comparable(pushed: ScimAttrs, d: DesiredUser): ScimAttrs {
+  if (!d.createOnly && !d.keep) return pushed;
+  const out = { ...pushed };
+  for (const path of Object.keys(d.createOnly ?? {})) delete out[path];
+  for (const path of d.keep ?? []) if (!(path in d.attrs)) delete out[path];
+  return out;
 }
 
 /** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */

@@ -263,13 +263,18 @@ describe('request counts for a large group', () => {
     d.groups = [{ id: 'big', displayName: 'Everyone', members: d.users.map((u) => u.id) }];
     ws.writeDirectory({ users: d.users, groups: [] });
     // The users exist already (pushed by earlier cycles): seed the target and the state as those cycles left them.
-    const { genericProfile } = await import('../../connectors/profiles/generic.js');
+    const { generic } = await import('../../connectors/profiles/generic.js');
+    const { UserMapper } = await import('../../src/mapping/mapper.js');
     const { buildResource } = await import('../../src/scim/attributes.js');
+    const mapper = new UserMapper(generic.mappings, undefined, generic.rules);
+    const mapped: { id: string; attrs: Record<string, import("../../src/scim/attributes.js").AttrValue> }[] = [];
+    for (const u of d.users) {
+      const { id, active, ...attributes } = u;
+      mapped.push({ id, attrs: (await mapper.map({ id, attributes, active: active !== false })).attrs });
+    }
     const store = StateStore.open(join(ws.dir, 'state.db'));
     store.db.transaction(() => {
-      for (const u of d.users) {
-        const { id, active, ...attributes } = u;
-        const attrs = genericProfile.mapUser({ id, attributes, active: active !== false });
+      for (const { id, attrs } of mapped) {
         const { body, sent } = buildResource(attrs, true, () => undefined);
         const seeded = target.seedUser(body);
         store.saveUser('app', { sourceId: id, targetId: seeded.id, status: 'active', attrs: sent });

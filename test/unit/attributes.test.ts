@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildPatchOps, buildResource, diffAttrs, parsePath } from '../../src/scim/attributes.js';
-import { genericProfile } from '../../connectors/profiles/generic.js';
+import { generic } from '../../connectors/profiles/generic.js';
+import { UserMapper } from '../../src/mapping/mapper.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
@@ -13,8 +14,8 @@ describe('SCIM attributes', () => {
     expect(() => parsePath('emails[value co "x"]')).toThrow(/unsupported SCIM attribute path/);
   });
 
-  it('maps a source user with the generic profile and builds the RFC 7643 body', () => {
-    const attrs = genericProfile.mapUser({
+  it('maps a source user with the generic profile and builds the RFC 7643 body', async () => {
+    const { attrs } = await new UserMapper(generic.mappings, undefined, generic.rules).map({
       id: 'u2',
       active: true,
       attributes: { userName: 'alan@x', givenName: 'Alan', familyName: 'Turing', email: 'alan@x', phone: '+1', title: 'Eng', managerId: 'u1' },

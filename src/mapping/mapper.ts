@@ -1,0 +1,185 @@
+import jsonata from 'jsonata';
+import type { SourceUser } from '../model.js';
+import type { AttrValue, ScimAttrs } from '../scim/attributes.js';
+import { unknownAttribute } from './schema.js';
+
+/** How one SCIM attribute is filled: from a source attribute, a constant or a JSONata expression. */
+export interface MappingSpec {
+  from?: string;
+  value?: string | number | boolean;
+  /** JSONata over the source user's attributes (plus `id` and `active`). */
+  expr?: string;
+  /** `onCreate`: sent when the account is created, never updated afterwards. */
+  apply?: 'always' | 'onCreate';
+  /** A user without this value is not sent (checked as a `required` rule). */
+  required?: boolean;
+  /** An empty source value leaves the target's value alone instead of removing it. */
+  keepOnEmpty?: boolean;
+  /** The value is a source user id, sent as that user's id in the target (manager). */
+  reference?: 'user';
+}
+
+/** A check a target imposes before a user may be sent. */
+export type ProfileRule =
+  | { rule: 'required'; path: string }
+  | { rule: 'emailDomain'; path: string }
+  | { rule: 'locale'; path: string }
+  | { rule: 'timezone'; path: string }
+  | { rule: 'country'; path: string };
+
+export interface RuleProblem {
+  path: string;
+  rule: ProfileRule['rule'] | 'expression';
+  message: string;
+}
+
+export interface MappedUser {
+  attrs: ScimAttrs;
+  /** `apply: onCreate` values: sent on create only. */
+  createOnly: ScimAttrs;
+  /** Paths whose empty source value must not clear the target. */
+  keep: string[];
+  problems: RuleProblem[];
+}
+
+/** A mapping or expression the config cannot use; `key` is the path in the config. */
+export class MappingError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${key}: ${message}`);
+  }
+}
+
+interface Compiled {
+  path: string;
+  spec: MappingSpec;
+  expression?: jsonata.Expression;
+}
+
+const empty = (v: unknown) => v === undefined || v === null || v === '';
+
+/** The helpers every expression may call, besides JSONata's own ($join, $replace, $split, $lookup, ...). */
+function registerHelpers(e: jsonata.Expression): void {
+  e.registerFunction('lower', (s: unknown) => (typeof s === 'string' ? s.toLowerCase() : s), '<s-:s>');
+  e.registerFunction('upper', (s: unknown) => (typeof s === 'string' ? s.toUpperCase() : s), '<s-:s>');
+  e.registerFunction('coalesce', (...values: unknown[]) => values.find((v) => !empty(v)));
+  e.registerFunction('default', (v: unknown, fallback: unknown) => (empty(v) ? fallback : v));
+  e.registerFunction('switch', (v: unknown, table: unknown, fallback?: unknown) => {
+    if (typeof table !== 'object' || table === null || typeof v !== 'string') return fallback;
+    return Object.prototype.hasOwnProperty.call(table, v) ? (table as Record<string, unknown>)[v] : fallback;
+  });
+}
+
+/** Compiles one JSONata expression; a syntax error names the position. */
+export function compileExpression(text: string, key: string): jsonata.Expression {
+  try {
+    const e = jsonata(text);
+    registerHelpers(e);
+    return e;
+  } catch (err) {
+    const { position, message } = err as { position?: number; message?: string };
+    throw new MappingError(key, `expression syntax error${position !== undefined ? ` at position ${position}` : ''}: ${message ?? String(err)}`);
+  }
+}
+
+/**
+ * A profile's mappings with an integration's overrides, compiled once per cycle.
+ * Paths and expressions are checked when compiled: a wrong one is a config error.
+ */
+export class UserMapper {
+  private readonly compiled: Compiled[];
+
+  constructor(
+    defaults: Readonly<Record<string, MappingSpec>>,
+    overrides: Readonly<Record<string, MappingSpec>> | undefined,
+    private readonly rules: readonly ProfileRule[],
+    private readonly options: { emailDomains?: readonly string[] | undefined } = {},
+    keyPrefix = 'mappings.user',
+  ) {
+    const merged = new Map<string, { spec: MappingSpec; key: string }>();
+    for (const [path, spec] of Object.entries(defaults)) merged.set(path, { spec, key: `profile mapping ${path}` });
+    for (const [path, spec] of Object.entries(overrides ?? {})) merged.set(path, { spec, key: `${keyPrefix}.${quoteKey(path)}` });
+    this.compiled = [...merged].map(([path, { spec, key }]) => {
+      const unknown = unknownAttribute(path);
+      if (unknown) throw new MappingError(key, unknown);
+      const sources = [spec.from, spec.value, spec.expr].filter((x) => x !== undefined).length;
+      if (sources !== 1) throw new MappingError(key, 'needs exactly one of from, value or expr');
+      return { path, spec, ...(spec.expr !== undefined ? { expression: compileExpression(spec.expr, `${key}.expr`) } : {}) };
+    });
+  }
+
+  /** Paths this mapper writes. */
+  get paths(): string[] {
+    return this.compiled.map((c) => c.path);
+  }
+
+  async map(user: SourceUser): Promise<MappedUser> {
+    const input: Record<string, unknown> = { ...user.attributes, id: user.id, active: user.active };
+    const out: MappedUser = { attrs: {}, createOnly: {}, keep: [], problems: [] };
+    for (const { path, spec, expression } of this.compiled) {
+      let raw: unknown;
+      if (spec.from !== undefined) raw = input[spec.from];
+      else if (spec.value !== undefined) raw = spec.value;
+      else {
+        try {
+          raw = await expression!.evaluate(input);
+        } catch (err) {
+          out.problems.push({ path, rule: 'expression', message: `expression failed: ${(err as Error).message}` });
+          continue;
+        }
+      }
+      if (typeof raw === 'string') raw = raw.trim();
+      if (empty(raw)) {
+        if (spec.keepOnEmpty) out.keep.push(path);
+        continue;
+      }
+      if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+        out.problems.push({ path, rule: 'expression', message: `${path} must be text, a number or true/false, got ${JSON.stringify(raw)}` });
+        continue;
+      }
+      const value: AttrValue = spec.reference === 'user' ? { userRef: String(raw) } : raw;
+      if (spec.apply === 'onCreate') out.createOnly[path] = value;
+      else out.attrs[path] = value;
+    }
+    for (const rule of this.rules) {
+      const problem = checkRule(rule, out.attrs[rule.path] ?? out.createOnly[rule.path], this.options);
+      if (problem) out.problems.push({ path: rule.path, rule: rule.rule, message: problem });
+    }
+    return out;
+  }
+}
+
+function quoteKey(path: string): string {
+  return /^[\w.]+$/.test(path) ? path : JSON.stringify(path);
+}
+
+let zones: Set<string> | undefined;
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+
+/** Why a value breaks a profile rule, or undefined when it does not. */
+export function checkRule(rule: ProfileRule, value: AttrValue | undefined, options: { emailDomains?: readonly string[] | undefined }): string | undefined {
+  const text = typeof value === 'string' ? value : value === undefined ? undefined : String(value);
+  switch (rule.rule) {
+    case 'required':
+      return text === undefined || text === '' ? `${rule.path} is required and has no value` : undefined;
+    case 'emailDomain': {
+      if (text === undefined || !options.emailDomains || options.emailDomains.length === 0) return undefined;
+      const domain = text.slice(text.lastIndexOf('@') + 1).toLowerCase();
+      const allowed = options.emailDomains.map((d) => d.toLowerCase());
+      return text.includes('@') && allowed.includes(domain)
+        ? undefined
+        : `${rule.path} ${JSON.stringify(text)} is not in an allowed domain (${allowed.join(', ')})`;
+    }
+    case 'locale':
+      return text === undefined || /^[a-z]{2,3}(-[A-Z]{2})?$/.test(text) ? undefined : `${rule.path} ${JSON.stringify(text)} is not a locale like en-US`;
+    case 'timezone':
+      zones ??= new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
+      return text === undefined || zones.has(text) ? undefined : `${rule.path} ${JSON.stringify(text)} is not an IANA time zone like Europe/Paris`;
+    case 'country':
+      return text === undefined || (/^[A-Z]{2}$/.test(text) && ![text, 'Unknown Region'].includes(regionNames.of(text) ?? text))
+        ? undefined
+        : `${rule.path} ${JSON.stringify(text)} is not an ISO 3166-1 country code like US`;
+  }
+}
