@@ -19,7 +19,18 @@ export interface DevTargetOptions {
   port?: number;
   /** Seed of the random source that decides which requests a `rate` fault hits. */
   seed?: number;
+  /**
+   * Behave like a known target: `gong` (strict, plus the work email must be in
+   * `emailDomains`; the Gong user extension is accepted), `strongdm` (strict,
+   * `active` required, a duplicate email is a 409).
+   */
+  profile?: 'gong' | 'strongdm';
+  emailDomains?: string[];
+  /** Where the SCIM service is mounted (default /scim/v2; strongDM uses /provisioning/generic/v2). */
+  basePath?: string;
 }
+
+export const GONG_EXTENSION = 'urn:ietf:params:scim:schemas:extension:Gong:2.0:User';
 
 export interface RecordedRequest {
   method: string;
@@ -89,6 +100,8 @@ interface Store {
   users: Map<string, StoredResource>;
   groups: Map<string, StoredResource>;
   strict: boolean;
+  profile: DevTargetOptions['profile'];
+  emailDomains: string[];
 }
 
 // scimmy's resource registry is process-wide, so the handlers read the store of the running target.
@@ -113,21 +126,37 @@ function checkUser(store: Store, data: Record<string, unknown>, id: string | und
       throw new SCIMMY.Types.Error(409, 'uniqueness', `userName ${userName} is already taken`);
     }
   }
-  if (!store.strict) return;
+  const emailsOf = (d: Record<string, unknown>) =>
+    (Array.isArray(d.emails) ? (d.emails as Record<string, unknown>[]) : []).map((e) => String(e.value ?? '').toLowerCase()).filter(Boolean);
+  if (store.profile === 'strongdm') {
+    if (typeof data.active !== 'boolean') throw new SCIMMY.Types.Error(400, 'invalidValue', 'active is required');
+    const mine = new Set(emailsOf(data));
+    for (const other of store.users.values()) {
+      if (other.id !== id && emailsOf(other).some((e) => mine.has(e))) throw new SCIMMY.Types.Error(409, 'uniqueness', 'email is already in use');
+    }
+  }
+  if (!store.strict && !store.profile) return;
   const name = (data.name ?? {}) as Record<string, unknown>;
   if (!name.givenName || !name.familyName) {
     throw new SCIMMY.Types.Error(400, 'invalidValue', 'name.givenName and name.familyName are required');
   }
   const emails = Array.isArray(data.emails) ? (data.emails as Record<string, unknown>[]) : [];
-  if (!emails.some((e) => e.type === 'work' && typeof e.value === 'string' && e.value.includes('@'))) {
-    throw new SCIMMY.Types.Error(400, 'invalidValue', 'a work email is required');
+  const work = emails.find((e) => e.type === 'work' && typeof e.value === 'string' && e.value.includes('@'));
+  if (!work) throw new SCIMMY.Types.Error(400, 'invalidValue', 'a work email is required');
+  const domain = String(work.value).split('@')[1]!.toLowerCase();
+  if (store.profile === 'gong' && store.emailDomains.length > 0 && !store.emailDomains.includes(domain)) {
+    throw new SCIMMY.Types.Error(400, 'invalidValue', `the work email must be in ${store.emailDomains.join(', ')}`);
   }
 }
 
 function declare(): void {
   if (declared) return;
   declared = true;
-  SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
+  const gong = new SCIMMY.Types.SchemaDefinition('GongUser', GONG_EXTENSION, 'Gong user extension', [
+    new SCIMMY.Types.Attribute('string', 'stateOrProvince'),
+    new SCIMMY.Types.Attribute('string', 'country'),
+  ]);
+  SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false).extend(gong as unknown as typeof SCIMMY.Types.Schema, false)) // scimmy accepts a SchemaDefinition here; its types only name Schema classes
     .ingress((resource, instance) => {
       const store = storeOf();
       const data = plain(instance);
@@ -190,7 +219,14 @@ function declare(): void {
 /** Starts the target on 127.0.0.1 (a free port unless one is given). */
 export async function startDevTarget(options: DevTargetOptions): Promise<DevTarget> {
   declare();
-  const store: Store = { users: new Map(), groups: new Map(), strict: options.strict ?? false };
+  const store: Store = {
+    users: new Map(),
+    groups: new Map(),
+    strict: options.strict ?? false,
+    profile: options.profile,
+    emailDomains: (options.emailDomains ?? []).map((d) => d.toLowerCase()),
+  };
+  const base = options.basePath ?? '/scim/v2';
   current = store;
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
@@ -260,7 +296,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
   const clearFaults = () => {
     faults.length = 0;
   };
-  app.patch('/scim/v2/Groups/:id', (req, res, next) => {
+  app.patch(`${base}/Groups/:id`, (req, res, next) => {
     const group = store.groups.get(req.params.id);
     const members = group?.members;
     const ops = (req.body as { Operations?: unknown }).Operations;
@@ -284,7 +320,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     res.status(204).end();
   });
   app.use(
-    '/scim/v2',
+    base,
     new SCIMMYRouters({
       type: 'bearer',
       handler: (req) => {
@@ -299,7 +335,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/scim/v2`,
+    url: `http://127.0.0.1:${port}${base}`,
     users: store.users,
     groups: store.groups,
     requests,

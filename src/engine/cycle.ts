@@ -262,9 +262,14 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const filters = integration.scope?.filters;
   const inScopeUsers = filters && filters.length > 0 ? scoped.users.filter((u) => inScope(u, filters)) : scoped.users;
   const inScopeIds = new Set(inScopeUsers.map((u) => u.id));
-  const mapped = await mapUsers(inScopeUsers, profile, inScopeIds);
-  const desired = mapped.desired;
   const allState = store.loadUsers(name);
+  // References may point at users provisioned now, or left in place out of scope.
+  const referable = new Set(inScopeIds);
+  if (integration.scope?.skipOutOfScopeDeletions) {
+    for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') referable.add(s.sourceId);
+  }
+  const mapped = await mapUsers(inScopeUsers, profile, referable);
+  const desired = mapped.desired;
   const groupState = store.loadGroups(name);
   const managed = allState.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
   if (inScopeUsers.length === 0 && managed > 0) {
