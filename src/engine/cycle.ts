@@ -13,7 +13,9 @@ import type { EventResult, EventType, NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import {
   CORE_GROUP_SCHEMA,
+  applyToResource,
   buildPatchOps,
+  hasChanges,
   buildResource,
   diffAttrs,
   isUserRef,
@@ -710,22 +712,37 @@ class Delivery {
   }
 
   private async patch(op: Extract<Operation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>): Promise<Outcome> {
-    const { ops, sent, removed } = buildPatchOps(op.changes, this.resolve);
+    const usePut = this.profile.updateVerb === 'put' && hasChanges(op.changes);
+    const patch = buildPatchOps(op.changes, this.resolve);
+    const removed = patch.removed;
+    let { ops, sent } = patch;
     const status: StateUser['status'] = op.kind === 'user.deactivate' ? 'inactive' : 'active';
-    if (op.kind === 'user.deactivate') ops.push({ op: 'replace', path: 'active', value: false });
-    if (op.kind === 'user.reactivate') ops.push({ op: 'replace', path: 'active', value: true });
+    const activeOps: PatchOperation[] = [];
+    if (op.kind === 'user.deactivate') activeOps.push({ op: 'replace', path: 'active', value: false });
+    if (op.kind === 'user.reactivate') activeOps.push({ op: 'replace', path: 'active', value: true });
     const type: EventType = op.kind === 'user.deactivate' ? 'user_deprovision' : 'user_update_provision';
     const prior = this.stateById.get(op.sourceId);
-    if (ops.length === 0) {
+    if (ops.length + activeOps.length === 0) {
       return { result: 'skipped', type, summary: `${op.sourceId}: nothing to send yet (a reference is not resolvable)`, targetId: op.targetId, detail: {} };
     }
-    let attempts: number;
+    let attempts = 0;
     try {
-      attempts = (await this.client.patchUser(op.targetId, ops)).attempts;
+      if (usePut && ops.length > 0) {
+        // Okta-style targets: read the resource, change what we manage, PUT it whole; `active` goes by PATCH.
+        const { resource, attempts: read } = await this.client.get('Users', op.targetId);
+        const put = applyToResource(resource, op.changes, this.resolve);
+        sent = put.sent;
+        attempts += read + (await this.client.request('PUT', `/Users/${encodeURIComponent(op.targetId)}`, put.body)).attempts;
+        if (activeOps.length > 0) attempts += (await this.client.patchUser(op.targetId, activeOps)).attempts;
+      } else {
+        ops = [...ops, ...activeOps];
+        attempts = (await this.client.patchUser(op.targetId, ops)).attempts;
+      }
     } catch (err) {
       if (err instanceof ScimHttpError && err.kind === 'not-found') return this.relink(op, prior);
       throw err;
     }
+    if (usePut) ops = [...ops, ...activeOps];
     const attrs: ScimAttrs = { ...(prior?.attrs ?? {}), ...sent };
     for (const path of removed) delete attrs[path];
     this.save(op.sourceId, op.targetId, status, attrs);

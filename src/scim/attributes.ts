@@ -156,3 +156,62 @@ export function removalPath(path: string): string {
   if (p.type === undefined || (p.sub !== undefined && p.sub !== 'value')) return path;
   return `${p.schema ? `${p.schema}:` : ''}${p.attribute}[type eq "${p.type}"]`;
 }
+
+/**
+ * Applies changes to a full resource read from the target, for targets that
+ * take updates as PUT of the whole resource: what scimsync does not manage is
+ * kept as it was. Returns the paths actually set (unresolvable refs are left out).
+ */
+export function applyToResource(
+  resource: Record<string, unknown>,
+  changes: AttrChanges,
+  resolve: RefResolver,
+): { body: Record<string, unknown>; sent: ScimAttrs } {
+  const body = JSON.parse(JSON.stringify(resource)) as Record<string, unknown>;
+  delete body.meta;
+  const schemas = new Set<string>(Array.isArray(body.schemas) ? (body.schemas as string[]) : [CORE_USER_SCHEMA]);
+  const holderFor = (p: ParsedPath, create: boolean): Record<string, unknown> | undefined => {
+    if (!p.schema || p.schema === CORE_USER_SCHEMA) return body;
+    if (create) {
+      schemas.add(p.schema);
+      return (body[p.schema] ??= {}) as Record<string, unknown>;
+    }
+    return body[p.schema] as Record<string, unknown> | undefined;
+  };
+  for (const path of changes.remove) {
+    const p = parsePath(path);
+    const holder = holderFor(p, false);
+    if (!holder) continue;
+    if (p.type !== undefined) {
+      const list = Array.isArray(holder[p.attribute]) ? (holder[p.attribute] as Record<string, unknown>[]) : [];
+      if (p.sub === undefined || p.sub === 'value') holder[p.attribute] = list.filter((x) => x.type !== p.type);
+      else for (const x of list) if (x.type === p.type) delete x[p.sub];
+    } else if (p.sub !== undefined) {
+      const obj = holder[p.attribute] as Record<string, unknown> | undefined;
+      if (obj) delete obj[p.sub];
+    } else {
+      delete holder[p.attribute];
+    }
+  }
+  const sent: ScimAttrs = {};
+  for (const [path, raw] of Object.entries(changes.set)) {
+    const value = resolveValue(raw, resolve);
+    if (value === undefined) continue;
+    sent[path] = raw;
+    const p = parsePath(path);
+    const holder = holderFor(p, true)!;
+    if (p.type !== undefined) {
+      const list = (Array.isArray(holder[p.attribute]) ? holder[p.attribute] : (holder[p.attribute] = [])) as Record<string, unknown>[];
+      let item = list.find((x) => x.type === p.type);
+      if (!item) list.push((item = { type: p.type, ...(list.length === 0 ? { primary: true } : {}) }));
+      item[p.sub ?? 'value'] = value;
+    } else if (p.sub !== undefined) {
+      const obj = (typeof holder[p.attribute] === 'object' && holder[p.attribute] !== null ? holder[p.attribute] : (holder[p.attribute] = {})) as Record<string, unknown>;
+      obj[p.sub] = value;
+    } else {
+      holder[p.attribute] = value;
+    }
+  }
+  body.schemas = [...schemas];
+  return { body, sent };
+}

@@ -146,4 +146,30 @@ describe('mappings and scoping in config, against the local target', () => {
     expect(target.requests).toEqual([]);
     expect(byExternalId(target).get('u00000')?.active).toBe(true);
   });
+
+  it('updates by PUT of the whole resource where the target wants it, keeping what it does not manage', async () => {
+    target = await startDevTarget({ token: TOKEN, strict: true });
+    const ws = workspace(target.url, TOKEN);
+    ws.writeConfig({ targetYaml: 'options: { updateVerb: put }' });
+    const d = makeDirectory(3);
+    ws.writeDirectory(d);
+    await ws.run(['sync']);
+    const u0 = byExternalId(target).get('u00000')!;
+    target.users.get(u0.id)!.nickName = 'set in the app';
+    d.users[0]!.title = 'CTO';
+    delete d.users[0]!.phone;
+    d.users[1]!.active = false;
+    ws.writeDirectory(d);
+    target.requests.length = 0;
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(target.requests.map((r) => r.method).sort()).toEqual(['GET', 'PATCH', 'PUT']); // deactivation stays a PATCH
+    const after = target.users.get(u0.id)!;
+    expect(after.title).toBe('CTO');
+    expect(after.phoneNumbers ?? []).toEqual([]);
+    expect(after.nickName).toBe('set in the app');
+    expect(byExternalId(target).get('u00001')?.active).toBe(false);
+    target.requests.length = 0;
+    await ws.run(['sync']);
+    expect(target.requests).toEqual([]);
+  });
 });
