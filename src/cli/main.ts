@@ -26,6 +26,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-i, --integration <name>', 'only this integration')
     .option('--dry-run', 'plan and print, send nothing')
     .option('--force', 'run even if the integration is quarantined (and lift the quarantine)')
+    .option('--user <id>', "only this source user's operations")
     .action(async (o: SyncOptions) => {
       exit = await syncCommand(o, io);
     });
@@ -36,6 +37,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file')
     .option('-i, --integration <name>', 'only this integration')
     .option('--json', 'one JSON operation per line')
+    .option('--user <id>', 'one source user: its attributes, its SCIM resource and its operations')
     .action(async (o: PlanOptions) => {
       exit = await planCommand(o, io);
     });

@@ -1,3 +1,8 @@
+import { createSource } from '../../connectors/index.js';
+import { resolveProfile } from '../../connectors/profiles/index.js';
+import type { IntegrationConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import { buildResource } from '../scim/attributes.js';
 import { runCycle } from '../engine/cycle.js';
 import type { Operation } from '../engine/plan.js';
 import { isUserRef, type AttrValue } from '../scim/attributes.js';
@@ -9,6 +14,7 @@ export interface PlanOptions {
   config?: string;
   integration?: string;
   json?: boolean;
+  user?: string;
 }
 
 const show = (v: AttrValue) => (isUserRef(v) ? `<user ${v.userRef}>` : JSON.stringify(v));
@@ -50,12 +56,43 @@ export function describeOperation(op: Operation): string {
   return `${op.kind.padEnd(20)} ${op.sourceId}  ${details(op)}`.trimEnd();
 }
 
+/** `plan --user ID`: the source attributes, the SCIM resource they map to, and the operations. */
+async function explainUser(integration: IntegrationConfig, userId: string, operations: Operation[], json: boolean, io: Io): Promise<void> {
+  const { snapshot } = await createSource(integration).snapshot();
+  const user = snapshot.users.find((u) => u.id === userId);
+  if (!user) throw new ConfigError(`--user ${userId}: no user with this id in the source of integration ${integration.name}`);
+  const mapped = await resolveProfile(integration).mapper.map(user);
+  const { body } = buildResource({ ...mapped.attrs, ...mapped.createOnly }, user.active, (id) => `<target id of ${id}>`);
+  if (json) {
+    io.out(JSON.stringify({ integration: integration.name, user: userId, source: { ...user.attributes, active: user.active }, resource: body, problems: mapped.problems, operations }));
+    return;
+  }
+  io.out(`[integration ${integration.name}] user ${userId}`);
+  io.out('source attributes:');
+  for (const [k, v] of Object.entries({ ...user.attributes, active: user.active })) io.out(`  ${k}: ${JSON.stringify(v)}`);
+  io.out('SCIM resource:');
+  for (const line of JSON.stringify(body, null, 2).split('\n')) io.out(`  ${line}`);
+  for (const p of mapped.problems) io.out(`not sendable: ${p.message} (${p.rule})`);
+  io.out(operations.length ? 'operations:' : 'operations: none (the target is up to date, or the user is not in scope)');
+  for (const op of operations) io.out(`  ${describeOperation(op)}`);
+}
+
 /** `scimsync plan`: what the next cycle would send, without sending it. */
 export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCode> {
   const ctx = openContext(options.config, io, true);
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
-      const report = await runCycle({ integration, store: ctx.store, logger: ctx.logger, dryRun: true });
+      const report = await runCycle({
+        integration,
+        store: ctx.store,
+        logger: ctx.logger,
+        dryRun: true,
+        ...(options.user !== undefined ? { onlyUser: options.user } : {}),
+      });
+      if (options.user !== undefined) {
+        await explainUser(integration, options.user, report.operations, options.json ?? false, io);
+        continue;
+      }
       if (options.json) {
         for (const op of report.operations) io.out(JSON.stringify({ integration: integration.name, ...op }));
         continue;

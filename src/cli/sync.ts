@@ -8,6 +8,7 @@ export interface SyncOptions {
   integration?: string;
   dryRun?: boolean;
   force?: boolean;
+  user?: string;
 }
 
 function groupPart(r: CycleReport): string {
@@ -58,6 +59,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
           dryRun: options.dryRun ?? false,
           force: options.force ?? false,
           signal: stop.signal,
+          ...(options.user !== undefined ? { onlyUser: options.user } : {}),
         });
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);

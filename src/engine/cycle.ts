@@ -85,6 +85,8 @@ export interface CycleOptions {
   shutdownGraceMs?: number;
   /** The clock, for quarantine times (tests). */
   now?: () => Date;
+  /** Only this source user's operations (sync --user, plan --user). */
+  onlyUser?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -325,8 +327,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     (dryRun ? [] : store.loadEscrow(name)).filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]),
   );
   const fingerprints = new Map(plan.operations.map((op) => [op.key, fingerprint(op)]));
-  const operations = plan.operations.filter((op) => givenUp.get(op.key) !== fingerprints.get(op.key));
-  counts.givenUp = plan.operations.length - operations.length;
+  const operations = plan.operations.filter(
+    (op) => givenUp.get(op.key) !== fingerprints.get(op.key) && (options.onlyUser === undefined || concerns(op, options.onlyUser)),
+  );
+  counts.givenUp = plan.operations.filter((op) => givenUp.get(op.key) === fingerprints.get(op.key)).length;
   counts.planned = operations.length;
   if (dryRun) return finish('dry-run', 0, operations);
 
@@ -1035,6 +1039,16 @@ class Delivery {
 
 }
 
+
+/** Whether an operation is about a user: its own, or a membership change naming it. */
+export function concerns(op: Operation, userId: string): boolean {
+  if (op.kind.startsWith('user.')) return op.sourceId === userId;
+  if (op.kind === 'group.create') return op.members.includes(userId);
+  if (op.kind === 'group.update' || op.kind === 'group.members.add' || op.kind === 'group.members.remove') {
+    return op.add.includes(userId) || op.remove.includes(userId);
+  }
+  return false;
+}
 
 /** `[filter attribute, value]` pairs for the configured matching attributes that this user has. */
 export function matchKeys(matching: readonly string[], attrs: ScimAttrs): [string, string][] {

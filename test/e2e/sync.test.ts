@@ -263,4 +263,24 @@ describe('clear one-line errors', () => {
     expect(bad.err[0]).toMatch(/refused our credentials \(HTTP 401\)/);
     expect(target.requests.length).toBeLessThanOrEqual(16); // at most the requests already in flight
   });
+
+  it('plan --user explains one user; sync --user sends only that user', async () => {
+    const d = makeDirectory(5);
+    ws.writeDirectory(d);
+    const plan = await ws.run(['plan', '--user', 'u00002']);
+    expect(plan.code).toBe(0);
+    const text = plan.out.join('\n');
+    expect(text).toMatch(/source attributes:\n {2}userName: "user2@example.com"/);
+    expect(text).toMatch(/"manager": \{\n\s+"value": "<target id of u00000>"/);
+    expect(text).toMatch(/user.create\s+u00002/);
+    expect(text).not.toMatch(/u00003/);
+
+    const one = await ws.run(['sync', '--user', 'u00002']);
+    expect(one.code).toBe(0);
+    expect([...target.users.values()].map((u) => u.externalId)).toEqual(['u00002']);
+    const unknown = await ws.run(['plan', '--user', 'nobody']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toEqual([expect.stringMatching(/--user nobody: no user with this id/)]);
+  });
 });
+
