@@ -1,6 +1,7 @@
 import type { IntegrationConfig } from '../src/config/schema.js';
-import { ConfigError } from '../src/errors.js';
 import { fileSource } from './file.js';
+import { DEFAULT_LDAP_ATTRIBUTES, ldapSource } from './ldap.js';
+import { scimSource } from './scim.js';
 import type { SourceConnector } from './source.js';
 
 /** The source connector an integration's config names. */
@@ -14,7 +15,20 @@ export function createSource(integration: IntegrationConfig): SourceConnector {
         ...(source.groupsPath ? { groupsPath: source.groupsPath } : {}),
       });
     case 'ldap':
+      return ldapSource({
+        integration: integration.name,
+        url: source.url,
+        startTls: source.startTls,
+        tls: source.tls,
+        bindDN: source.bindDN,
+        bindPassword: source.bindPassword,
+        users: source.users,
+        groups: source.groups,
+        attributes: { ...DEFAULT_LDAP_ATTRIBUTES, ...source.attributes },
+        pageSize: source.pageSize,
+        timeoutMs: source.timeoutMs,
+      });
     case 'scim':
-      throw new ConfigError(`integrations.${integration.name}.source.type: the ${source.type} connector is not available in this version`);
+      return scimSource({ integration: integration.name, url: source.url, auth: source.auth, pageSize: source.pageSize, timeoutMs: source.timeoutMs });
   }
 }

@@ -97,4 +97,11 @@ export const migrations: readonly { version: number; sql: string }[] = [
       ALTER TABLE integrations ADD COLUMN quarantine_reason TEXT;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Users in the last snapshot that completed a cycle: the shrink guard's reference.
+      ALTER TABLE integrations ADD COLUMN last_source_users INTEGER;
+    `,
+  },
 ];

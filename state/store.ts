@@ -159,6 +159,8 @@ export class StateStore {
         `SELECT quarantine_until, quarantine_level, quarantine_reason FROM integrations WHERE name = ?`,
       ),
       setQuarantine: db.prepare(`UPDATE integrations SET quarantine_until = ?, quarantine_level = ?, quarantine_reason = ? WHERE name = ?`),
+      getSourceUsers: db.prepare<[string], { last_source_users: number | null }>(`SELECT last_source_users FROM integrations WHERE name = ?`),
+      setSourceUsers: db.prepare(`UPDATE integrations SET last_source_users = ? WHERE name = ?`),
       interruptCycles: db.prepare(`UPDATE cycles SET outcome = 'interrupted' WHERE integration = ? AND ended_at IS NULL AND id != ?`),
       lastCycle: db.prepare<[string], { id: string; integration: string; started_at: string; ended_at: string | null; outcome: string | null; counts: string | null }>(
         `SELECT * FROM cycles WHERE integration = ? AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
@@ -378,6 +380,15 @@ export class StateStore {
   /** How many quarantines in a row, without a good cycle between them. */
   quarantineLevel(integration: string): number {
     return this.stmts.getQuarantine.get(integration)?.quarantine_level ?? 0;
+  }
+
+  /** Users in the last good snapshot, for the shrink guard. */
+  lastSourceUsers(integration: string): number | undefined {
+    return this.stmts.getSourceUsers.get(integration)?.last_source_users ?? undefined;
+  }
+
+  setLastSourceUsers(integration: string, n: number): void {
+    this.stmts.setSourceUsers.run(n, integration);
   }
 
   lastCycle(integration: string): CycleRecord | undefined {

@@ -23,23 +23,37 @@ const fileSource = z.strictObject({
 
 const ldapSource = z.strictObject({
   type: z.literal('ldap'),
-  url: z.string().min(1),
+  url: z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'expected ldap://host[:port] or ldaps://host[:port]'),
   startTls: z.boolean().optional(),
   tls: z.strictObject({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }).optional(),
   bindDN: z.string().min(1),
   bindPassword: z.string(),
-  users: z.strictObject({ base: z.string(), filter: z.string().optional(), id: z.string().optional() }),
+  users: z.strictObject({
+    base: z.string().min(1),
+    filter: z.string().default('(objectClass=inetOrgPerson)'),
+    /** entryUUID (OpenLDAP), objectGUID (Active Directory) or any unique, stable attribute. */
+    id: z.string().default('entryUUID'),
+  }),
   groups: z
-    .strictObject({ base: z.string(), filter: z.string().optional(), memberAttribute: z.string().optional() })
+    .strictObject({
+      base: z.string().min(1),
+      filter: z.string().default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
+      /** member, uniqueMember, memberUid, or memberOf (read from the users). */
+      memberAttribute: z.string().default('member'),
+      nameAttribute: z.string().default('cn'),
+    })
     .optional(),
   attributes: z.record(z.string(), z.string()).optional(),
   pageSize: z.number().int().positive().default(500),
+  timeoutMs: z.number().int().positive().default(30_000),
 });
 
 const scimSource = z.strictObject({
   type: z.literal('scim'),
   url: z.string().url(),
   auth: authSchema,
+  pageSize: z.number().int().positive().default(100),
+  timeoutMs: z.number().int().positive().default(60_000),
 });
 
 const mappingEntry = z.strictObject({

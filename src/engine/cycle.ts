@@ -257,6 +257,19 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     });
   }
 
+  // A source that shrank past safety.minSourceRatio, or returned nobody, is an outage, not a mass leave.
+  const lastGood = store.lastSourceUsers(name);
+  const count = snapshot.users.length;
+  const ratio = integration.safety.minSourceRatio;
+  if (lastGood !== undefined && lastGood > 0 && !options.force && (count === 0 || count < ratio * lastGood)) {
+    const msg =
+      `the source returned ${count} users, ${count === 0 ? 'none' : `${Math.round((count / lastGood) * 100)}%`} of the ${lastGood} of the last good snapshot ` +
+      `(safety.minSourceRatio ${ratio}): cycle aborted, nothing sent; sync --force to accept it`;
+    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: count, lastGood, minSourceRatio: ratio } });
+    finish('aborted', 3, []);
+    throw new SafetyAbortError(name, msg);
+  }
+
   // 2. Scope and map, 3. plan.
   const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
   for (const p of scoped.problems) {
@@ -372,6 +385,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     finish('failed', 1, operations, msg);
     throw new TargetUnavailableError(name, msg);
   }
+  store.setLastSourceUsers(name, count);
   if (options.signal?.aborted) return finish('interrupted', 1, operations, 'stopped by a signal');
   const partial = counts.failed > 0 || counts.held > 0 || counts.invalid > 0;
   return finish(partial ? 'partial' : 'success', partial ? 1 : 0, operations);
