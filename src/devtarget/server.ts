@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -104,8 +105,9 @@ interface Store {
   emailDomains: string[];
 }
 
-// scimmy's resource registry is process-wide, so the handlers read the store of the running target.
-let current: Store | undefined;
+// scimmy's resource registry is process-wide: its handlers find the store of the target serving the request.
+// Each request runs with its own target's store, so several targets can run in one process.
+const requestStore = new AsyncLocalStorage<Store>();
 let declared = false;
 
 function plain(instance: unknown): Record<string, unknown> {
@@ -115,8 +117,9 @@ function plain(instance: unknown): Record<string, unknown> {
 }
 
 function storeOf(): Store {
-  if (!current) throw new SCIMMY.Types.Error(503, null as unknown as string, 'target not running');
-  return current;
+  const store = requestStore.getStore();
+  if (!store) throw new SCIMMY.Types.Error(503, null as unknown as string, 'target not running');
+  return store;
 }
 
 function checkUser(store: Store, data: Record<string, unknown>, id: string | undefined): void {
@@ -227,10 +230,10 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     emailDomains: (options.emailDomains ?? []).map((d) => d.toLowerCase()),
   };
   const base = options.basePath ?? '/scim/v2';
-  current = store;
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const app = express();
+  app.use((_req, _res, next) => requestStore.run(store, next));
   app.use((req, res, next) => {
     res.on('finish', () => requests.push({ method: req.method, path: req.originalUrl, status: res.statusCode }));
     next();
@@ -352,7 +355,6 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-        if (current === store) current = undefined;
       }),
   };
 }

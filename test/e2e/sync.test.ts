@@ -175,7 +175,7 @@ describe('scimsync sync against a strict SCIM target', () => {
 
   it('deletes instead of deactivating when deprovision.action is delete', async () => {
     const d = makeDirectory(4);
-    ws.writeConfig({ integrationYaml: 'deprovision: { action: delete }' });
+    ws.writeConfig({ integrationYaml: 'deprovision: { action: delete }\nsafety: { minSourceRatio: 0.5 }' }); // one of four leaving is 75%
     ws.writeDirectory(d);
     await ws.run(['sync']);
     d.users.pop();
