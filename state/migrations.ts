@@ -104,4 +104,16 @@ export const migrations: readonly { version: number; sql: string }[] = [
       ALTER TABLE integrations ADD COLUMN last_source_users INTEGER;
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- One cycle of an integration at a time, across processes: a lease with an expiry.
+      CREATE TABLE leases (
+        integration TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+      );
+      CREATE INDEX events_by_integration_time ON events (integration, time);
+    `,
+  },
 ];

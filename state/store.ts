@@ -17,7 +17,7 @@ export interface EventQuery {
   integration?: string;
   type?: EventType;
   result?: EventResult;
-  /** Matches source id or target id. */
+  /** Matches the source id, the target id, or the userName last pushed. */
   user?: string;
   since?: string;
   until?: string;
@@ -161,6 +161,14 @@ export class StateStore {
       setQuarantine: db.prepare(`UPDATE integrations SET quarantine_until = ?, quarantine_level = ?, quarantine_reason = ? WHERE name = ?`),
       getSourceUsers: db.prepare<[string], { last_source_users: number | null }>(`SELECT last_source_users FROM integrations WHERE name = ?`),
       setSourceUsers: db.prepare(`UPDATE integrations SET last_source_users = ? WHERE name = ?`),
+      takeLease: db.prepare(
+        `INSERT INTO leases (integration, owner, expires_at) VALUES (@integration, @owner, @expires)
+         ON CONFLICT (integration) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leases.expires_at < @now OR leases.owner = excluded.owner`,
+      ),
+      releaseLease: db.prepare(`DELETE FROM leases WHERE integration = ? AND owner = ?`),
+      pruneEvents: db.prepare(`DELETE FROM events WHERE time < ?`),
+      knownIntegrations: db.prepare<[], { name: string }>(`SELECT name FROM integrations ORDER BY name`),
       interruptCycles: db.prepare(`UPDATE cycles SET outcome = 'interrupted' WHERE integration = ? AND ended_at IS NULL AND id != ?`),
       lastCycle: db.prepare<[string], { id: string; integration: string; started_at: string; ended_at: string | null; outcome: string | null; counts: string | null }>(
         `SELECT * FROM cycles WHERE integration = ? AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
@@ -382,6 +390,50 @@ export class StateStore {
     return this.stmts.getQuarantine.get(integration)?.quarantine_level ?? 0;
   }
 
+  /**
+   * Takes (or renews) the lease on an integration for `ttlMs`. Atomic: of two
+   * processes asking at once, one gets it. False when another owner holds an
+   * unexpired lease.
+   */
+  takeLease(integration: string, owner: string, ttlMs: number, now: number = Date.now()): boolean {
+    return this.stmts.takeLease.run({ integration, owner, expires: now + ttlMs, now }).changes === 1;
+  }
+
+  releaseLease(integration: string, owner: string): void {
+    this.stmts.releaseLease.run(integration, owner);
+  }
+
+  /** Deletes events older than `before` (ISO time); returns how many. */
+  pruneEvents(before: string): number {
+    return this.stmts.pruneEvents.run(before).changes;
+  }
+
+  /** Integrations the state knows, configured or not. */
+  knownIntegrations(): string[] {
+    return this.stmts.knownIntegrations.all().map((r) => r.name);
+  }
+
+  /** Drops everything kept for an integration except its audit events. */
+  purgeIntegration(integration: string): { objects: number } {
+    return this.db.transaction(() => {
+      const objects = this.db.prepare('DELETE FROM objects WHERE integration = ?').run(integration).changes;
+      for (const table of ['group_members', 'escrow', 'inflight']) this.db.prepare(`DELETE FROM ${table} WHERE integration = ?`).run(integration);
+      this.db.prepare('DELETE FROM leases WHERE integration = ?').run(integration);
+      this.db.prepare('DELETE FROM integrations WHERE name = ?').run(integration);
+      return { objects };
+    })();
+  }
+
+  /** Source ids whose last pushed userName is `userName` (any case). */
+  sourceIdsByUserName(integration: string | undefined, userName: string): string[] {
+    const rows = this.db
+      .prepare<[string, string | null, string | null], { source_id: string }>(
+        `SELECT source_id FROM objects WHERE kind = 'user' AND lower(json_extract(attrs, '$.userName')) = lower(?) AND (? IS NULL OR integration = ?)`,
+      )
+      .all(userName, integration ?? null, integration ?? null);
+    return rows.map((r) => r.source_id);
+  }
+
   /** Users in the last good snapshot, for the shrink guard. */
   lastSourceUsers(integration: string): number | undefined {
     return this.stmts.getSourceUsers.get(integration)?.last_source_users ?? undefined;
@@ -437,13 +489,18 @@ export class StateStore {
     add('integration = @integration', 'integration', q.integration);
     add('type = @type', 'type', q.type);
     add('result = @result', 'result', q.result);
-    add('(source_id = @user OR target_id = @user)', 'user', q.user);
+    add(
+      `(source_id = @user OR target_id = @user OR source_id IN (SELECT o.source_id FROM objects o WHERE o.kind = 'user'
+         AND o.integration = events.integration AND lower(json_extract(o.attrs, '$.userName')) = lower(@user)))`,
+      'user',
+      q.user,
+    );
     add('time >= @since', 'since', q.since);
     add('time <= @until', 'until', q.until);
     add('id > @afterId', 'afterId', q.afterId);
-    const sql =
-      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id` +
-      (q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '');
+    // With a limit, the newest events, still listed oldest first.
+    const filtered = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    const sql = q.limit ? `SELECT * FROM (${filtered} ORDER BY id DESC LIMIT ${Math.floor(q.limit)}) ORDER BY id` : `${filtered} ORDER BY id`;
     return this.db
       .prepare<Record<string, string | number>, EventRow>(sql)
       .all(params)

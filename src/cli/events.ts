@@ -1,6 +1,7 @@
 import { ConfigError, type ExitCode } from '../errors.js';
 import { EVENT_RESULTS, EVENT_TYPES, type EventResult, type EventType } from '../events/types.js';
 import type { EventQuery } from '../../state/store.js';
+import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
 import { StateStore } from '../../state/store.js';
 import type { Io } from './context.js';
@@ -16,6 +17,7 @@ export interface EventsOptions {
   until?: string;
   limit?: string;
   json?: boolean;
+  follow?: boolean;
 }
 
 function toTime(flag: string, text: string, now: number): string {
@@ -52,21 +54,47 @@ export function eventQuery(options: EventsOptions, now: number = Date.now()): Ev
   return q;
 }
 
-/** `scimsync events`: the audit log. */
-export function eventsCommand(options: EventsOptions, io: Io): ExitCode {
+const FOLLOW_POLL_MS = 500;
+
+/** `scimsync events`: the audit log; `--follow` keeps printing new events until interrupted. */
+export async function eventsCommand(options: EventsOptions, io: Io, signal?: AbortSignal): Promise<ExitCode> {
   const query = eventQuery(options);
   const { config } = loadConfig(options.config, io.env);
   const store = StateStore.open(config.state.path);
+  const stop = new AbortController();
+  signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  const onSignal = () => stop.abort();
+  if (options.follow && io.handleSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
     const events = store.queryEvents(query);
-    if (options.json) {
-      for (const e of events) io.out(JSON.stringify(e));
-      return 0;
+    const rowOf = (e: EventRecord) => [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary];
+    if (options.json) for (const e of events) io.out(JSON.stringify(e));
+    else for (const line of table(['TIME', 'INTEGRATION', 'TYPE', 'RESULT', 'SOURCE ID', 'SUMMARY'], events.map(rowOf))) io.out(line);
+    if (!options.follow) return 0;
+    // From the newest event written so far, whatever the filters.
+    let lastId = store.queryEvents({ limit: 1 }).at(-1)?.id ?? 0;
+    const followQuery: EventQuery = { ...query };
+    delete followQuery.limit;
+    while (!stop.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, FOLLOW_POLL_MS);
+        stop.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+      for (const e of store.queryEvents({ ...followQuery, afterId: lastId })) {
+        lastId = e.id;
+        io.out(options.json ? JSON.stringify(e) : rowOf(e).join('  '));
+      }
     }
-    const rows = events.map((e) => [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary]);
-    for (const line of table(['TIME', 'INTEGRATION', 'TYPE', 'RESULT', 'SOURCE ID', 'SUMMARY'], rows)) io.out(line);
     return 0;
   } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     store.close();
   }
 }

@@ -6,6 +6,8 @@ import { ScimsyncError, type ExitCode } from '../errors.js';
 import { processIo, type Io } from './context.js';
 import { eventsCommand, type EventsOptions } from './events.js';
 import { planCommand, type PlanOptions } from './plan.js';
+import { runDaemon } from '../daemon/daemon.js';
+import { purgeCommand, type PurgeOptions } from './state.js';
 import { statusCommand, type StatusOptions } from './status.js';
 import { syncCommand, type SyncOptions } from './sync.js';
 import { testConnectionCommand, type TestConnectionOptions } from './test-connection.js';
@@ -49,13 +51,32 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-i, --integration <name>', 'only this integration')
     .option('--type <type>', 'event type, e.g. user_create_provision')
     .option('--result <result>', 'success | failure | skipped')
-    .option('--user <id>', 'source id or target id')
+    .option('--user <id>', 'source id, userName or target id')
     .option('--since <when>', 'duration (1h, 7d) or ISO date')
     .option('--until <when>', 'duration or ISO date')
     .option('--limit <n>', 'at most n events')
     .option('--json', 'NDJSON, one event per line')
-    .action((o: EventsOptions) => {
-      exit = eventsCommand(o, io);
+    .option('--follow', 'keep printing new events as they are written')
+    .action(async (o: EventsOptions) => {
+      exit = await eventsCommand(o, io);
+    });
+
+  program
+    .command('daemon')
+    .description('run every integration on its schedule, until stopped (SIGHUP reloads the config)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (o: { config?: string }) => {
+      exit = await runDaemon({ ...(o.config ? { config: o.config } : {}), io });
+    });
+
+  program
+    .command('state')
+    .description('manage the state database')
+    .command('purge <integration>')
+    .description("drop the state of an integration removed from the config (its events are kept)")
+    .option('-c, --config <file>', 'config file')
+    .action((name: string, o: PurgeOptions) => {
+      exit = purgeCommand(name, o, io);
     });
 
   program

@@ -1,5 +1,6 @@
 import type { ExitCode } from '../errors.js';
 import type { CycleRecord, EscrowEntry, InflightEntry, Quarantine } from '../../state/store.js';
+import { nextRun } from '../daemon/daemon.js';
 import { openContext, type Io } from './context.js';
 import { table } from './format.js';
 
@@ -15,6 +16,8 @@ export interface IntegrationStatus {
   objects: Record<string, Record<string, number>>;
   escrow: EscrowEntry[];
   inFlight: InflightEntry[];
+  /** When the daemon runs it next (ISO), from the schedule and any quarantine. */
+  nextCycle: string;
 }
 
 /** `scimsync status`: per integration, the last cycle, quarantine, what is held in escrow. */
@@ -30,18 +33,26 @@ export function statusCommand(options: StatusOptions, io: Io): ExitCode {
         objects: ctx.store.objectCounts(name),
         escrow: ctx.store.loadEscrow(name),
         inFlight: ctx.store.loadInflight(name),
+        nextCycle: '',
       };
+      const q = s.quarantine ? Date.parse(s.quarantine.until) : 0;
+      const next = s.lastCycle ? nextRun(integration.schedule, new Date(s.lastCycle.startedAt)) : Date.now();
+      s.nextCycle = new Date(Math.max(next, q, Date.now())).toISOString();
       if (options.json) {
         io.out(JSON.stringify(s));
         continue;
       }
       io.out(`[integration ${name}]`);
       const c = s.lastCycle;
-      io.out(
-        c
-          ? `  last cycle: ${c.outcome ?? 'running or interrupted'}, started ${c.startedAt}${c.endedAt ? `, ended ${c.endedAt}` : ''}`
-          : '  last cycle: none yet',
-      );
+      if (c) {
+        const took = c.endedAt ? `, took ${((Date.parse(c.endedAt) - Date.parse(c.startedAt)) / 1000).toFixed(1)}s` : '';
+        io.out(`  last cycle: ${c.outcome ?? 'running or interrupted'}, started ${c.startedAt}${took}`);
+        const counts = Object.entries(c.counts).filter(([, n]) => n > 0);
+        if (counts.length) io.out(`    ${counts.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      } else {
+        io.out('  last cycle: none yet');
+      }
+      io.out(`  next cycle (daemon): ${s.nextCycle}`);
       if (s.quarantine && Date.parse(s.quarantine.until) > Date.now()) {
         io.out(`  QUARANTINED until ${s.quarantine.until}: ${s.quarantine.reason} (sync --force, or new credentials, lifts it)`);
       } else {

@@ -1,3 +1,4 @@
+import { Presets, SingleBar } from 'cli-progress';
 import { runCycle, type CycleReport } from '../engine/cycle.js';
 import { ScimsyncError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
@@ -34,6 +35,31 @@ function summaryLine(r: CycleReport): string {
   );
 }
 
+/** A progress bar on stderr for an interactive sync: done / planned, rate, ETA, failures. */
+function progressBar(integration: string): { update: (done: number, total: number, failed: number) => void; stop: () => void } {
+  const bar = new SingleBar(
+    {
+      format: `[${integration}] {bar} {value}/{total} operations | {speed}/s | ETA {eta_formatted} | failed {failed}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    Presets.shades_classic,
+  );
+  let started: number | undefined;
+  return {
+    update: (done, total, failed) => {
+      if (started === undefined) {
+        started = Date.now();
+        bar.start(total, 0, { speed: '0', failed: 0 });
+      }
+      const secs = Math.max(0.001, (Date.now() - started) / 1000);
+      bar.update(done, { speed: (done / secs).toFixed(1), failed });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
 /** `scimsync sync`: one cycle of each selected integration now. */
 export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
   const ctx = openContext(options.config, io);
@@ -51,8 +77,10 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
       if (stop.signal.aborted) break;
+      const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
       try {
         const report = await runCycle({
+          ...(progress ? { onProgress: progress.update } : {}),
           integration,
           store: ctx.store,
           logger: ctx.logger,
@@ -61,6 +89,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
           signal: stop.signal,
           ...(options.user !== undefined ? { onlyUser: options.user } : {}),
         });
+        progress?.stop();
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);
           for (const op of report.operations) io.out(`  ${describeOperation(op)}`);
@@ -69,6 +98,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
         }
         exit = Math.max(exit, report.exitCode) as ExitCode;
       } catch (err) {
+        progress?.stop();
         if (!(err instanceof ScimsyncError)) throw err;
         io.err(err.message);
         exit = Math.max(exit, err.exitCode) as ExitCode;

@@ -76,7 +76,7 @@ export interface CycleOptions {
   source?: SourceConnector;
   client?: ScimClient;
   /** Called after each operation settles (progress display). */
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: (done: number, total: number, failed: number) => void;
   /** Run even if the integration is quarantined (and lift the quarantine). */
   force?: boolean;
   /** Aborted on SIGINT/SIGTERM: no new operations start; requests in flight finish. */
@@ -87,6 +87,10 @@ export interface CycleOptions {
   now?: () => Date;
   /** Only this source user's operations (sync --user, plan --user). */
   onlyUser?: string;
+  /** Called for every event written (metrics). */
+  onEvent?: (event: NewEvent) => void;
+  /** Called when the target answers 429 and the client waits (metrics). */
+  onRateLimit?: () => void;
 }
 
 const HOUR_MS = 3_600_000;
@@ -124,7 +128,7 @@ const emptyCounts = (): CycleCounts => ({
   notStarted: 0,
 });
 
-export function clientFor(integration: IntegrationConfig, logger: Logger): ScimClient {
+export function clientFor(integration: IntegrationConfig, logger: Logger, onRateLimit?: () => void): ScimClient {
   const t = integration.target;
   return new ScimClient({
     baseUrl: t.url,
@@ -132,10 +136,12 @@ export function clientFor(integration: IntegrationConfig, logger: Logger): ScimC
     timeoutMs: t.timeoutMs,
     rateLimit: t.rateLimit,
     retry: t.retry,
-    onRetry: (r) =>
+    onRetry: (r) => {
+      if (r.reason === 'HTTP 429') onRateLimit?.();
       logger.debug(`retry ${r.attempt} of ${r.method} ${r.path} in ${r.delayMs} ms (${r.reason})`, {
         integration: integration.name,
-      }),
+      });
+    },
   });
 }
 
@@ -202,6 +208,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => {
     const event: NewEvent = { ...e, time: new Date().toISOString(), integration: name, cycleId };
     if (!dryRun) store.insertEvent(event);
+    if (!dryRun) options.onEvent?.(event);
     const level = e.result === 'failure' ? 'warn' : 'info';
     logger.log(level, `${e.type} ${e.result}: ${e.summary}`, { integration: name, cycleId, event: e.type });
   };
@@ -348,7 +355,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   if (dryRun) return finish('dry-run', 0, operations);
 
   // 4. Deliver, 5. commit each result, 6. events.
-  const client = options.client ?? clientFor(integration, logger);
+  const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
   const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
     cycleId,
     fingerprints,
@@ -486,7 +493,7 @@ class Delivery {
 
   private readonly resolve = (sourceId: string) => this.targetIds.get(sourceId);
 
-  async run(operations: Operation[], onProgress?: (done: number, total: number) => void): Promise<void> {
+  async run(operations: Operation[], onProgress?: (done: number, total: number, failed: number) => void): Promise<void> {
     const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
     const settled = new Map<string, Promise<void>>();
     const signal = this.cycle.signal;
@@ -501,7 +508,7 @@ class Delivery {
             return;
           }
           await this.execute(op);
-          onProgress?.(++done, operations.length);
+          onProgress?.(++done, operations.length, this.counts.failed);
         }),
       );
       settled.set(op.key, p.then(() => undefined));

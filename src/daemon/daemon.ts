@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import cronParser from 'cron-parser';
+import { loadConfig } from '../config/load.js';
+import type { Config, IntegrationConfig } from '../config/schema.js';
+import { runCycle } from '../engine/cycle.js';
+import { ConfigError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { parseDuration } from '../cli/format.js';
+import type { Io } from '../cli/context.js';
+import { StateStore } from '../../state/store.js';
+import { Metrics } from './metrics.js';
+
+export interface DaemonOptions {
+  config?: string;
+  io: Io;
+  /** Stops the daemon (tests); the process signals do the same. */
+  signal?: AbortSignal;
+}
+
+/** A lease outlives a crashed owner by this long; a live owner renews it. */
+const LEASE_TTL_MS = 60_000;
+const LEASE_RENEW_MS = 15_000;
+const TICK_MS = 200;
+/** Retry soon when another process holds the lease. */
+const BUSY_RETRY_MS = 5_000;
+
+interface Slot {
+  integration: IntegrationConfig;
+  nextDue: number;
+  running: Promise<void> | undefined;
+}
+
+/** When the next cycle is due after one that started at `from`. */
+export function nextRun(schedule: IntegrationConfig['schedule'], from: Date): number {
+  if ('every' in schedule) return from.getTime() + (parseDuration(schedule.every) ?? 40 * 60_000);
+  return cronParser.parseExpression(schedule.cron, { currentDate: from }).next().getTime();
+}
+
+/**
+ * `scimsync daemon`: every integration on its schedule, forever. One cycle of an
+ * integration at a time, also across processes sharing the state (a lease row).
+ * SIGHUP reloads the config (a bad one is refused and the old one kept);
+ * SIGTERM/SIGINT stop after the requests in flight.
+ */
+export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
+  const { io } = options;
+  let { config, path } = loadConfig(options.config, io.env);
+  const logger: Logger = createLogger({ level: config.log.level, format: io.isTty ? config.log.format : 'json' });
+  const store = StateStore.open(config.state.path);
+  const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const metrics = new Metrics();
+  const stop = new AbortController();
+  options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+
+  const slots = new Map<string, Slot>();
+  const plan = (c: Config) => {
+    const now = Date.now();
+    for (const integration of c.integrations) {
+      const known = slots.get(integration.name);
+      if (known) known.integration = integration;
+      else slots.set(integration.name, { integration, nextDue: now, running: undefined });
+    }
+    for (const name of [...slots.keys()]) {
+      if (!c.integrations.some((i) => i.name === name)) {
+        slots.delete(name);
+        logger.warn(`integration ${name} is no longer configured: it is not run; its state is kept until scimsync state purge ${name}`);
+      }
+    }
+    for (const name of store.knownIntegrations()) {
+      if (!c.integrations.some((i) => i.name === name)) logger.warn(`the state holds integration ${name}, which is not configured (scimsync state purge ${name} drops it)`);
+    }
+  };
+  plan(config);
+
+  const health = () => {
+    const report: Record<string, { healthy: boolean; lastOutcome: string | null; quarantinedUntil: string | null }> = {};
+    for (const name of slots.keys()) {
+      const last = store.lastCycle(name);
+      const q = store.getQuarantine(name);
+      const quarantined = q !== undefined && Date.parse(q.until) > Date.now();
+      const outcome = last?.outcome ?? null;
+      report[name] = { healthy: !quarantined && outcome !== 'failed' && outcome !== 'aborted', lastOutcome: outcome, quarantinedUntil: quarantined ? q!.until : null };
+    }
+    return report;
+  };
+
+  let server: Server | undefined;
+  if (config.http) {
+    const [host, port] = splitListen(config.http.listen);
+    server = createServer((req, res) => {
+      void (async () => {
+        if (req.url === '/healthz') {
+          const report = health();
+          const ok = Object.values(report).every((r) => r.healthy);
+          res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ healthy: ok, integrations: report }));
+        } else if (req.url === '/metrics') {
+          res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+        } else {
+          res.writeHead(404).end();
+        }
+      })();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', (err) => reject(new ConfigError(`http.listen ${config.http!.listen}: ${errorMessage(err)}`)));
+      server!.listen(port, host, resolve);
+    });
+    logger.info(`serving /healthz and /metrics on http://${host}:${port}`);
+  }
+
+  const cycle = async (slot: Slot): Promise<void> => {
+    const { integration } = slot;
+    const name = integration.name;
+    if (!store.takeLease(name, owner, LEASE_TTL_MS)) {
+      logger.debug('another scimsync holds this integration: not running it now', { integration: name });
+      slot.nextDue = Date.now() + Math.min(BUSY_RETRY_MS, nextRun(integration.schedule, new Date()) - Date.now());
+      return;
+    }
+    const renew = setInterval(() => store.takeLease(name, owner, LEASE_TTL_MS), LEASE_RENEW_MS);
+    const started = new Date();
+    try {
+      const report = await runCycle({
+        integration,
+        store,
+        logger,
+        signal: stop.signal,
+        onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
+        onRateLimit: () => metrics.rateLimitWaits.inc({ integration: name }),
+        onProgress: (done, total) => metrics.queueDepth.set({ integration: name }, total - done),
+      });
+      metrics.cycleDuration.observe({ integration: name, outcome: report.outcome }, report.durationMs / 1000);
+      if (report.outcome === 'success') metrics.lastSuccess.set({ integration: name }, Date.now() / 1000);
+      logger.info(`cycle ${report.outcome} in ${(report.durationMs / 1000).toFixed(1)}s: ${JSON.stringify(report.counts)}`, { integration: name });
+    } catch (err) {
+      if (!(err instanceof ScimsyncError)) logger.error(`cycle failed unexpectedly: ${errorMessage(err)}`, { integration: name });
+      else logger.error(err.message, { integration: name });
+      metrics.cycleDuration.observe({ integration: name, outcome: 'failed' }, (Date.now() - started.getTime()) / 1000);
+    } finally {
+      clearInterval(renew);
+      store.releaseLease(name, owner);
+      metrics.queueDepth.set({ integration: name }, 0);
+      const q = store.getQuarantine(name);
+      const quarantinedUntil = q ? Date.parse(q.until) : 0;
+      metrics.quarantined.set({ integration: name }, quarantinedUntil > Date.now() ? 1 : 0);
+      // Quarantine back-off: the next cycle waits for it to end.
+      slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);
+      const pruned = store.pruneEvents(new Date(Date.now() - (config.events?.retainDays ?? 90) * 86_400_000).toISOString());
+      if (pruned > 0) logger.info(`pruned ${pruned} events older than ${config.events?.retainDays ?? 90} days`);
+    }
+  };
+
+  const onHup = () => {
+    try {
+      const next = loadConfig(path, io.env);
+      config = next.config;
+      path = next.path;
+      plan(config);
+      logger.info('configuration reloaded');
+    } catch (err) {
+      logger.error(`configuration reload refused, the running configuration is kept: ${errorMessage(err)}`);
+    }
+  };
+  const onStop = (sig: string) => () => {
+    if (stop.signal.aborted) return;
+    logger.info(`${sig}: stopping after the requests in flight`);
+    stop.abort();
+  };
+  const handlers: [string, () => void][] = io.handleSignals
+    ? [
+        ['SIGHUP', onHup],
+        ['SIGTERM', onStop('SIGTERM')],
+        ['SIGINT', onStop('SIGINT')],
+      ]
+    : [];
+  for (const [sig, h] of handlers) process.on(sig, h);
+  logger.info(`daemon started with ${slots.size} integrations`);
+
+  try {
+    while (!stop.signal.aborted) {
+      const now = Date.now();
+      for (const slot of slots.values()) {
+        if (slot.running || slot.nextDue > now) continue;
+        slot.running = cycle(slot).finally(() => {
+          slot.running = undefined;
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, TICK_MS);
+        stop.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    }
+    await Promise.all([...slots.values()].map((s) => s.running));
+  } finally {
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    store.close();
+  }
+  logger.info('daemon stopped');
+  return 0;
+}
+
+function splitListen(listen: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw new ConfigError(`http.listen ${listen}: expected host:port, e.g. 127.0.0.1:9464`);
+  return [m[1] || '127.0.0.1', Number(m[2])];
+}
