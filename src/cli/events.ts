@@ -5,7 +5,7 @@ import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
 import { StateStore } from '../../state/store.js';
 import type { Io } from './context.js';
-import { parseDuration, table } from './format.js';
+import { parseDuration, pause, table } from './format.js';
 
 export interface EventsOptions {
   config?: string;
@@ -79,13 +79,7 @@ export async function eventsCommand(options: EventsOptions, io: Io, signal?: Abo
     const followQuery: EventQuery = { ...query };
     delete followQuery.limit;
     while (!stop.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, FOLLOW_POLL_MS);
-        stop.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
+      await pause(FOLLOW_POLL_MS, stop.signal);
       for (const e of store.queryEvents({ ...followQuery, afterId: lastId })) {
         lastId = e.id;
         io.out(options.json ? JSON.stringify(e) : rowOf(e).join('  '));

@@ -6,7 +6,7 @@ import type { Config, IntegrationConfig } from '../config/schema.js';
 import { runCycle } from '../engine/cycle.js';
 import { ConfigError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { parseDuration } from '../cli/format.js';
+import { parseDuration, pause } from '../cli/format.js';
 import type { Io } from '../cli/context.js';
 import { StateStore } from '../../state/store.js';
 import { Metrics } from './metrics.js';
@@ -184,13 +184,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
           slot.running = undefined;
         });
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, TICK_MS);
-        stop.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
+      await pause(TICK_MS, stop.signal);
     }
     await Promise.all([...slots.values()].map((s) => s.running));
   } finally {
