@@ -104,6 +104,10 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
         exit = Math.max(exit, err.exitCode) as ExitCode;
       }
     }
+    if (!options.dryRun) {
+      const days = ctx.config.events?.retainDays ?? 90;
+      ctx.store.pruneEvents(new Date(Date.now() - days * 86_400_000).toISOString());
+    }
   } finally {
     for (const [sig, h] of Object.entries(handlers)) process.removeListener(sig, h);
     ctx.store.close();
