@@ -62,4 +62,25 @@ describe('the built scimsync command', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/unknown option '--bogus'/);
   });
+
+  it('shows a progress bar on a terminal, and none when piped', async () => {
+    if (!existsSync('/usr/bin/script')) throw new Error('util-linux script is needed to give the CLI a terminal');
+    const dir = mkdtempSync(join(tmpdir(), 'scimsync-bin-'));
+    const users = Array.from({ length: 60 }, (_, i) => ({ id: `p${i}`, userName: `p${i}@example.com`, givenName: 'P', familyName: `N${i}`, email: `p${i}@example.com` }));
+    writeFileSync(join(dir, 'd.json'), JSON.stringify({ users }));
+    const config = join(dir, 'scimsync.yaml');
+    writeFileSync(
+      config,
+      `state: { path: ${join(dir, 'state.db')} }\nlog: { level: warn }\nintegrations:\n  - name: tty\n    source: { type: file, path: ${join(dir, 'd.json')} }\n    target:\n      url: ${target.url}\n      auth: { type: bearer, token: bin-token }\n      rateLimit: { requestsPerSecond: 100, maxConcurrent: 2 }\n`,
+    );
+    const onTty = await run('/usr/bin/script', ['-qec', `${process.execPath} ${BIN} sync --config ${config}`, '/dev/null'], { env: { PATH: process.env.PATH } });
+    expect(onTty.stdout).toMatch(/\[tty\] .* \d+\/60 operations \| [\d.]+\/s \| ETA .* \| failed 0/);
+    expect(onTty.stdout).toMatch(/success: created 60/);
+    users.push({ id: 'p60', userName: 'p60@example.com', givenName: 'P', familyName: 'N60', email: 'p60@example.com' });
+    writeFileSync(join(dir, 'd.json'), JSON.stringify({ users }));
+    const piped = await scimsync(['sync', '--config', config]);
+    expect(piped.stdout + piped.stderr).not.toMatch(/operations \|/);
+    expect(piped.stdout).toMatch(/created 1,/);
+  });
 });
+
