@@ -205,7 +205,28 @@ export class StateStore {
     return new StateStore(db);
   }
 
+  /**
+   * Group commit: results written in one turn of the event loop share one
+   * transaction, committed on the next turn (or at once by `flush`). What must
+   * be durable before a request goes out — the in-flight record — is flushed
+   * at once; a result lost to a crash before its commit leaves that record
+   * behind, and the next cycle checks the target for it.
+   */
+  private write<T>(fn: () => T): T {
+    if (!this.db.inTransaction) {
+      this.db.exec('BEGIN');
+      setImmediate(() => this.flush());
+    }
+    return fn();
+  }
+
+  /** Commits what `write` has gathered. */
+  flush(): void {
+    if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
   close(): void {
+    this.flush();
     this.db.close();
   }
 
@@ -220,14 +241,14 @@ export class StateStore {
   }
 
   saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
-    this.stmts.upsertUser.run({
+    this.write(() => this.stmts.upsertUser.run({
       integration,
       sourceId: user.sourceId,
       targetId: user.targetId,
       status: user.status,
       attrs: JSON.stringify(user.attrs),
       now: now.toISOString(),
-    });
+    }));
   }
 
   /** Every group of an integration with the members last pushed: two queries. */
@@ -257,7 +278,7 @@ export class StateStore {
     change: { add?: readonly string[]; remove?: readonly string[]; members?: readonly string[] } = {},
     now: Date = new Date(),
   ): void {
-    this.db.transaction(() => {
+    this.write(() => this.db.transaction(() => {
       this.stmts.upsertGroup.run({
         integration,
         sourceId: group.sourceId,
@@ -270,7 +291,7 @@ export class StateStore {
       for (const u of change.members ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
       for (const u of change.remove ?? []) this.stmts.removeMember.run(integration, group.sourceId, u);
       for (const u of change.add ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
-    })();
+    })());
   }
 
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
@@ -325,12 +346,12 @@ export class StateStore {
       lastFailedAt: now.toISOString(),
       givenUp: cycles >= maxCycles,
     };
-    this.stmts.putEscrow.run({ integration, ...entry, givenUp: entry.givenUp ? 1 : 0 });
+    this.write(() => this.stmts.putEscrow.run({ integration, ...entry, givenUp: entry.givenUp ? 1 : 0 }));
     return entry;
   }
 
   clearEscrow(integration: string, key: string): void {
-    this.stmts.clearEscrow.run(integration, key);
+    this.write(() => this.stmts.clearEscrow.run(integration, key));
   }
 
   /** Drops escrow entries for operations no longer planned (the source moved on). */
@@ -343,11 +364,13 @@ export class StateStore {
   }
 
   markInflight(integration: string, op: { key: string; kind: string; sourceId: string }, cycleId: string, now: Date = new Date()): void {
-    this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, now.toISOString());
+    // Durable before the request is sent: committed now, with whatever results were pending.
+    this.write(() => this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, now.toISOString()));
+    this.flush();
   }
 
   clearInflight(integration: string, key: string): void {
-    this.stmts.clearInflight.run(integration, key);
+    this.write(() => this.stmts.clearInflight.run(integration, key));
   }
 
   loadInflight(integration: string): InflightEntry[] {
@@ -396,7 +419,9 @@ export class StateStore {
    * unexpired lease.
    */
   takeLease(integration: string, owner: string, ttlMs: number, now: number = Date.now()): boolean {
-    return this.stmts.takeLease.run({ integration, owner, expires: now + ttlMs, now }).changes === 1;
+    const taken = this.stmts.takeLease.run({ integration, owner, expires: now + ttlMs, now }).changes === 1;
+    this.flush();
+    return taken;
   }
 
   releaseLease(integration: string, owner: string): void {
@@ -464,7 +489,7 @@ export class StateStore {
   }
 
   insertEvent(e: NewEvent): number {
-    const info = this.stmts.insertEvent.run({
+    const info = this.write(() => this.stmts.insertEvent.run({
       time: e.time,
       integration: e.integration,
       cycleId: e.cycleId ?? null,
@@ -474,7 +499,7 @@ export class StateStore {
       targetId: e.targetId ?? null,
       summary: e.summary,
       detail: JSON.stringify(e.detail ?? {}),
-    });
+    }));
     return Number(info.lastInsertRowid);
   }
 

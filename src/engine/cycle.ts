@@ -343,9 +343,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     throw new SafetyAbortError(name, msg);
   }
   // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
-  const givenUp = new Map(
-    (dryRun ? [] : store.loadEscrow(name)).filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]),
-  );
+  const escrowed = dryRun ? [] : store.loadEscrow(name);
+  const givenUp = new Map(escrowed.filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]));
   const fingerprints = new Map(plan.operations.map((op) => [op.key, fingerprint(op)]));
   const operations = plan.operations.filter(
     (op) => givenUp.get(op.key) !== fingerprints.get(op.key) && (options.onlyUser === undefined || concerns(op, options.onlyUser)),
@@ -360,6 +359,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     cycleId,
     fingerprints,
     maxCycles: integration.escrow?.maxCycles ?? 5,
+    escrowKeys: new Set(escrowed.map((e) => e.key)),
     dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
     ...(options.signal ? { signal: options.signal } : {}),
     graceMs: options.shutdownGraceMs ?? 30_000,
@@ -425,6 +425,8 @@ interface DeliveryContext {
   cycleId: string;
   fingerprints: ReadonlyMap<string, string>;
   maxCycles: number;
+  /** Operations held in escrow when the cycle started (cleared when they succeed). */
+  escrowKeys: Set<string>;
   /** Groups whose change was in flight when a cycle was interrupted: read before changing. */
   dirtyGroups: Set<string>;
   signal?: AbortSignal;
@@ -555,7 +557,7 @@ class Delivery {
     if (!this.keepInflight.has(op.key)) this.store.clearInflight(name, op.key);
     if (outcome.result === 'success') {
       this.succeeded++;
-      this.store.clearEscrow(name, op.key);
+      if (this.cycle.escrowKeys.delete(op.key)) this.store.clearEscrow(name, op.key);
     }
     if (outcome.silent) return;
     this.emit({
@@ -578,6 +580,7 @@ class Delivery {
       { error: outcome.summary, attempts, cycleId: this.cycle.cycleId },
       this.cycle.maxCycles,
     );
+    this.cycle.escrowKeys.add(op.key);
     if (!entry.givenUp) {
       this.counts.escrowed++;
       return;

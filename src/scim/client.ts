@@ -138,6 +138,13 @@ export class ScimClient {
         ? { reservoir: burst, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: Math.max(1, Math.floor(1000 / rps)), reservoirIncreaseMaximum: burst }
         : {}),
     });
+    // Bottleneck's in-process store yields to the event loop with setTimeout(0) several
+    // times per job, which Node clamps to 1 ms: that alone caps a limiter near 400
+    // requests/s. Yield with setImmediate instead (timed waits stay timers).
+    const store = (this.limiter as unknown as { _store?: { yieldLoop?: (t?: number) => Promise<void> } })._store;
+    if (store && typeof store.yieldLoop === 'function') {
+      store.yieldLoop = (t = 0) => new Promise<void>((resolve) => (t > 0 ? setTimeout(resolve, t) : setImmediate(resolve)));
+    }
   }
 
   /** Pauses every request of this target until `until` (ms epoch). */

@@ -1,0 +1,61 @@
+/**
+ * One planning measurement in a fresh process (so peak RSS is this run's):
+ *   node plan-worker.js prepare <config> <integration>   seeds state as if the directory had been pushed
+ *   node plan-worker.js measure <config> <integration>   source read + scope/map + state read + plan, no HTTP
+ * Prints one JSON line.
+ */
+import { createSource } from '../connectors/index.js';
+import { resolveProfile } from '../connectors/profiles/index.js';
+import { loadConfig } from '../src/config/load.js';
+import { mapUsers } from '../src/engine/cycle.js';
+import { scopeSnapshot } from '../src/engine/groups.js';
+import { planCycle } from '../src/engine/plan.js';
+import { buildResource } from '../src/scim/attributes.js';
+import { StateStore } from '../state/store.js';
+
+const [mode, configPath, name] = process.argv.slice(2) as [string, string, string];
+const { config } = loadConfig(configPath);
+const integration = config.integrations.find((i) => i.name === name)!;
+const store = StateStore.open(config.state.path);
+
+async function desiredAndGroups() {
+  const { snapshot } = await createSource(integration).snapshot();
+  const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { nested: integration.groups.nested });
+  const profile = resolveProfile(integration);
+  const mapped = await mapUsers(scoped.users, profile, new Set(scoped.users.map((u) => u.id)));
+  return { scoped, profile, mapped };
+}
+
+if (mode === 'prepare') {
+  const { scoped, mapped } = await desiredAndGroups();
+  const targetOf = (id: string) => `t-${id}`;
+  store.db.transaction(() => {
+    for (const d of mapped.desired) {
+      const { sent } = buildResource(d.attrs, true, targetOf);
+      store.saveUser(name, { sourceId: d.sourceId, targetId: targetOf(d.sourceId), status: 'active', attrs: sent });
+    }
+    for (const g of scoped.groups) {
+      store.saveGroup(name, { sourceId: g.sourceId, targetId: `tg-${g.sourceId}`, status: 'active', displayName: g.displayName }, { members: g.members });
+    }
+  })();
+  store.setLastSourceUsers(name, mapped.desired.length);
+  console.log(JSON.stringify({ prepared: mapped.desired.length }));
+} else {
+  const started = process.hrtime.bigint();
+  const { scoped, profile, mapped } = await desiredAndGroups();
+  const state = store.loadUsers(name);
+  const groupState = store.loadGroups(name);
+  const plan = planCycle(mapped.desired, state, { deprovision: integration.deprovision.action }, {
+    desired: scoped.groups,
+    state: groupState,
+    options: {
+      behaviour: profile.groups,
+      membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
+      groupDeprovision: integration.groups.deprovision,
+      userDeprovision: integration.deprovision.action,
+    },
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  console.log(JSON.stringify({ ms, operations: plan.operations.length, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+}
+store.close();
