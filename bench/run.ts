@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     // 4. State size.
     const stateUsers = QUICK ? 10_000 : 100_000;
     const stateFile = join(work, 'state.json');
-    writeDirectory(stateFile, stateUsers, 0 || 1, 0);
+    writeDirectory(stateFile, stateUsers, 1, 0);
     await reset(url);
     const stateConfig = configFile('statesize', stateFile, url, 32);
     const pushed = await sync(stateConfig);
