@@ -124,9 +124,7 @@ export class StateStore {
       loadGroups: db.prepare<[string], ObjectRow>(
         `SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'group'`,
       ),
-      loadMembers: db.prepare<[string], { group_id: string; user_id: string }>(
-        `SELECT group_id, user_id FROM group_members WHERE integration = ?`,
-      ),
+      loadMembersRaw: db.prepare(`SELECT group_id, json_group_array(user_id) FROM group_members WHERE integration = ? GROUP BY group_id`).raw(true),
       upsertGroup: db.prepare(
         `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
          VALUES (@integration, 'group', @sourceId, @targetId, @status, @attrs, @now, @now)
@@ -232,12 +230,7 @@ export class StateStore {
 
   /** Every user of an integration, in one query. */
   loadUsers(integration: string): StateUser[] {
-    return this.stmts.loadUsers.all(integration).map((r) => ({
-      sourceId: r.source_id,
-      targetId: r.target_id,
-      status: r.status,
-      attrs: JSON.parse(r.attrs) as ScimAttrs,
-    }));
+    return this.stmts.loadUsers.all(integration).map((r) => new StoredUser(r.source_id, r.target_id, r.status, r.attrs));
   }
 
   saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
@@ -253,11 +246,10 @@ export class StateStore {
 
   /** Every group of an integration with the members last pushed: two queries. */
   loadGroups(integration: string): StateGroup[] {
+    // SQLite builds each group's member list as one JSON array: far cheaper than a row per member.
     const members = new Map<string, Set<string>>();
-    for (const r of this.stmts.loadMembers.all(integration)) {
-      let set = members.get(r.group_id);
-      if (!set) members.set(r.group_id, (set = new Set()));
-      set.add(r.user_id);
+    for (const [group, list] of this.stmts.loadMembersRaw.all(integration) as [string, string][]) {
+      members.set(group, new Set(JSON.parse(list) as string[]));
     }
     return this.stmts.loadGroups.all(integration).map((r) => ({
       sourceId: r.source_id,
@@ -544,6 +536,21 @@ export class StateStore {
   }
 }
 
+/** A user read from state; its attributes are parsed only when someone looks at them. */
+class StoredUser implements StateUser {
+  private parsed: ScimAttrs | undefined;
+  constructor(
+    readonly sourceId: string,
+    readonly targetId: string | null,
+    readonly status: ObjectStatus,
+    private readonly attrsJson: string,
+  ) {}
+
+  get attrs(): ScimAttrs {
+    return (this.parsed ??= JSON.parse(this.attrsJson) as ScimAttrs);
+  }
+}
+
 function escrowOf(r: EscrowRow): EscrowEntry {
   return {
     key: r.op_key,
@@ -560,15 +567,18 @@ function escrowOf(r: EscrowRow): EscrowEntry {
 }
 
 function migrate(db: Database.Database): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
-  const applied = new Set(
-    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
-  );
-  for (const m of migrations) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
+  // One process at a time (BEGIN IMMEDIATE takes the write lock; others wait on busy_timeout),
+  // re-reading what is applied inside the lock: two processes opening a new database never
+  // apply the same migration twice.
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
+    const applied = new Set(
+      db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+    );
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
-    })();
-  }
+    }
+  }).immediate();
 }

@@ -57,7 +57,9 @@ const scimSource = z.strictObject({
 });
 
 const mappingEntry = z.strictObject({
-  from: z.string().optional(),
+  from: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  join: z.array(z.string().min(1)).min(1).optional(),
+  separator: z.string().optional(),
   expr: z.string().optional(),
   value: z.union([z.string(), z.number(), z.boolean()]).optional(),
   apply: z.enum(['always', 'onCreate']).default('always'),

@@ -656,7 +656,7 @@ class Delivery {
         const { resource, attempts } = await this.client.createUser(body);
         this.save(sourceId, resource.id, 'active', sent);
         this.counts.created++;
-        return { result: 'success', type: 'user_create_provision', summary: `created ${matchValue}`, targetId: resource.id, detail: { attempts, attributes: Object.keys(sent) } };
+        return { result: 'success', type: 'user_create_provision', summary: `created ${matchValue}`, targetId: resource.id, detail: { attempts, attributes: Object.keys(sent).length } };
       } catch (err) {
         if (!(err instanceof ScimHttpError && err.kind === 'conflict')) throw err;
         // 409: it exists under a spelling the filter missed (case-sensitive filters): find it and adopt.

@@ -196,7 +196,13 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
     return !!s && s.targetId !== null && s.status !== 'deleted';
   };
   /** Whether a desired member should be in the target group at the end of this cycle. */
+  const memo = new Map<string, boolean>();
   const eligible = (id: string): boolean => {
+    let known = memo.get(id);
+    if (known === undefined) memo.set(id, (known = decide(id)));
+    return known;
+  };
+  const decide = (id: string): boolean => {
     const h = input.held?.get(id);
     if (h) return h.targetId !== null && h.status !== 'deleted';
     const d = input.desiredUsers.get(id);

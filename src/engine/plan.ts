@@ -22,10 +22,10 @@ export interface DesiredUser {
 
 /** A user as state remembers pushing it. */
 export interface StateUser {
-  sourceId: string;
-  targetId: string | null;
-  status: ObjectStatus;
-  attrs: ScimAttrs;
+  readonly sourceId: string;
+  readonly targetId: string | null;
+  readonly status: ObjectStatus;
+  readonly attrs: ScimAttrs;
 }
 
 interface OpBase {

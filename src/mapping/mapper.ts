@@ -5,7 +5,11 @@ import { unknownAttribute } from './schema.js';
 
 /** How one SCIM attribute is filled: from a source attribute, a constant or a JSONata expression. */
 export interface MappingSpec {
-  from?: string;
+  /** A source attribute, or a list: the first that has a value. */
+  from?: string | readonly string[];
+  /** Source attributes joined with `separator` (default a space), empty ones left out; with `from`, used when `from` has no value. */
+  join?: readonly string[];
+  separator?: string;
   value?: string | number | boolean;
   /** JSONata over the source user's attributes (plus `id` and `active`). */
   expr?: string;
@@ -104,8 +108,8 @@ export class UserMapper {
     this.compiled = [...merged].map(([path, { spec, key }]) => {
       const unknown = unknownAttribute(path);
       if (unknown) throw new MappingError(key, unknown);
-      const sources = [spec.from, spec.value, spec.expr].filter((x) => x !== undefined).length;
-      if (sources !== 1) throw new MappingError(key, 'needs exactly one of from, value or expr');
+      const sources = [spec.from ?? spec.join, spec.value, spec.expr].filter((x) => x !== undefined).length;
+      if (sources !== 1) throw new MappingError(key, 'needs exactly one of from (with or without join), join, value or expr');
       return { path, spec, ...(spec.expr !== undefined ? { expression: compileExpression(spec.expr, `${key}.expr`) } : {}) };
     });
   }
@@ -120,7 +124,7 @@ export class UserMapper {
     const out: MappedUser = { attrs: {}, createOnly: {}, keep: [], problems: [] };
     for (const { path, spec, expression } of this.compiled) {
       let raw: unknown;
-      if (spec.from !== undefined) raw = input[spec.from];
+      if (spec.from !== undefined || spec.join !== undefined) raw = fromSources(input, spec);
       else if (spec.value !== undefined) raw = spec.value;
       else {
         try {
@@ -149,6 +153,23 @@ export class UserMapper {
     }
     return out;
   }
+}
+
+/** `from` (first attribute with a value), else `join` (the non-empty ones, joined). Cheap: no expression engine. */
+function fromSources(input: Record<string, unknown>, spec: MappingSpec): unknown {
+  if (typeof spec.from === 'string') {
+    const v = input[spec.from];
+    if (!empty(v) || !spec.join) return v;
+  } else if (spec.from) {
+    for (const a of spec.from) if (!empty(input[a])) return input[a];
+  }
+  if (!spec.join) return undefined;
+  const parts: string[] = [];
+  for (const a of spec.join) {
+    const v = input[a];
+    if (!empty(v)) parts.push(String(v).trim());
+  }
+  return parts.join(spec.separator ?? ' ');
 }
 
 function quoteKey(path: string): string {

@@ -62,13 +62,20 @@ export interface AttrChanges {
   remove: string[];
 }
 
+function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
+  if (a === b) return true;
+  if (typeof a === 'object' && typeof b === 'object') return a.userRef === b.userRef;
+  return false;
+}
+
 export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
   const set: ScimAttrs = {};
   const remove: string[] = [];
-  for (const [path, value] of Object.entries(desired)) {
-    if (valueKey(pushed[path]) !== valueKey(value)) set[path] = value;
+  for (const path in desired) {
+    const value = desired[path]!;
+    if (!sameValue(pushed[path], value)) set[path] = value;
   }
-  for (const path of Object.keys(pushed)) {
+  for (const path in pushed) {
     if (!(path in desired)) remove.push(path);
   }
   return { set, remove };

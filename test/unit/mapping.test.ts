@@ -18,6 +18,14 @@ describe('mappings', () => {
     expect(await one({ expr: "givenName & ' ' & familyName" }, { givenName: 'Ada', familyName: 'L' })).toBe('Ada L');
   });
 
+  it('takes the first of several attributes, or joins several, without an expression', async () => {
+    expect(await one({ from: ['nick', 'givenName'] }, { givenName: 'Ada' })).toBe('Ada');
+    expect(await one({ join: ['givenName', 'middle', 'familyName'] }, { givenName: 'Ada', familyName: 'L' })).toBe('Ada L');
+    expect(await one({ join: ['a', 'b'], separator: '-' }, { a: 'x', b: 'y' })).toBe('x-y');
+    expect(await one({ from: 'displayName', join: ['givenName', 'familyName'] }, { givenName: 'Ada', familyName: 'L' })).toBe('Ada L');
+    expect(await one({ from: 'displayName', join: ['givenName', 'familyName'] }, { displayName: 'Countess', givenName: 'Ada' })).toBe('Countess');
+  });
+
   it('offers lower, upper, coalesce, default, switch and JSONata’s join, replace, split', async () => {
     expect(await one({ expr: '$lower(x)' }, { x: 'AbC' })).toBe('abc');
     expect(await one({ expr: '$upper(x)' }, { x: 'AbC' })).toBe('ABC');
@@ -48,7 +56,7 @@ describe('mappings', () => {
     expect(() => new UserMapper({}, { titel: { from: 'x' } }, [])).toThrow(MappingError);
     expect(() => new UserMapper({}, { titel: { from: 'x' } }, [])).toThrow(/mappings\.user\.titel: "titel" is not a SCIM User attribute/);
     expect(() => new UserMapper({}, { title: { expr: '$lower(' } }, [])).toThrow(/mappings\.user\.title\.expr: expression syntax error at position \d+/);
-    expect(() => new UserMapper({}, { title: { from: 'a', value: 'b' } }, [])).toThrow(/exactly one of from, value or expr/);
+    expect(() => new UserMapper({}, { title: { from: 'a', value: 'b' } }, [])).toThrow(/exactly one of from \(with or without join\), join, value or expr/);
     expect(unknownAttribute('emails[type eq "work"].value')).toBeUndefined();
     expect(unknownAttribute('addresses[type eq "work"].locality')).toBeUndefined();
     expect(unknownAttribute('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department')).toBeUndefined();
