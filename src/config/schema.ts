@@ -147,6 +147,8 @@ export const integrationSchema = z.strictObject({
     })
     .default({ deprovision: 'delete', nested: 'flatten' }),
   escrow: z.strictObject({ maxCycles: z.number().int().positive().default(5) }).optional(),
+  /** userName or displayName globs of accounts scimsync never modifies or deprovisions (the app's admin, break-glass accounts). */
+  protect: z.array(z.string().min(1)).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
+import picomatch from 'picomatch';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { RuleProblem } from '../mapping/mapper.js';
@@ -292,6 +293,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   if (integration.scope?.skipOutOfScopeDeletions) {
     for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') referable.add(s.sourceId);
   }
+  const isProtected = integration.protect?.length ? picomatch(integration.protect, { nocase: true, dot: true }) : undefined;
+  const protectedName = (attrs: ScimAttrs) => !!isProtected && [attrs.userName, attrs.displayName].some((v) => typeof v === 'string' && isProtected(v));
+  // A protected account stays as it is, so it can still be referenced (as a manager, say).
+  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && protectedName(s.attrs)) referable.add(s.sourceId);
   const mapped = await mapUsers(inScopeUsers, profile, referable);
   const desired = mapped.desired;
   const groupState = store.loadGroups(name);
@@ -318,13 +323,19 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
       detail: { problems },
     });
   }
+  // Protected accounts (by userName or displayName glob) are never modified or deprovisioned.
+  if (isProtected) {
+    for (const s of allState) if (protectedName(s.attrs)) held.add(s.sourceId);
+    for (const d of desired) if (protectedName(d.attrs)) held.add(d.sourceId);
+  }
   // With scope.skipOutOfScopeDeletions, users who are in the source but out of scope are left alone.
   if (integration.scope?.skipOutOfScopeDeletions) {
     for (const u of snapshot.users) if (!inScopeIds.has(u.id)) held.add(u.id);
   }
   const state = held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState;
+  const sendable = held.size > 0 ? desired.filter((d) => !held.has(d.sourceId)) : desired;
   for (const [sourceId, notes] of mapped.notes) logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
-  const plan = planCycle(desired, state, { deprovision: integration.deprovision.action }, {
+  const plan = planCycle(sendable, state, { deprovision: integration.deprovision.action }, {
     desired: scoped.groups,
     state: groupState,
     held: new Map(allState.filter((s) => held.has(s.sourceId)).map((s) => [s.sourceId, s])),

@@ -282,5 +282,23 @@ describe('clear one-line errors', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.err).toEqual([expect.stringMatching(/--user nobody: no user with this id/)]);
   });
+
+  it('never modifies or deprovisions a protected account', async () => {
+    const d = makeDirectory(5);
+    d.users[0]!.userName = 'admin@example.com';
+    ws.writeDirectory(d);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    ws.writeConfig({ integrationYaml: 'protect: ["admin@*", "break-glass*"]' });
+    d.users[1]!.title = 'Changed';
+    d.users[0]!.title = 'Changed too';
+    const withoutAdmin = { users: d.users.filter((u) => u.userName !== 'admin@example.com'), groups: [] };
+    ws.writeDirectory(withoutAdmin);
+    const run = await ws.run(['sync']);
+    expect(run.code).toBe(0);
+    expect(run.out.join('\n')).toMatch(/updated 1, deactivated 0/);
+    const admin = [...target.users.values()].find((u) => u.userName === 'admin@example.com')!;
+    expect(admin.active).toBe(true);
+    expect(admin.title).not.toBe('Changed too');
+  });
 });
 
