@@ -356,9 +356,9 @@ export class StateStore {
   }
 
   markInflight(integration: string, op: { key: string; kind: string; sourceId: string }, cycleId: string, now: Date = new Date()): void {
-    // Durable before the request is sent: committed now, with whatever results were pending.
+    // Must be durable before the request is sent: the caller flushes before sending
+    // (ScimClient.beforeSend), which commits it with whatever else is pending.
     this.write(() => this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, now.toISOString()));
-    this.flush();
   }
 
   clearInflight(integration: string, key: string): void {

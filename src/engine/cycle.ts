@@ -366,6 +366,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
 
   // 4. Deliver, 5. commit each result, 6. events.
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
+  // In-flight records are committed before any request leaves.
+  client.beforeSend = () => store.flush();
   const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
     cycleId,
     fingerprints,

@@ -117,6 +117,8 @@ export class ScimClient {
   private readonly options: ScimClientOptions;
   private pausedUntil = 0;
   private oauthToken: { value: string; expiresAt: number } | undefined;
+  /** Called right before each request is written (the engine commits its in-flight records there). */
+  beforeSend: (() => void) | undefined;
 
   constructor(options: ScimClientOptions) {
     this.options = options;
@@ -247,6 +249,7 @@ export class ScimClient {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await sleep(wait);
       const authorization = await this.authHeader(forceAuth);
+      this.beforeSend?.();
       let res;
       try {
         res = await this.http.request<string>({
