@@ -21,6 +21,16 @@ export class ConfigError extends ScimsyncError {
 }
 
 /** An unreadable or malformed source: exit 2, never a deprovision. */
+/** A command asked for something the state does not allow (nothing held to approve, no such object): exit 2. */
+export class UsageError extends ScimsyncError {
+  readonly code = 'USAGE';
+  readonly exitCode = 2 as const;
+  constructor(message: string) {
+    super(`[scimsync] ${message}`);
+    this.name = 'UsageError';
+  }
+}
+
 export class SourceError extends ScimsyncError {
   readonly code = 'SOURCE';
   readonly exitCode = 2 as const;

@@ -116,4 +116,19 @@ export const migrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX events_by_integration_time ON events (integration, time);
     `,
   },
+  {
+    version: 6,
+    sql: `
+      -- A cycle held for deprovisioning too much (safety.maxDeletes / maxDeletePercent),
+      -- with what it would deprovision, and the admin's approval to apply it once.
+      CREATE TABLE held_plans (
+        integration  TEXT PRIMARY KEY,
+        held_at      TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        managed      INTEGER NOT NULL,
+        objects      TEXT NOT NULL,
+        approved_at  TEXT
+      );
+    `,
+  },
 ];

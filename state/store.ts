@@ -58,6 +58,23 @@ export interface InflightEntry {
   startedAt: string;
 }
 
+/** What a held cycle would deprovision: one entry per user. */
+export interface HeldObject {
+  kind: string;
+  sourceId: string;
+  userName: string;
+}
+
+export interface HeldPlan {
+  heldAt: string;
+  reason: string;
+  /** Users managed when the plan was held. */
+  managed: number;
+  objects: HeldObject[];
+  /** Set by `scimsync approve`: the next cycle may apply this plan (or less of it) once. */
+  approvedAt: string | null;
+}
+
 export interface CycleRecord {
   id: string;
   integration: string;
@@ -434,11 +451,44 @@ export class StateStore {
   purgeIntegration(integration: string): { objects: number } {
     return this.db.transaction(() => {
       const objects = this.db.prepare('DELETE FROM objects WHERE integration = ?').run(integration).changes;
-      for (const table of ['group_members', 'escrow', 'inflight']) this.db.prepare(`DELETE FROM ${table} WHERE integration = ?`).run(integration);
+      for (const table of ['group_members', 'escrow', 'inflight', 'held_plans']) this.db.prepare(`DELETE FROM ${table} WHERE integration = ?`).run(integration);
       this.db.prepare('DELETE FROM leases WHERE integration = ?').run(integration);
       this.db.prepare('DELETE FROM integrations WHERE name = ?').run(integration);
       return { objects };
     })();
+  }
+
+  getHeldPlan(integration: string): HeldPlan | undefined {
+    const r = this.db
+      .prepare<[string], { held_at: string; reason: string; managed: number; objects: string; approved_at: string | null }>(
+        'SELECT * FROM held_plans WHERE integration = ?',
+      )
+      .get(integration);
+    if (!r) return undefined;
+    return { heldAt: r.held_at, reason: r.reason, managed: r.managed, objects: JSON.parse(r.objects) as HeldObject[], approvedAt: r.approved_at };
+  }
+
+  /** Records a held plan. The same deprovisions held again keep their approval; different ones lose it. */
+  holdPlan(integration: string, plan: Omit<HeldPlan, 'approvedAt' | 'heldAt'>, now: Date = new Date()): HeldPlan {
+    const prior = this.getHeldPlan(integration);
+    const key = (objs: HeldObject[]) => objs.map((o) => `${o.kind}:${o.sourceId}`).sort().join('\n');
+    const approvedAt = prior && key(prior.objects) === key(plan.objects) ? prior.approvedAt : null;
+    const held: HeldPlan = { ...plan, heldAt: now.toISOString(), approvedAt };
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO held_plans (integration, held_at, reason, managed, objects, approved_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(integration, held.heldAt, held.reason, held.managed, JSON.stringify(held.objects), approvedAt);
+    return held;
+  }
+
+  /** Approves (a date) or withdraws the approval of (null) the held plan; false when none is held. */
+  setApproval(integration: string, approvedAt: string | null): boolean {
+    return this.db.prepare('UPDATE held_plans SET approved_at = ? WHERE integration = ?').run(approvedAt, integration).changes === 1;
+  }
+
+  clearHeldPlan(integration: string): void {
+    this.db.prepare('DELETE FROM held_plans WHERE integration = ?').run(integration);
   }
 
   /** Source ids whose last pushed userName is `userName` (any case). */

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ScimsyncError, type ExitCode } from '../errors.js';
 import { processIo, type Io } from './context.js';
+import { approveCommand, discardCommand, type ApproveOptions } from './approve.js';
 import { eventsCommand, type EventsOptions } from './events.js';
 import { planCommand, type PlanOptions } from './plan.js';
 import { runDaemon } from '../daemon/daemon.js';
@@ -77,6 +78,22 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file')
     .action((name: string, o: PurgeOptions) => {
       exit = purgeCommand(name, o, io);
+    });
+
+  program
+    .command('approve <integration>')
+    .description('let the next cycle apply a held mass deprovision, once')
+    .option('-c, --config <file>', 'config file')
+    .action((name: string, o: ApproveOptions) => {
+      exit = approveCommand(name, o, io);
+    });
+
+  program
+    .command('discard <integration>')
+    .description('withdraw the approval of a held mass deprovision')
+    .option('-c, --config <file>', 'config file')
+    .action((name: string, o: ApproveOptions) => {
+      exit = discardCommand(name, o, io);
     });
 
   program

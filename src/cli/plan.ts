@@ -80,6 +80,7 @@ async function explainUser(integration: IntegrationConfig, userId: string, opera
 /** `scimsync plan`: what the next cycle would send, without sending it. */
 export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCode> {
   const ctx = openContext(options.config, io, true);
+  let exit: ExitCode = 0;
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
       const report = await runCycle({
@@ -89,15 +90,21 @@ export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCod
         dryRun: true,
         ...(options.user !== undefined ? { onlyUser: options.user } : {}),
       });
+      exit = Math.max(exit, report.exitCode) as ExitCode;
       if (options.user !== undefined) {
         await explainUser(integration, options.user, report.operations, options.json ?? false, io);
         continue;
       }
       if (options.json) {
         for (const op of report.operations) io.out(JSON.stringify({ integration: integration.name, ...op }));
+        if (report.hold) io.out(JSON.stringify({ integration: integration.name, hold: report.hold }));
         continue;
       }
       io.out(`[integration ${integration.name}] ${report.operations.length} operations`);
+      if (report.hold) {
+        const h = report.hold;
+        io.out(h.approved ? `approved mass deprovision: ${h.message}` : `HELD: ${h.message}`);
+      }
       if (report.operations.length > 0) {
         for (const line of table(['OPERATION', 'SOURCE ID', 'DETAILS'], report.operations.map((op) => [op.kind, op.sourceId, details(op)]))) {
           io.out(line);
@@ -107,5 +114,5 @@ export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCod
   } finally {
     ctx.store.close();
   }
-  return 0;
+  return exit;
 }

@@ -1,5 +1,5 @@
 import type { ExitCode } from '../errors.js';
-import type { CycleRecord, EscrowEntry, InflightEntry, Quarantine } from '../../state/store.js';
+import type { CycleRecord, EscrowEntry, HeldPlan, InflightEntry, Quarantine } from '../../state/store.js';
 import { nextRun } from '../daemon/daemon.js';
 import { openContext, type Io } from './context.js';
 import { table } from './format.js';
@@ -16,6 +16,8 @@ export interface IntegrationStatus {
   objects: Record<string, Record<string, number>>;
   escrow: EscrowEntry[];
   inFlight: InflightEntry[];
+  /** A cycle held for deprovisioning too many users, and whether it is approved. */
+  held: HeldPlan | null;
   /** When the daemon runs it next (ISO), from the schedule and any quarantine. */
   nextCycle: string;
 }
@@ -33,6 +35,7 @@ export function statusCommand(options: StatusOptions, io: Io): ExitCode {
         objects: ctx.store.objectCounts(name),
         escrow: ctx.store.loadEscrow(name),
         inFlight: ctx.store.loadInflight(name),
+        held: ctx.store.getHeldPlan(name) ?? null,
         nextCycle: '',
       };
       const q = s.quarantine ? Date.parse(s.quarantine.until) : 0;
@@ -62,6 +65,14 @@ export function statusCommand(options: StatusOptions, io: Io): ExitCode {
       const groups = s.objects.group ?? {};
       io.out(`  users in target: ${users.active ?? 0} active, ${users.inactive ?? 0} inactive; groups: ${groups.active ?? 0}`);
       if (s.inFlight.length > 0) io.out(`  in flight when last stopped: ${s.inFlight.length} operations (checked at the next cycle)`);
+      if (s.held) {
+        const h = s.held;
+        const state = h.approvedAt ? `APPROVED ${h.approvedAt}, applied by the next cycle` : `HELD: approve with scimsync approve ${name}`;
+        io.out(`  mass deprovision held ${h.heldAt}: ${h.objects.length} users (${h.reason}); ${state}`);
+        const shown = h.objects.slice(0, 10);
+        for (const line of table(['OPERATION', 'SOURCE ID', 'USERNAME'], shown.map((o) => [o.kind, o.sourceId, o.userName]))) io.out(`    ${line}`);
+        if (h.objects.length > shown.length) io.out(`    ... and ${h.objects.length - shown.length} more (--json lists them all)`);
+      }
       io.out(`  escrow: ${s.escrow.length} operations${s.escrow.length ? '' : ' (none failing)'}`);
       if (s.escrow.length > 0) {
         const rows = s.escrow.map((e) => [e.kind, e.sourceId, e.givenUp ? `given up (${e.cycles})` : String(e.cycles), String(e.attempts), e.lastError]);

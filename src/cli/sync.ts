@@ -93,6 +93,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);
           for (const op of report.operations) io.out(`  ${describeOperation(op)}`);
+          if (report.hold && !report.hold.approved) io.out(`HELD: ${report.hold.message}`);
         } else {
           io.out(summaryLine(report));
         }

@@ -130,6 +130,8 @@ export const integrationSchema = z.strictObject({
     .strictObject({
       maxDeletes: z.number().int().min(0).default(50),
       minSourceRatio: z.number().min(0).max(1).default(0.8),
+      /** Hold a cycle that would deprovision more than this percentage of the managed users. */
+      maxDeletePercent: z.number().min(0).max(100).optional(),
     })
     .default({ maxDeletes: 50, minSourceRatio: 0.8 }),
   mappings: z

@@ -66,6 +66,16 @@ export interface CycleReport {
   exitCode: ExitCode;
   /** Why the cycle stopped early, when it did. */
   error?: string;
+  /** A mass deprovision held for approval (or approved and applied). */
+  hold?: MassDeprovision;
+}
+
+export interface MassDeprovision {
+  deprovisions: number;
+  reason: string;
+  message: string;
+  /** An admin approved it (scimsync approve) and this cycle applies it. */
+  approved: boolean;
 }
 
 export interface CycleOptions {
@@ -347,11 +357,16 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     },
   });
   counts.planned = plan.operations.length;
-  if (plan.deprovisions > integration.safety.maxDeletes) {
-    const msg = `the plan would deprovision ${plan.deprovisions} users, more than safety.maxDeletes (${integration.safety.maxDeletes}): cycle aborted, nothing sent`;
-    emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { deprovisions: plan.deprovisions, maxDeletes: integration.safety.maxDeletes } });
+  // A mass deprovision is held until an admin approves it (scimsync approve).
+  const hold = checkMassDeprovision(integration, plan.operations, managed, stateById, store, !dryRun);
+  if (hold && !hold.approved) {
+    emit({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } });
+    if (dryRun) return { ...finish('dry-run', 3, plan.operations), hold };
     finish('aborted', 3, plan.operations);
-    throw new SafetyAbortError(name, msg);
+    throw new SafetyAbortError(name, hold.message);
+  }
+  if (hold?.approved && !dryRun) {
+    emit({ type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${hold.message}`, detail: { deprovisions: hold.deprovisions, approved: true } });
   }
   // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
   const escrowed = dryRun ? [] : store.loadEscrow(name);
@@ -362,7 +377,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   );
   counts.givenUp = plan.operations.filter((op) => givenUp.get(op.key) === fingerprints.get(op.key)).length;
   counts.planned = operations.length;
-  if (dryRun) return finish('dry-run', 0, operations);
+  if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}) };
 
   // 4. Deliver, 5. commit each result, 6. events.
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
@@ -406,9 +421,48 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     throw new TargetUnavailableError(name, msg);
   }
   store.setLastSourceUsers(name, count);
+  // An approval is good for one cycle.
+  if (hold?.approved) store.clearHeldPlan(name);
+  else if (!hold) store.clearHeldPlan(name);
   if (options.signal?.aborted) return finish('interrupted', 1, operations, 'stopped by a signal');
   const partial = counts.failed > 0 || counts.held > 0 || counts.invalid > 0;
   return finish(partial ? 'partial' : 'success', partial ? 1 : 0, operations);
+}
+
+/**
+ * Whether a plan deprovisions (deactivates or deletes) more users than
+ * `safety.maxDeletes`, or more than `safety.maxDeletePercent` of those managed.
+ * Such a plan is recorded as held; it goes ahead only when approved and when it
+ * deprovisions no one the approval did not cover.
+ */
+function checkMassDeprovision(
+  integration: IntegrationConfig,
+  operations: readonly Operation[],
+  managed: number,
+  stateById: ReadonlyMap<string, StateUser>,
+  store: StateStore,
+  record: boolean,
+): MassDeprovision | undefined {
+  const deprovs = operations.filter((op) => op.kind === 'user.deactivate' || op.kind === 'user.delete');
+  const { maxDeletes, maxDeletePercent } = integration.safety;
+  const n = deprovs.length;
+  let reason: string | undefined;
+  if (n > maxDeletes) reason = `more than safety.maxDeletes (${maxDeletes})`;
+  else if (maxDeletePercent !== undefined && n > 0 && managed > 0 && (n / managed) * 100 > maxDeletePercent) {
+    reason = `${Math.round((n / managed) * 1000) / 10}% of ${managed} managed, more than safety.maxDeletePercent (${maxDeletePercent}%)`;
+  }
+  if (reason === undefined) return undefined;
+  const prior = store.getHeldPlan(integration.name);
+  const approvedIds = prior?.approvedAt ? new Set(prior.objects.map((o) => o.sourceId)) : undefined;
+  const approved = approvedIds !== undefined && deprovs.every((op) => approvedIds.has(op.sourceId));
+  const message = approved
+    ? `${n} users deprovisioned (${reason}), as approved on ${prior?.approvedAt ?? ''}`
+    : `the plan would deprovision ${n} users, ${reason}: cycle held, nothing sent; review it with scimsync plan, then scimsync approve ${integration.name}`;
+  if (!approved && record) {
+    const objects = deprovs.map((op) => ({ kind: op.kind, sourceId: op.sourceId, userName: String(stateById.get(op.sourceId)?.attrs.userName ?? '') }));
+    store.holdPlan(integration.name, { reason, managed, objects });
+  }
+  return { deprovisions: n, reason, message, approved };
 }
 
 function recordIntegrationChange(
