@@ -27,6 +27,7 @@ import {
 import { ScimClient, filterValue, type ScimResource } from '../scim/client.js';
 import { readPath } from '../scim/flatten.js';
 import { scopeSnapshot, type StateGroup } from './groups.js';
+import { AccountIndex, readAccountIndex } from './inventory.js';
 import { planCycle, type DesiredUser, type GroupChange, type GroupOperation, type Operation, type StateUser } from './plan.js';
 
 export interface CycleCounts {
@@ -383,12 +384,22 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
   // In-flight records are committed before any request leaves.
   client.beforeSend = () => store.flush();
+  // Many new users (a first run against an app that already has accounts): one paginated
+  // read of the target matches them all, instead of a lookup per user.
+  const creates = operations.filter((op) => op.kind === 'user.create').length;
+  let accounts: AccountIndex | undefined;
+  if (creates > 1 && !options.signal?.aborted) {
+    const read = await readAccountIndex(client, creates, profile.matching);
+    accounts = read.index;
+    if (read.requests > 0) logger.info(`bulk matching of ${creates} new users: ${read.reason}`, { integration: name });
+  }
   const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
     cycleId,
     fingerprints,
     maxCycles: integration.escrow?.maxCycles ?? 5,
     escrowKeys: new Set(escrowed.map((e) => e.key)),
     dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
+    ...(accounts ? { accounts } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     graceMs: options.shutdownGraceMs ?? 30_000,
   });
@@ -498,6 +509,8 @@ interface DeliveryContext {
   dirtyGroups: Set<string>;
   signal?: AbortSignal;
   graceMs: number;
+  /** Every account of the target, read at the start of the cycle: lookups are answered from it. */
+  accounts?: AccountIndex;
 }
 
 type Emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void;
@@ -538,7 +551,7 @@ class Delivery {
   private readonly groups = new Map<string, { sourceId: string; targetId: string | null; status: StateGroup['status']; displayName: string; members: Set<string> }>();
   private readonly updatedGroups = new Set<string>();
   private readonly keepInflight = new Set<string>();
-  private scanIndex: Promise<Map<string, ScimResource[]>> | undefined;
+  private scanIndex: Promise<AccountIndex> | undefined;
 
   constructor(
     private readonly integration: IntegrationConfig,
@@ -707,13 +720,17 @@ class Delivery {
     // Each matching attribute in turn; the first that finds anyone decides.
     let found: ScimResource[] = [];
     for (const [attribute, value] of keys) {
-      try {
-        found = (await this.client.findUsers(attribute, value)).resources;
-      } catch (err) {
-        // A refused credential or a dead network is the target's problem, not this user's.
-        if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
-        this.counts.failed++;
-        return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${attribute} eq ${value} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+      if (this.cycle.accounts) {
+        found = this.cycle.accounts.find(attribute, value);
+      } else {
+        try {
+          found = (await this.client.findUsers(attribute, value)).resources;
+        } catch (err) {
+          // A refused credential or a dead network is the target's problem, not this user's.
+          if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
+          this.counts.failed++;
+          return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${attribute} eq ${value} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
+        }
       }
       if (found.length > 0) break;
     }
@@ -750,31 +767,8 @@ class Delivery {
       if (exact.length > 0) return exact;
     }
     // Last resort: one paginated read of all users per cycle, matched case-insensitively.
-    this.scanIndex ??= this.readAllUsers(attribute);
-    return (await this.scanIndex).get(value.toLowerCase()) ?? [];
-  }
-
-  private async readAllUsers(attribute: string): Promise<Map<string, ScimResource[]>> {
-    const index = new Map<string, ScimResource[]>();
-    const seen = new Set<string>();
-    const count = 100;
-    for (let start = 1; start < 1_000_000; ) {
-      const res = await this.client.request<{ Resources?: unknown[] }>('GET', `/Users?startIndex=${start}&count=${count}`);
-      const page = Array.isArray(res.data?.Resources) ? res.data.Resources : [];
-      let fresh = 0;
-      for (const r of page) {
-        const resource = r as ScimResource;
-        if (typeof resource.id !== 'string' || seen.has(resource.id)) continue;
-        fresh++;
-        seen.add(resource.id);
-        const key = String(readPath(resource, attribute) ?? '').toLowerCase();
-        index.set(key, [...(index.get(key) ?? []), resource]);
-      }
-      // Some servers page wrongly (ignore startIndex, repeat pages): stop on a page with nothing new.
-      if (fresh === 0) break;
-      start += page.length;
-    }
-    return index;
+    this.scanIndex ??= this.client.listAll('Users').then((r) => new AccountIndex(r.resources, this.profile.matching));
+    return (await this.scanIndex).find(attribute, value);
   }
 
   /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). */

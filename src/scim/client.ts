@@ -326,6 +326,58 @@ export class ScimClient {
     }
   }
 
+  /**
+   * Every resource of a type, page by page. `totalResults` is not trusted to end
+   * the read: it stops at an empty page or one that brings nothing new (servers
+   * that ignore `startIndex` repeat a page), and duplicates are dropped by id.
+   * Where the target answers with a `nextCursor` (cursor paging, RFC 9865) it
+   * is followed instead of `startIndex`. `maxPages` may depend on the
+   * `totalResults` of the first page; past it the read stops, `complete: false`.
+   */
+  async listAll(
+    type: ResourceType,
+    options: { query?: string; pageSize?: number; maxPages?: number | ((totalResults: number | undefined) => number) } = {},
+  ): Promise<{ resources: ScimResource[]; complete: boolean; requests: number; totalResults: number | undefined }> {
+    const count = options.pageSize ?? 100;
+    const extra = options.query ? `&${options.query}` : '';
+    const seen = new Map<string, ScimResource>();
+    let startIndex = 1;
+    let cursor: string | undefined;
+    let requests = 0;
+    let totalResults: number | undefined;
+    let maxPages = typeof options.maxPages === 'number' ? options.maxPages : Number.POSITIVE_INFINITY;
+    for (;;) {
+      if (requests >= maxPages) return { resources: [...seen.values()], complete: false, requests, totalResults };
+      const paging = cursor !== undefined ? `cursor=${encodeURIComponent(cursor)}` : `startIndex=${startIndex}`;
+      const res = await this.request<{ Resources?: unknown; nextCursor?: unknown; totalResults?: unknown }>('GET', `/${type}?${paging}&count=${count}${extra}`);
+      requests++;
+      if (requests === 1) {
+        totalResults = typeof res.data?.totalResults === 'number' ? res.data.totalResults : undefined;
+        if (typeof options.maxPages === 'function') maxPages = options.maxPages(totalResults);
+      }
+      const page = Array.isArray(res.data?.Resources) ? (res.data.Resources as unknown[]) : [];
+      let fresh = 0;
+      for (const r of page) {
+        if (typeof r !== 'object' || r === null || typeof (r as { id?: unknown }).id !== 'string') continue;
+        const resource = r as ScimResource;
+        if (seen.has(resource.id)) continue;
+        seen.set(resource.id, resource);
+        fresh++;
+      }
+      const next = res.data?.nextCursor;
+      if (fresh === 0 || page.length === 0) break;
+      if (typeof next === 'string' && next !== '') {
+        if (next === cursor) break;
+        cursor = next;
+      } else if (cursor !== undefined) {
+        break; // the last page of a cursor read carries no nextCursor
+      } else {
+        startIndex += page.length;
+      }
+    }
+    return { resources: [...seen.values()], complete: true, requests, totalResults };
+  }
+
   /** One resource by id (404 throws a not-found error). */
   async get(type: ResourceType, id: string, query = ''): Promise<{ resource: ScimResource; attempts: number }> {
     const path = `/${type}/${encodeURIComponent(id)}${query ? `?${query}` : ''}`;

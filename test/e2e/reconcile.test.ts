@@ -102,3 +102,49 @@ describe('held mass deprovisions', () => {
     expect(res.err).toEqual(['[scimsync] approve app: no cycle is held for approval']);
   });
 });
+
+describe('first run against an app that already has accounts', () => {
+  it('matches 500 existing accounts from one paginated read: no duplicate, far fewer requests than a lookup per user', async () => {
+    const d = makeDirectory(520);
+    // The app already holds the first 500 (some userNames in another case, 20 with an outdated title).
+    for (const [i, u] of d.users.slice(0, 500).entries()) {
+      const full = `${u.givenName} ${u.familyName}`;
+      target.seedUser({
+        userName: i % 50 === 0 ? u.userName.toUpperCase() : u.userName,
+        externalId: u.id,
+        displayName: full,
+        name: { givenName: u.givenName, familyName: u.familyName, formatted: full },
+        emails: [{ type: 'work', value: u.email, primary: true }],
+        title: i % 25 === 0 ? 'Outdated' : u.title,
+      });
+    }
+    ws.writeDirectory({ users: d.users.map(({ managerId: _m, phone: _p, ...u }) => u) });
+    const run = await ws.run(['sync']);
+    expect(run.err).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(run.out.join('\n')).toMatch(/created 20, adopted 500/);
+    expect(target.users.size).toBe(520);
+    const names = [...target.users.values()].map((u) => String(u.userName).toLowerCase());
+    expect(new Set(names).size).toBe(520);
+
+    const gets = target.requests.filter((r) => r.method === 'GET');
+    expect(gets.some((r) => r.path.includes('filter='))).toBe(false);
+    expect(gets.length).toBeLessThanOrEqual(7); // 5 full pages of 100, and the empty one that ends the read
+    expect(target.requests.filter((r) => r.method === 'POST')).toHaveLength(20);
+    expect(target.requests.filter((r) => r.method === 'PATCH')).toHaveLength(20); // the outdated titles
+    expect(target.requests.length).toBeLessThan(520 / 5);
+
+    target.requests.length = 0;
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(target.requests).toEqual([]);
+  });
+
+  it('looks up each new user instead when the target is far larger than the number of new users', async () => {
+    for (let i = 0; i < 1000; i++) target.seedUser({ userName: `other${i}@example.com`, name: { givenName: 'O', familyName: 'T' }, emails: [{ type: 'work', value: `other${i}@example.com` }] });
+    ws.writeDirectory({ users: makeDirectory(4).users });
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const gets = target.requests.filter((r) => r.method === 'GET');
+    expect(gets.filter((r) => r.path.includes('filter='))).toHaveLength(4);
+    expect(gets.filter((r) => !r.path.includes('filter='))).toHaveLength(1); // the first page, whose totalResults says no
+  });
+});

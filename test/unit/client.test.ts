@@ -177,3 +177,42 @@ describe('ScimClient', () => {
   });
 });
 
+
+describe('listAll', () => {
+  const list = (ids: string[], extra: Record<string, unknown> = {}) => ({
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+    Resources: ids.map((id) => ({ id, userName: `${id}@x` })),
+    ...extra,
+  });
+
+  it('reads past a totalResults that under-reports, drops repeated entries, and stops at an empty page', async () => {
+    scim().get('/scim/v2/Users?startIndex=1&count=2').reply(200, list(['a', 'b'], { totalResults: 2 }));
+    scim().get('/scim/v2/Users?startIndex=3&count=2').reply(200, list(['b', 'c'], { totalResults: 2 }));
+    scim().get('/scim/v2/Users?startIndex=5&count=2').reply(200, list([], { totalResults: 2 }));
+    const res = await client().listAll('Users', { pageSize: 2 });
+    expect(res.resources.map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    expect(res).toMatchObject({ complete: true, requests: 3 });
+  });
+
+  it('stops when a server ignores startIndex and repeats its first page', async () => {
+    scim().get(/\/scim\/v2\/Users\?startIndex=\d+&count=2/).times(2).reply(200, list(['a', 'b'], { totalResults: 40 }));
+    const res = await client().listAll('Users', { pageSize: 2 });
+    expect(res.resources.map((r) => r.id)).toEqual(['a', 'b']);
+    expect(res.requests).toBe(2);
+  });
+
+  it('follows nextCursor where the target offers cursor paging', async () => {
+    scim().get('/scim/v2/Users?startIndex=1&count=2').reply(200, list(['a', 'b'], { nextCursor: 'k1' }));
+    scim().get('/scim/v2/Users?cursor=k1&count=2').reply(200, list(['c', 'd'], { nextCursor: 'k2' }));
+    scim().get('/scim/v2/Users?cursor=k2&count=2').reply(200, list(['e']));
+    const res = await client().listAll('Users', { pageSize: 2 });
+    expect(res.resources.map((r) => r.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(res.requests).toBe(3);
+  });
+
+  it('gives up after a page budget chosen from the first totalResults', async () => {
+    scim().get('/scim/v2/Users?startIndex=1&count=2').reply(200, list(['a', 'b'], { totalResults: 1000 }));
+    const res = await client().listAll('Users', { pageSize: 2, maxPages: (total) => (total !== undefined && total > 10 ? 1 : 100) });
+    expect(res).toMatchObject({ complete: false, requests: 1, totalResults: 1000 });
+  });
+});
