@@ -58,6 +58,23 @@ export interface InflightEntry {
   startedAt: string;
 }
 
+/** One object as state holds it (`state show`). */
+export interface StoredObject {
+  integration: string;
+  kind: 'user' | 'group';
+  sourceId: string;
+  targetId: string | null;
+  status: ObjectStatus;
+  attrs: ScimAttrs;
+  createdAt: string;
+  updatedAt: string;
+  /** For a user: the groups (source ids) it was last pushed into. */
+  groups?: string[];
+  /** For a group: the members (source ids) last pushed. */
+  members?: string[];
+  escrow: EscrowEntry[];
+}
+
 /** What a held cycle would deprovision: one entry per user. */
 export interface HeldObject {
   kind: string;
@@ -489,6 +506,47 @@ export class StateStore {
 
   clearHeldPlan(integration: string): void {
     this.db.prepare('DELETE FROM held_plans WHERE integration = ?').run(integration);
+  }
+
+  /**
+   * Objects whose source id, target id, userName or displayName (any case) is `key`,
+   * with their memberships: what `state show` prints.
+   */
+  findObjects(integration: string | undefined, key: string): StoredObject[] {
+    const rows = this.db
+      .prepare<Record<string, string | null>, { integration: string; kind: 'user' | 'group'; source_id: string; target_id: string | null; status: ObjectStatus; attrs: string; created_at: string; updated_at: string }>(
+        `SELECT integration, kind, source_id, target_id, status, attrs, created_at, updated_at FROM objects
+         WHERE (@integration IS NULL OR integration = @integration)
+           AND (source_id = @key OR target_id = @key OR lower(json_extract(attrs, '$.userName')) = lower(@key)
+                OR lower(json_extract(attrs, '$.displayName')) = lower(@key))
+         ORDER BY integration, kind, source_id`,
+      )
+      .all({ integration: integration ?? null, key });
+    const groupsOf = this.db.prepare<[string, string], { group_id: string }>(`SELECT group_id FROM group_members WHERE integration = ? AND user_id = ? ORDER BY group_id`);
+    const membersOf = this.db.prepare<[string, string], { user_id: string }>(`SELECT user_id FROM group_members WHERE integration = ? AND group_id = ? ORDER BY user_id`);
+    return rows.map((r) => ({
+      integration: r.integration,
+      kind: r.kind,
+      sourceId: r.source_id,
+      targetId: r.target_id,
+      status: r.status,
+      attrs: JSON.parse(r.attrs) as ScimAttrs,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      ...(r.kind === 'user'
+        ? { groups: groupsOf.all(r.integration, r.source_id).map((g) => g.group_id) }
+        : { members: membersOf.all(r.integration, r.source_id).map((m) => m.user_id) }),
+      escrow: this.stmts.loadEscrow.all(r.integration).filter((e) => e.source_id === r.source_id).map(escrowOf),
+    }));
+  }
+
+  /** Forgets an integration's objects, memberships, escrow and in-flight records (a rebuild starts from nothing). */
+  purgeObjects(integration: string): void {
+    this.db.transaction(() => {
+      for (const table of ['objects', 'group_members', 'escrow', 'inflight', 'held_plans']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE integration = ?`).run(integration);
+      }
+    })();
   }
 
   /** Source ids whose last pushed userName is `userName` (any case). */

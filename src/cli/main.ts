@@ -8,7 +8,8 @@ import { approveCommand, discardCommand, type ApproveOptions } from './approve.j
 import { eventsCommand, type EventsOptions } from './events.js';
 import { planCommand, type PlanOptions } from './plan.js';
 import { runDaemon } from '../daemon/daemon.js';
-import { purgeCommand, type PurgeOptions } from './state.js';
+import { reconcileCommand, rebuildCommand, type ReconcileOptions, type RebuildOptions } from './reconcile.js';
+import { purgeCommand, showCommand, type PurgeOptions, type ShowOptions } from './state.js';
 import { statusCommand, type StatusOptions } from './status.js';
 import { syncCommand, type SyncOptions } from './sync.js';
 import { testConnectionCommand, type TestConnectionOptions } from './test-connection.js';
@@ -70,14 +71,42 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
       exit = await runDaemon({ ...(o.config ? { config: o.config } : {}), io });
     });
 
-  program
-    .command('state')
-    .description('manage the state database')
+  const state = program.command('state').description('manage the state database');
+  state
     .command('purge <integration>')
-    .description("drop the state of an integration removed from the config (its events are kept)")
+    .description('drop the state of an integration removed from the config (its events are kept)')
     .option('-c, --config <file>', 'config file')
     .action((name: string, o: PurgeOptions) => {
       exit = purgeCommand(name, o, io);
+    });
+  state
+    .command('rebuild <integration>')
+    .description('rebuild the state of an integration from the target and the source (reads only, sends no write)')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'the result as one JSON object')
+    .action(async (name: string, o: RebuildOptions) => {
+      exit = await rebuildCommand(name, o, io);
+    });
+  state
+    .command('show <object>')
+    .description('what state holds for one user or group (source id, target id, userName or displayName)')
+    .option('-c, --config <file>', 'config file')
+    .option('-i, --integration <name>', 'only this integration')
+    .option('--json', 'one JSON object per match')
+    .action((key: string, o: ShowOptions) => {
+      exit = showCommand(key, o, io);
+    });
+
+  program
+    .command('reconcile')
+    .description('compare the target with state and source: drift, vanished and unmanaged accounts, membership drift')
+    .option('-c, --config <file>', 'config file')
+    .option('-i, --integration <name>', 'only this integration')
+    .option('--json', 'the report as one JSON object per integration')
+    .option('--apply', 'restore the source values in the target (drift, vanished accounts, memberships)')
+    .option('--adopt', 'link unmanaged accounts that match a source user')
+    .action(async (o: ReconcileOptions) => {
+      exit = await reconcileCommand(o, io);
     });
 
   program

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
-import { ConfigError, type ExitCode } from '../errors.js';
+import { ConfigError, UsageError, type ExitCode } from '../errors.js';
+import { isUserRef } from '../scim/attributes.js';
 import { StateStore } from '../../state/store.js';
-import type { Io } from './context.js';
+import { openContext, type Io } from './context.js';
 
 export interface PurgeOptions {
   config?: string;
@@ -37,5 +38,46 @@ export function purgeCommand(name: string, options: PurgeOptions, io: Io): ExitC
     return 0;
   } finally {
     store.close();
+  }
+}
+
+export interface ShowOptions {
+  config?: string;
+  integration?: string;
+  json?: boolean;
+}
+
+/** `scimsync state show USER|GROUP`: what state holds for one object (by source id, target id, userName or displayName). */
+export function showCommand(key: string, options: ShowOptions, io: Io): ExitCode {
+  const ctx = openContext(options.config, io, true);
+  try {
+    const found = ctx.store.findObjects(options.integration, key);
+    if (found.length === 0) {
+      throw new UsageError(`state show ${key}: no user or group with this source id, target id, userName or displayName${options.integration ? ` in integration ${options.integration}` : ''}`);
+    }
+    for (const o of found) {
+      if (options.json) {
+        io.out(JSON.stringify(o));
+        continue;
+      }
+      io.out(`[integration ${o.integration}] ${o.kind} ${o.sourceId}`);
+      io.out(`  target id: ${o.targetId ?? '(none)'}`);
+      io.out(`  status:    ${o.status}`);
+      io.out(`  first:     ${o.createdAt}`);
+      io.out(`  changed:   ${o.updatedAt}`);
+      io.out(o.kind === 'user' ? '  last pushed:' : '  attributes:');
+      for (const [path, v] of Object.entries(o.attrs)) io.out(`    ${path}: ${isUserRef(v) ? `<user ${v.userRef}>` : JSON.stringify(v)}`);
+      if (o.groups) io.out(`  groups (${o.groups.length}): ${o.groups.join(', ') || '-'}`);
+      if (o.members) {
+        const shown = o.members.slice(0, 50);
+        io.out(`  members (${o.members.length}): ${shown.join(', ') || '-'}${o.members.length > shown.length ? ', ...' : ''}`);
+      }
+      for (const e of o.escrow) {
+        io.out(`  failing: ${e.kind} for ${e.cycles} cycles${e.givenUp ? ' (given up)' : ''}: ${e.lastError}`);
+      }
+    }
+    return 0;
+  } finally {
+    ctx.store.close();
   }
 }

@@ -22,7 +22,7 @@ function groupPart(r: CycleReport): string {
   );
 }
 
-function summaryLine(r: CycleReport): string {
+export function summaryLine(r: CycleReport): string {
   const c = r.counts;
   const secs = (r.durationMs / 1000).toFixed(1);
   return (

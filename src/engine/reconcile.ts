@@ -1,0 +1,327 @@
+import { createSource } from '../../connectors/index.js';
+import type { ResolvedProfile } from '../../connectors/profiles/index.js';
+import type { SourceConnector } from '../../connectors/source.js';
+import type { StateStore } from '../../state/store.js';
+import type { IntegrationConfig } from '../config/schema.js';
+import { inScope } from '../mapping/scope.js';
+import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../scim/attributes.js';
+import type { ScimClient, ScimResource } from '../scim/client.js';
+import { readPath } from '../scim/flatten.js';
+import { integrationHashes, mapUsers, matchKeys } from './cycle.js';
+import { scopeSnapshot, type DesiredGroup, type StateGroup } from './groups.js';
+import { AccountIndex } from './inventory.js';
+import type { DesiredUser, ObjectStatus, StateUser } from './plan.js';
+
+/** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent). */
+export interface DesiredState {
+  users: DesiredUser[];
+  groups: DesiredGroup[];
+  sourceUsers: number;
+}
+
+export async function loadDesired(integration: IntegrationConfig, profile: ResolvedProfile, source?: SourceConnector): Promise<DesiredState> {
+  const { snapshot } = await (source ?? createSource(integration)).snapshot();
+  const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
+  const filters = integration.scope?.filters;
+  const users = filters && filters.length > 0 ? scoped.users.filter((u) => inScope(u, filters)) : scoped.users;
+  const mapped = await mapUsers(users, profile, new Set(users.map((u) => u.id)));
+  return { users: mapped.desired, groups: scoped.groups, sourceUsers: snapshot.users.length };
+}
+
+/** The target's users and groups, each group with its member ids where the target lists them. */
+export interface TargetInventory {
+  users: ScimResource[];
+  groups: ScimResource[];
+  /** Member ids per group id; absent when the profile says the target does not return members. */
+  members: Map<string, string[]> | undefined;
+  requests: number;
+}
+
+/** Reads every user and group of the target (GETs only), and the members of the groups `wantMembers` picks. */
+export async function readTarget(client: ScimClient, profile: ResolvedProfile, wantMembers: (group: ScimResource) => boolean): Promise<TargetInventory> {
+  const users = await client.listAll('Users');
+  const groups = await client.listAll('Groups', { query: 'excludedAttributes=members' });
+  let requests = users.requests + groups.requests;
+  let members: Map<string, string[]> | undefined;
+  if (profile.groups.readsMembers) {
+    members = new Map();
+    for (const g of groups.resources) {
+      if (!wantMembers(g)) continue;
+      const read = await client.get('Groups', g.id, 'attributes=members');
+      requests += read.attempts;
+      const list = Array.isArray(read.resource.members) ? (read.resource.members as { value?: unknown }[]) : [];
+      members.set(g.id, list.map((m) => m.value).filter((v): v is string => typeof v === 'string'));
+    }
+  }
+  return { users: users.resources, groups: groups.resources, members, requests };
+}
+
+/**
+ * The target's values for the paths of `attrs`, in state's form: a user
+ * reference (manager) is kept when the target points at the account of that
+ * user; values the target does not hold are left out.
+ */
+export function currentValues(resource: ScimResource, attrs: ScimAttrs, sourceOfTarget: ReadonlyMap<string, string>): ScimAttrs {
+  const current: ScimAttrs = {};
+  for (const [path, v] of Object.entries(attrs)) {
+    const actual = readPath(resource, path);
+    if (isUserRef(v)) {
+      const id = (actual as { value?: unknown } | undefined)?.value;
+      const source = typeof id === 'string' ? sourceOfTarget.get(id) : undefined;
+      if (source !== undefined) current[path] = { userRef: source };
+    } else if (typeof actual === 'string' || typeof actual === 'number' || typeof actual === 'boolean') {
+      current[path] = actual;
+    }
+  }
+  return current;
+}
+
+const statusOf = (r: ScimResource): ObjectStatus => (r.active === false ? 'inactive' : 'active');
+const show = (v: AttrValue | undefined): string | null => (v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v));
+
+export interface DriftItem {
+  sourceId: string;
+  targetId: string;
+  userName: string;
+  path: string;
+  /** What scimsync last pushed (null: nothing). */
+  pushed: string | null;
+  /** What the target holds now (null: nothing). */
+  actual: string | null;
+}
+
+export interface GroupDrift {
+  sourceId: string;
+  targetId: string;
+  displayName: string;
+  /** Users (source ids) pushed as members that the target's group lacks. */
+  missing: string[];
+  /** Users (source ids) scimsync manages that are in the target's group though not pushed there. */
+  extra: string[];
+}
+
+export interface Reconciliation {
+  integration: string;
+  usersRead: number;
+  groupsRead: number;
+  requests: number;
+  drift: DriftItem[];
+  /** Managed users whose account is gone from the target. */
+  vanished: { sourceId: string; targetId: string; userName: string }[];
+  /** Accounts scimsync does not manage; `match` is the source user they would be linked to by `--adopt`. */
+  unmanaged: { targetId: string; userName: string; match: string | null }[];
+  groupDrift: GroupDrift[];
+  vanishedGroups: { sourceId: string; targetId: string; displayName: string }[];
+  unmanagedGroups: { targetId: string; displayName: string }[];
+  /** Set when the target does not return group members (membership drift not checked). */
+  membersUnchecked: boolean;
+}
+
+export interface ReconcileInput {
+  integration: IntegrationConfig;
+  state: StateUser[];
+  groupState: StateGroup[];
+  desired: DesiredState;
+  target: TargetInventory;
+  matching: readonly string[];
+}
+
+/** Compares the target with state and source. Pure. */
+export function compare(input: ReconcileInput): Reconciliation {
+  const { state, groupState, desired, target } = input;
+  const usersById = new Map(target.users.map((u) => [u.id, u]));
+  const linked = state.filter((s): s is StateUser & { targetId: string } => s.targetId !== null && s.status !== 'deleted');
+  const managedIds = new Set(linked.map((s) => s.targetId));
+  const sourceOfTarget = new Map(linked.map((s) => [s.targetId, s.sourceId]));
+  const out: Reconciliation = {
+    integration: input.integration.name,
+    usersRead: target.users.length,
+    groupsRead: target.groups.length,
+    requests: target.requests,
+    drift: [],
+    vanished: [],
+    unmanaged: [],
+    groupDrift: [],
+    vanishedGroups: [],
+    unmanagedGroups: [],
+    membersUnchecked: target.members === undefined,
+  };
+
+  for (const s of linked) {
+    const userName = String(s.attrs.userName ?? '');
+    const resource = usersById.get(s.targetId);
+    if (!resource) {
+      out.vanished.push({ sourceId: s.sourceId, targetId: s.targetId, userName });
+      continue;
+    }
+    const current = currentValues(resource, s.attrs, sourceOfTarget);
+    for (const [path, pushed] of Object.entries(s.attrs)) {
+      if (valueKey(current[path]) === valueKey(pushed)) continue;
+      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(current[path]) });
+    }
+    if (statusOf(resource) !== s.status) {
+      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path: 'active', pushed: String(s.status === 'active'), actual: String(resource.active === true) });
+    }
+  }
+
+  // Unmanaged accounts, and the unlinked source user each would be adopted as.
+  const linkedSources = new Set(linked.map((s) => s.sourceId));
+  const candidates = new AccountIndex(target.users.filter((u) => !managedIds.has(u.id)), input.matching);
+  const matchOf = new Map<string, string>();
+  for (const d of desired.users) {
+    if (linkedSources.has(d.sourceId)) continue;
+    for (const [attribute, value] of matchKeys(input.matching, d.attrs)) {
+      const found = candidates.find(attribute, value);
+      if (found.length === 1 && !matchOf.has(found[0]!.id)) {
+        matchOf.set(found[0]!.id, d.sourceId);
+        break;
+      }
+      if (found.length > 0) break;
+    }
+  }
+  for (const u of target.users) {
+    if (!managedIds.has(u.id)) out.unmanaged.push({ targetId: u.id, userName: String(u.userName ?? ''), match: matchOf.get(u.id) ?? null });
+  }
+
+  const groupsById = new Map(target.groups.map((g) => [g.id, g]));
+  const managedGroups = new Set<string>();
+  for (const g of groupState) {
+    if (g.targetId === null || g.status === 'deleted') continue;
+    managedGroups.add(g.targetId);
+    if (!groupsById.has(g.targetId)) {
+      out.vanishedGroups.push({ sourceId: g.sourceId, targetId: g.targetId, displayName: g.displayName });
+      continue;
+    }
+    const actual = target.members?.get(g.targetId);
+    if (!actual) continue;
+    const actualSources = new Set(actual.map((t) => sourceOfTarget.get(t)).filter((x): x is string => x !== undefined));
+    const missing = [...g.members].filter((u) => linkedSources.has(u) && !actualSources.has(u));
+    const extra = [...actualSources].filter((u) => !g.members.has(u));
+    if (missing.length > 0 || extra.length > 0) out.groupDrift.push({ sourceId: g.sourceId, targetId: g.targetId, displayName: g.displayName, missing, extra });
+  }
+  for (const g of target.groups) {
+    if (!managedGroups.has(g.id)) out.unmanagedGroups.push({ targetId: g.id, displayName: String(g.displayName ?? '') });
+  }
+  return out;
+}
+
+/**
+ * Brings state in line with what the target really holds, so that the next
+ * cycle sends what it takes to restore the source's values: drifted values
+ * and statuses are recorded as found, vanished accounts and groups are
+ * unlinked (to be created again), and member sets become the target's.
+ * With `adopt`, unmanaged accounts that match a source user are linked.
+ * Returns how many objects changed in state.
+ */
+export function correctState(store: StateStore, r: Reconciliation, input: ReconcileInput, adopt: boolean): { corrected: number; adopted: number } {
+  const name = input.integration.name;
+  const usersById = new Map(input.target.users.map((u) => [u.id, u]));
+  const stateById = new Map(input.state.map((s) => [s.sourceId, s]));
+  const sourceOfTarget = new Map<string, string>();
+  for (const s of input.state) if (s.targetId !== null && s.status !== 'deleted') sourceOfTarget.set(s.targetId, s.sourceId);
+  let corrected = 0;
+  let adopted = 0;
+  store.db.transaction(() => {
+    for (const sourceId of new Set(r.drift.map((d) => d.sourceId))) {
+      const s = stateById.get(sourceId)!;
+      const resource = usersById.get(s.targetId!)!;
+      store.saveUser(name, { sourceId, targetId: s.targetId, status: statusOf(resource), attrs: currentValues(resource, s.attrs, sourceOfTarget) });
+      corrected++;
+    }
+    for (const v of r.vanished) {
+      store.saveUser(name, { sourceId: v.sourceId, targetId: null, status: 'deleted', attrs: {} });
+      store.dropMemberships(name, v.sourceId);
+      corrected++;
+    }
+    for (const g of r.vanishedGroups) {
+      store.saveGroup(name, { sourceId: g.sourceId, targetId: null, status: 'deleted', displayName: g.displayName }, { members: [] });
+      corrected++;
+    }
+    for (const g of r.groupDrift) {
+      store.saveGroup(name, { sourceId: g.sourceId, targetId: g.targetId, status: 'active', displayName: g.displayName }, { add: g.extra, remove: g.missing });
+      corrected++;
+    }
+    if (adopt) {
+      const desiredById = new Map(input.desired.users.map((d) => [d.sourceId, d]));
+      for (const u of r.unmanaged) {
+        const d = u.match !== null ? desiredById.get(u.match) : undefined;
+        const resource = usersById.get(u.targetId);
+        if (!d || !resource) continue;
+        store.saveUser(name, { sourceId: d.sourceId, targetId: u.targetId, status: statusOf(resource), attrs: currentValues(resource, d.attrs, sourceOfTarget) });
+        adopted++;
+      }
+    }
+  })();
+  store.flush();
+  return { corrected, adopted };
+}
+
+export interface RebuildResult {
+  users: number;
+  inactive: number;
+  groups: number;
+  memberships: number;
+  /** Source users with no account in the target (the next cycle creates them). */
+  unmatched: number;
+  /** Source users matching several accounts: not linked. */
+  ambiguous: string[];
+  requests: number;
+}
+
+/**
+ * Rebuilds an integration's state from the target and the source, sending
+ * nothing but reads: each source user is linked to the account its matching
+ * attributes find, with the values the account holds; each source group to
+ * the group of its displayName, with the members the target lists.
+ */
+export function rebuildState(store: StateStore, integration: IntegrationConfig, desired: DesiredState, target: TargetInventory, matching: readonly string[]): RebuildResult {
+  const name = integration.name;
+  const index = new AccountIndex(target.users, matching);
+  const links = new Map<string, { d: DesiredUser; resource: ScimResource }>();
+  const taken = new Set<string>();
+  const result: RebuildResult = { users: 0, inactive: 0, groups: 0, memberships: 0, unmatched: 0, ambiguous: [], requests: target.requests };
+  for (const d of desired.users) {
+    let found: ScimResource[] = [];
+    for (const [attribute, value] of matchKeys(matching, d.attrs)) {
+      found = index.find(attribute, value);
+      if (found.length > 0) break;
+    }
+    if (found.length === 0) result.unmatched++;
+    else if (found.length > 1 || taken.has(found[0]!.id)) result.ambiguous.push(d.sourceId);
+    else {
+      links.set(d.sourceId, { d, resource: found[0]! });
+      taken.add(found[0]!.id);
+    }
+  }
+  const sourceOfTarget = new Map([...links].map(([sourceId, l]) => [l.resource.id, sourceId]));
+  store.db.transaction(() => {
+    store.purgeObjects(name);
+    store.putIntegration({ name, ...integrationHashes(integration) });
+    for (const [sourceId, { d, resource }] of links) {
+      const status = statusOf(resource);
+      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: currentValues(resource, d.attrs, sourceOfTarget) });
+      result.users++;
+      if (status === 'inactive') result.inactive++;
+    }
+    const byName = new Map<string, ScimResource[]>();
+    for (const g of target.groups) {
+      const key = String(g.displayName ?? '').toLowerCase();
+      byName.set(key, [...(byName.get(key) ?? []), g]);
+    }
+    for (const g of desired.groups) {
+      const candidates = byName.get(g.displayName.toLowerCase()) ?? [];
+      const resource =
+        target.groups.find((c) => c.externalId === g.sourceId) ??
+        candidates.find((c) => c.displayName === g.displayName) ??
+        (candidates.length === 1 ? candidates[0] : undefined);
+      if (!resource) continue;
+      const members = (target.members?.get(resource.id) ?? []).map((t) => sourceOfTarget.get(t)).filter((x): x is string => x !== undefined);
+      store.saveGroup(name, { sourceId: g.sourceId, targetId: resource.id, status: 'active', displayName: String(resource.displayName) }, { members });
+      result.groups++;
+      result.memberships += members.length;
+    }
+    store.setLastSourceUsers(name, desired.sourceUsers);
+  })();
+  store.flush();
+  return result;
+}
