@@ -142,6 +142,8 @@ interface EventRow {
 export class StateStore {
   readonly db: Database.Database;
   private readonly stmts;
+  /** An in-flight record was written and is not committed yet. */
+  private inflightPending = false;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -238,23 +240,30 @@ export class StateStore {
   }
 
   /**
-   * Group commit: results written in one turn of the event loop share one
-   * transaction, committed on the next turn (or at once by `flush`). What must
-   * be durable before a request goes out — the in-flight record — is flushed
-   * at once; a result lost to a crash before its commit leaves that record
-   * behind, and the next cycle checks the target for it.
+   * Group commit: results written within a few milliseconds share one
+   * transaction, committed by a short timer (or at once by `flush`). What must
+   * be durable before a request goes out — the in-flight record — is committed
+   * by `flushInflight` right before sending; a result lost to a crash before
+   * its commit leaves that record behind, and the next cycle checks the
+   * target for it.
    */
   private write<T>(fn: () => T): T {
     if (!this.db.inTransaction) {
       this.db.exec('BEGIN');
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), GROUP_COMMIT_MS).unref();
     }
     return fn();
   }
 
   /** Commits what `write` has gathered. */
   flush(): void {
+    this.inflightPending = false;
     if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  /** Commits, if an in-flight record is waiting: called right before a request is sent. */
+  flushInflight(): void {
+    if (this.inflightPending) this.flush();
   }
 
   close(): void {
@@ -389,10 +398,16 @@ export class StateStore {
     })();
   }
 
-  markInflight(integration: string, op: { key: string; kind: string; sourceId: string }, cycleId: string, now: Date = new Date()): void {
-    // Must be durable before the request is sent: the caller flushes before sending
-    // (ScimClient.beforeSend), which commits it with whatever else is pending.
-    this.write(() => this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, now.toISOString()));
+  /**
+   * Records operations as in flight. They must be durable before their requests
+   * are sent: the engine calls `flushInflight` right before each request.
+   */
+  markInflight(integration: string, ops: readonly { key: string; kind: string; sourceId: string }[], cycleId: string, now: Date = new Date()): void {
+    const at = now.toISOString();
+    this.write(() => {
+      for (const op of ops) this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, at);
+    });
+    this.inflightPending = true;
   }
 
   clearInflight(integration: string, key: string): void {
@@ -643,6 +658,9 @@ export class StateStore {
       }));
   }
 }
+
+/** How long results may wait to be committed together. */
+const GROUP_COMMIT_MS = 10;
 
 /** A user read from state; its attributes are parsed only when someone looks at them. */
 class StoredUser implements StateUser {

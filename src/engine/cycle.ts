@@ -106,6 +106,8 @@ export interface CycleOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** Operations recorded as in flight per commit, ahead of their requests. */
+const INFLIGHT_WINDOW = 64;
 /** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
 const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
 /** Failures in one cycle, with no success at all, that quarantine the integration. */
@@ -222,7 +224,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     if (!dryRun) store.insertEvent(event);
     if (!dryRun) options.onEvent?.(event);
     const level = e.result === 'failure' ? 'warn' : 'info';
-    logger.log(level, `${e.type} ${e.result}: ${e.summary}`, { integration: name, cycleId, event: e.type });
+    // Formatting a line nobody will see costs more than the event itself: ask first.
+    if (!logger.silent && logger.isLevelEnabled(level)) {
+      logger.log(level, `${e.type} ${e.result}: ${e.summary}`, { integration: name, cycleId, event: e.type });
+    }
   };
 
   const now = options.now ?? (() => new Date());
@@ -383,7 +388,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   // 4. Deliver, 5. commit each result, 6. events.
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
   // In-flight records are committed before any request leaves.
-  client.beforeSend = () => store.flush();
+  client.beforeSend = () => store.flushInflight();
   // Many new users (a first run against an app that already has accounts): one paginated
   // read of the target matches them all, instead of a lookup per user.
   const creates = operations.filter((op) => op.kind === 'user.create').length;
@@ -552,6 +557,11 @@ class Delivery {
   private readonly updatedGroups = new Set<string>();
   private readonly keepInflight = new Set<string>();
   private scanIndex: Promise<AccountIndex> | undefined;
+  /** Operations recorded as in flight (ahead of their start, a window at a time), and those started. */
+  private readonly marked = new Set<string>();
+  private readonly started = new Set<string>();
+  private pending: Operation[] = [];
+  private nextToMark = 0;
 
   constructor(
     private readonly integration: IntegrationConfig,
@@ -579,6 +589,7 @@ class Delivery {
     const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
     const settled = new Map<string, Promise<void>>();
     const signal = this.cycle.signal;
+    this.pending = operations;
     let done = 0;
     for (const op of operations) {
       const deps = op.dependsOn.map((k) => settled.get(k)).filter((p): p is Promise<void> => p !== undefined);
@@ -596,25 +607,50 @@ class Delivery {
       settled.set(op.key, p.then(() => undefined));
     }
     const all = Promise.all(settled.values()).then(() => undefined);
-    if (!signal) return all;
-    // On a shutdown, wait for the requests in flight, but not forever: what is still
-    // in flight then stays recorded as such and is checked at the next cycle.
-    const grace = new Promise<void>((resolve) => {
-      const onAbort = () => {
-        const timer = setTimeout(resolve, this.cycle.graceMs);
-        timer.unref();
-        void all.then(() => clearTimeout(timer));
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    await Promise.race([all, grace]);
+    try {
+      if (!signal) return await all;
+      // On a shutdown, wait for the requests in flight, but not forever: what is still
+      // in flight then stays recorded as such and is checked at the next cycle.
+      const grace = new Promise<void>((resolve) => {
+        const onAbort = () => {
+          const timer = setTimeout(resolve, this.cycle.graceMs);
+          timer.unref();
+          void all.then(() => clearTimeout(timer));
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      await Promise.race([all, grace]);
+    } finally {
+      // Recorded ahead, never started (a shutdown, a refused credential): not in flight after all.
+      for (const key of this.marked) if (!this.started.has(key)) this.store.clearInflight(this.integration.name, key);
+    }
+  }
+
+  /**
+   * Records `op` as in flight, with the next operations of the plan: one commit
+   * covers a window of requests. A crash leaves the window's records behind,
+   * and the next cycle checks those operations against the target: safe, if a
+   * little more reading than needed.
+   */
+  private markInflight(op: Operation): void {
+    this.started.add(op.key);
+    if (this.marked.has(op.key)) return;
+    const window: Operation[] = [op];
+    this.marked.add(op.key);
+    while (window.length < INFLIGHT_WINDOW && this.nextToMark < this.pending.length) {
+      const next = this.pending[this.nextToMark++]!;
+      if (this.marked.has(next.key)) continue;
+      this.marked.add(next.key);
+      window.push(next);
+    }
+    this.store.markInflight(this.integration.name, window, this.cycle.cycleId);
   }
 
   private async execute(op: Operation): Promise<void> {
     const started = Date.now();
     const name = this.integration.name;
-    this.store.markInflight(name, op, this.cycle.cycleId);
+    this.markInflight(op);
     let outcome: Outcome;
     try {
       outcome = await this.apply(op);

@@ -216,3 +216,35 @@ describe('listAll', () => {
     expect(res).toMatchObject({ complete: false, requests: 1, totalResults: 1000 });
   });
 });
+
+describe('limiter', () => {
+  const inFlightPeak = async (rateLimit: { requestsPerSecond: number; maxConcurrent: number }, n: number) => {
+    let now = 0;
+    let peak = 0;
+    scim()
+      .get(/\/scim\/v2\/Users\/\d+/)
+      .times(n)
+      .reply(() => {
+        now++;
+        peak = Math.max(peak, now);
+        return new Promise((resolve) => setTimeout(() => {
+          now--;
+          resolve([200, { id: 'x' }]);
+        }, 20));
+      });
+    const c = client({ rateLimit });
+    const started = Date.now();
+    await Promise.all(Array.from({ length: n }, (_, i) => c.request('GET', `/Users/${i}`)));
+    return { peak, ms: Date.now() - started };
+  };
+
+  it('keeps maxConcurrent when no request rate is to be kept (1,000 requests/s and more)', async () => {
+    const { peak } = await inFlightPeak({ requestsPerSecond: 100_000, maxConcurrent: 3 }, 12);
+    expect(peak).toBe(3);
+  });
+
+  it('spaces requests to the configured rate below 1,000 requests/s', async () => {
+    const { ms } = await inFlightPeak({ requestsPerSecond: 20, maxConcurrent: 10 }, 6);
+    expect(ms).toBeGreaterThanOrEqual(5 * 50 - 10); // six requests 50 ms apart
+  });
+});
