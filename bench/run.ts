@@ -4,7 +4,7 @@
  * writes bench/RESULTS.md. Each timing is the median of several runs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,23 +105,42 @@ async function sync(config: string): Promise<{ ms: number; operations: number; e
 }
 
 /**
- * The same request mix as the engine's initial push, sent by a plain loop: axios, p-queue, same
- * concurrency. Against an empty target the engine reads the user list once (first-run matching)
- * instead of looking each user up, then creates; each group is looked up, created with its first
- * 100 members, and completed with PATCHes of 100.
+ * The same requests as the engine's initial push, sent by a plain loop: axios, p-queue, same
+ * concurrency, the same user bodies (built before the clock starts). Against an empty target the
+ * engine reads the user list once (first-run matching) instead of looking each user up, creates
+ * each manager before the people who report to them, then looks each group up and creates it with
+ * its first 100 members, completing it with PATCHes of 100.
  */
-async function bareLoop(url: string, n: number, g: number, perGroup: number, concurrency: number): Promise<number> {
+async function bareLoop(url: string, directory: string, n: number, g: number, perGroup: number, concurrency: number): Promise<number> {
   const http = axios.create({ baseURL: url, headers: { Authorization: 'Bearer bench', 'Content-Type': 'application/scim+json' }, responseType: 'text', transformResponse: [(d: unknown) => d] });
+  const source = JSON.parse(readFileSync(directory, 'utf8')) as { users: Record<string, string>[] };
+  const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+  const bodies = source.users.map((u) => ({
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', enterprise],
+    externalId: u.id,
+    userName: u.userName,
+    name: { givenName: u.givenName, familyName: u.familyName, formatted: `${u.givenName} ${u.familyName}` },
+    displayName: `${u.givenName} ${u.familyName}`,
+    emails: [{ type: 'work', primary: true, value: u.email }],
+    ...(u.phone ? { phoneNumbers: [{ type: 'work', primary: true, value: u.phone }] } : {}),
+    title: u.title,
+    active: true,
+  }));
+  const managerOf = source.users.map((u) => (u.managerId ? Number(u.managerId.slice(1)) : undefined));
   const ids: string[] = new Array(n);
   const queue = new PQueue({ concurrency });
   const started = process.hrtime.bigint();
   await http.get('/Users?startIndex=1&count=100');
-  for (let i = 0; i < n; i++) {
-    void queue.add(async () => {
-      const res = await http.post('/Users', JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `user${i}@example.com`, name: { givenName: `G${i}`, familyName: `F${i}` }, active: true }));
+  const create = (i: number) =>
+    queue.add(async () => {
+      const m = managerOf[i];
+      const body = m === undefined ? bodies[i] : { ...bodies[i], [enterprise]: { manager: { value: ids[m] } } };
+      const res = await http.post('/Users', JSON.stringify(body));
       ids[i] = (JSON.parse(res.data as string) as { id: string }).id;
     });
-  }
+  for (let i = 0; i < n; i++) if (managerOf[i] === undefined) void create(i);
+  await queue.onIdle();
+  for (let i = 0; i < n; i++) if (managerOf[i] !== undefined) void create(i);
   await queue.onIdle();
   for (let k = 0; k < g; k++) {
     void queue.add(async () => {
@@ -196,7 +215,7 @@ async function main(): Promise<void> {
           writeDirectory(file, n, g, g * perGroup);
         }
         await reset(url);
-        bare.push(await bareLoop(url, n, g, perGroup, concurrency));
+        bare.push(await bareLoop(url, file, n, g, perGroup, concurrency));
       }
       const e = median(engine);
       const b = median(bare);
@@ -211,7 +230,7 @@ async function main(): Promise<void> {
     await reset(url);
     const bigConfig = configFile('big', bigFile, url, 16);
     await sync(bigConfig);
-    const withGroup = JSON.parse((await import('node:fs')).readFileSync(bigFile, 'utf8')) as { users: { id: string }[]; groups: unknown[] };
+    const withGroup = JSON.parse(readFileSync(bigFile, 'utf8')) as { users: { id: string }[]; groups: unknown[] };
     withGroup.groups = [{ id: 'all', displayName: 'Everyone', members: withGroup.users.map((u) => u.id) }];
     writeFileSync(bigFile, JSON.stringify(withGroup));
     const beforeBig = (await stats(url)).counts;

@@ -67,8 +67,9 @@ export function validateRows(
       continue;
     }
     const attributes: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(record)) {
+    for (const k in record) {
       if (k === 'id' || k === 'active') continue;
+      const v = record[k];
       if (v === '' || v === null || v === undefined) continue;
       attributes[k] = typeof v === 'string' ? v.trim() : v;
     }

@@ -148,12 +148,10 @@ export class StateStore {
   private constructor(db: Database.Database) {
     this.db = db;
     this.stmts = {
-      loadUsers: db.prepare<[string], ObjectRow>(
-        `SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'user'`,
-      ),
-      upsertUser: db.prepare(
+      loadUsersRaw: db.prepare(`SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'user'`).raw(true),
+      upsertUser: db.prepare<[string, string, string | null, string, string, string, string]>(
         `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
-         VALUES (@integration, 'user', @sourceId, @targetId, @status, @attrs, @now, @now)
+         VALUES (?, 'user', ?, ?, ?, ?, ?, ?)
          ON CONFLICT (integration, kind, source_id) DO UPDATE SET
            target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
       ),
@@ -210,9 +208,9 @@ export class StateStore {
       objectCounts: db.prepare<[string], { kind: string; status: string; n: number }>(
         `SELECT kind, status, COUNT(*) AS n FROM objects WHERE integration = ? AND target_id IS NOT NULL GROUP BY kind, status`,
       ),
-      insertEvent: db.prepare(
+      insertEvent: db.prepare<[string, string, string | null, string, string, string | null, string | null, string, string]>(
         `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
-         VALUES (@time, @integration, @cycleId, @type, @result, @sourceId, @targetId, @summary, @detail)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       startCycle: db.prepare(
         `INSERT INTO cycles (id, integration, started_at, dry_run) VALUES (?, ?, ?, ?)`,
@@ -273,18 +271,19 @@ export class StateStore {
 
   /** Every user of an integration, in one query. */
   loadUsers(integration: string): StateUser[] {
-    return this.stmts.loadUsers.all(integration).map((r) => new StoredUser(r.source_id, r.target_id, r.status, r.attrs));
+    // Rows as arrays: no object per row before the StoredUser.
+    const rows = this.stmts.loadUsersRaw.all(integration) as [string, string | null, ObjectStatus, string][];
+    const out: StateUser[] = new Array<StateUser>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = new StoredUser(r[0], r[1], r[2], r[3]);
+    }
+    return out;
   }
 
   saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
-    this.write(() => this.stmts.upsertUser.run({
-      integration,
-      sourceId: user.sourceId,
-      targetId: user.targetId,
-      status: user.status,
-      attrs: JSON.stringify(user.attrs),
-      now: now.toISOString(),
-    }));
+    const at = now.toISOString();
+    this.write(() => this.stmts.upsertUser.run(integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), at, at));
   }
 
   /** Every group of an integration with the members last pushed: two queries. */
@@ -604,17 +603,10 @@ export class StateStore {
   }
 
   insertEvent(e: NewEvent): number {
-    const info = this.write(() => this.stmts.insertEvent.run({
-      time: e.time,
-      integration: e.integration,
-      cycleId: e.cycleId ?? null,
-      type: e.type,
-      result: e.result,
-      sourceId: e.sourceId ?? null,
-      targetId: e.targetId ?? null,
-      summary: e.summary,
-      detail: JSON.stringify(e.detail ?? {}),
-    }));
+    const detail = JSON.stringify(e.detail ?? {});
+    const info = this.write(() =>
+      this.stmts.insertEvent.run(e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary, detail),
+    );
     return Number(info.lastInsertRowid);
   }
 
@@ -669,7 +661,7 @@ class StoredUser implements StateUser {
     readonly sourceId: string,
     readonly targetId: string | null,
     readonly status: ObjectStatus,
-    private readonly attrsJson: string,
+    readonly attrsJson: string,
   ) {}
 
   get attrs(): ScimAttrs {

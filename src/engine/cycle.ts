@@ -181,8 +181,9 @@ export interface MappedUsers {
  */
 export async function mapUsers(users: readonly SourceUser[], profile: ResolvedProfile, provisioned: ReadonlySet<string>): Promise<MappedUsers> {
   const out: MappedUsers = { desired: [], invalid: new Map(), notes: new Map() };
+  const sync = !profile.mapper.hasExpressions;
   for (const u of users) {
-    const m = await profile.mapper.map(u);
+    const m = sync ? profile.mapper.mapSync(u) : await profile.mapper.map(u);
     if (m.problems.length > 0) {
       out.invalid.set(u.id, m.problems);
       continue;

@@ -26,6 +26,8 @@ export interface StateUser {
   readonly targetId: string | null;
   readonly status: ObjectStatus;
   readonly attrs: ScimAttrs;
+  /** The attributes as stored, when read from state: an unchanged user is told apart without parsing them. */
+  readonly attrsJson?: string;
 }
 
 interface OpBase {
@@ -145,7 +147,9 @@ export function planCycle(
       continue;
     }
     const linked = s as StateUser & { targetId: string };
-    const changes = diffAttrs(comparable(s.attrs, d), d.attrs);
+    // Most users did not change: the same serialisation as stored means no parse and no diff.
+    const unchanged = !d.createOnly && !d.keep && s.attrsJson !== undefined && s.attrsJson === JSON.stringify(d.attrs);
+    const changes = unchanged ? { set: {}, remove: [] } : diffAttrs(comparable(s.attrs, d), d.attrs);
     const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
     if (!d.active && s.status === 'active') {
       deprovision(linked, 'inactive', changes);

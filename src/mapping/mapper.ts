@@ -119,20 +119,46 @@ export class UserMapper {
     return this.compiled.map((c) => c.path);
   }
 
+  /** Whether a mapping is a JSONata expression (evaluated asynchronously). */
+  get hasExpressions(): boolean {
+    return this.compiled.some((c) => c.expression !== undefined);
+  }
+
   async map(user: SourceUser): Promise<MappedUser> {
+    if (!this.hasExpressions) return this.mapSync(user);
     const input: Record<string, unknown> = { ...user.attributes, id: user.id, active: user.active };
+    const values = new Map<string, unknown>();
+    const failed = new Map<string, string>();
+    for (const { path, expression } of this.compiled) {
+      if (!expression) continue;
+      try {
+        values.set(path, await expression.evaluate(input));
+      } catch (err) {
+        failed.set(path, `expression failed: ${(err as Error).message}`);
+      }
+    }
+    return this.build(user, values, failed);
+  }
+
+  /** `map` for mappings without expressions: no promise per user. */
+  mapSync(user: SourceUser): MappedUser {
+    if (this.hasExpressions) throw new Error('mapSync: this mapping has expressions; use map');
+    return this.build(user, undefined, undefined);
+  }
+
+  private build(user: SourceUser, values: ReadonlyMap<string, unknown> | undefined, failed: ReadonlyMap<string, string> | undefined): MappedUser {
     const out: MappedUser = { attrs: {}, createOnly: {}, keep: [], problems: [] };
     for (const { path, spec, expression } of this.compiled) {
       let raw: unknown;
-      if (spec.from !== undefined || spec.join !== undefined) raw = fromSources(input, spec);
+      if (spec.from !== undefined || spec.join !== undefined) raw = fromSources(user, spec);
       else if (spec.value !== undefined) raw = spec.value;
-      else {
-        try {
-          raw = await expression!.evaluate(input);
-        } catch (err) {
-          out.problems.push({ path, rule: 'expression', message: `expression failed: ${(err as Error).message}` });
+      else if (expression) {
+        const problem = failed?.get(path);
+        if (problem !== undefined) {
+          out.problems.push({ path, rule: 'expression', message: problem });
           continue;
         }
+        raw = values?.get(path);
       }
       if (typeof raw === 'string') raw = raw.trim();
       if (empty(raw)) {
@@ -155,18 +181,28 @@ export class UserMapper {
   }
 }
 
+/** A source attribute by name; `id` and `active` are the user's own. */
+function attributeOf(user: SourceUser, name: string): unknown {
+  if (name === 'id') return user.id;
+  if (name === 'active') return user.active;
+  return user.attributes[name];
+}
+
 /** `from` (first attribute with a value), else `join` (the non-empty ones, joined). Cheap: no expression engine. */
-function fromSources(input: Record<string, unknown>, spec: MappingSpec): unknown {
+function fromSources(user: SourceUser, spec: MappingSpec): unknown {
   if (typeof spec.from === 'string') {
-    const v = input[spec.from];
+    const v = attributeOf(user, spec.from);
     if (!empty(v) || !spec.join) return v;
   } else if (spec.from) {
-    for (const a of spec.from) if (!empty(input[a])) return input[a];
+    for (const a of spec.from) {
+      const v = attributeOf(user, a);
+      if (!empty(v)) return v;
+    }
   }
   if (!spec.join) return undefined;
   const parts: string[] = [];
   for (const a of spec.join) {
-    const v = input[a];
+    const v = attributeOf(user, a);
     if (!empty(v)) parts.push(String(v).trim());
   }
   return parts.join(spec.separator ?? ' ');

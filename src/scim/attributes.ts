@@ -34,6 +34,18 @@ const CORE_PATH = /^([A-Za-z][\w$-]*)(?:\[type eq "([^"]*)"\])?(?:\.([A-Za-z][\w
 
 /** Parses the path forms scimsync writes; throws on anything else. */
 export function parsePath(path: string): ParsedPath {
+  let parsed = parsedPaths.get(path);
+  if (parsed === undefined) {
+    parsed = Object.freeze(parseUncached(path));
+    // A mapping has a few dozen paths: the cache stays small (bounded anyway).
+    if (parsedPaths.size < 10_000) parsedPaths.set(path, parsed);
+  }
+  return parsed;
+}
+
+const parsedPaths = new Map<string, Readonly<ParsedPath>>();
+
+function parseUncached(path: string): ParsedPath {
   let schema: string | undefined;
   let rest = path;
   if (path.startsWith('urn:')) {
