@@ -1,26 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { startDevTarget, type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
+import { type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
 import { StateStore } from '../../state/store.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'groups-token';
 
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
-  target = await startDevTarget({ token: TOKEN, strict: true });
-});
-afterAll(async () => {
-  await target.stop();
-});
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
-  ws.writeConfig();
+useStrictTarget(TOKEN, (t, w) => {
+  target = t;
+  ws = w;
 });
 
 /** Group display name -> sorted member source ids (externalId), as the target holds them; duplicates kept. */

@@ -1,24 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import type { DevTarget } from '../../src/devtarget/server.js';
+import { makeDirectory, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'reconcile-token';
 
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
-  target = await startDevTarget({ token: TOKEN, strict: true });
-});
-afterAll(async () => {
-  await target.stop();
-});
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
-  ws.writeConfig();
+useStrictTarget(TOKEN, (t, w) => {
+  target = t;
+  ws = w;
 });
 
 const activeCount = () => [...target.users.values()].filter((u) => u.active === true).length;

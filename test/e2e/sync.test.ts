@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync, readFileSync } from 'node:fs';
-import { startDevTarget, type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
+import { type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
+import { makeDirectory, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'e2e-token';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -9,18 +10,9 @@ const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
-  target = await startDevTarget({ token: TOKEN, strict: true });
-});
-afterAll(async () => {
-  await target.stop();
-});
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
-  ws.writeConfig();
+useStrictTarget(TOKEN, (t, w) => {
+  target = t;
+  ws = w;
 });
 
 function byExternalId(): Map<string, StoredResource> {
