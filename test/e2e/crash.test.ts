@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DevTarget } from '../../src/devtarget/server.js';
+import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'crash-token';
@@ -11,16 +12,12 @@ const TOKEN = 'crash-token';
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
+beforeAll(() => {
   if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-  target = await startDevTarget({ token: TOKEN, strict: true });
 });
-afterAll(() => target.stop());
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
+useStrictTarget(TOKEN, (t, w) => {
+  target = t;
+  ws = w;
 });
 
 function directory(): Directory {

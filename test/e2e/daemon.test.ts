@@ -3,27 +3,23 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DevTarget } from '../../src/devtarget/server.js';
 import { StateStore } from '../../state/store.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { makeDirectory, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'daemon-token';
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
+beforeAll(() => {
   if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-  target = await startDevTarget({ token: TOKEN, strict: true });
 });
-afterAll(() => target.stop());
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.clearFaults();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
+useStrictTarget(TOKEN, (t, w) => {
+  target = t;
+  ws = w;
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

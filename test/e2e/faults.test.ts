@@ -1,26 +1,21 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { describe, expect, it } from 'vitest';
+import type { DevTarget } from '../../src/devtarget/server.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'faults-token';
 
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(async () => {
-  target = await startDevTarget({ token: TOKEN, strict: true, seed: 7 });
-});
-afterAll(async () => {
-  await target.stop();
-});
-beforeEach(() => {
-  target.users.clear();
-  target.groups.clear();
-  target.clearFaults();
-  target.requests.length = 0;
-  ws = workspace(target.url, TOKEN);
-  ws.writeConfig();
-});
+useStrictTarget(
+  TOKEN,
+  (t, w) => {
+    target = t;
+    ws = w;
+  },
+  { seed: 7 },
+);
 
 function withGroups(n: number): Directory {
   const d = makeDirectory(n);
