@@ -1,15 +1,15 @@
 /**
  * One planning measurement in a fresh process (so peak RSS is this run's):
  *   node plan-worker.js prepare <config> <integration>   seeds state as if the directory had been pushed
- *   node plan-worker.js measure <config> <integration>   source read + scope/map + state read + plan, no HTTP
+ *   node plan-worker.js measure <config> <integration>   a dry-run cycle (`scimsync plan`): source read + scope/map + state read + plan, no HTTP
  * Prints one JSON line.
  */
 import { createSource } from '../connectors/index.js';
 import { resolveProfile } from '../connectors/profiles/index.js';
 import { loadConfig } from '../src/config/load.js';
-import { mapUsers } from '../src/engine/cycle.js';
+import { mapUsers, runCycle } from '../src/engine/cycle.js';
+import { createLogger } from '../src/log.js';
 import { scopeSnapshot } from '../src/engine/groups.js';
-import { planCycle } from '../src/engine/plan.js';
 import { buildResource } from '../src/scim/attributes.js';
 import { StateStore } from '../state/store.js';
 
@@ -41,21 +41,11 @@ if (mode === 'prepare') {
   store.setLastSourceUsers(name, mapped.desired.length);
   console.log(JSON.stringify({ prepared: mapped.desired.length }));
 } else {
+  // Exactly what `scimsync plan` does: a dry-run cycle, which stops before the first request.
+  const logger = createLogger({ level: 'error', format: 'json', silent: true });
   const started = process.hrtime.bigint();
-  const { scoped, profile, mapped } = await desiredAndGroups();
-  const state = store.loadUsers(name);
-  const groupState = store.loadGroups(name);
-  const plan = planCycle(mapped.desired, state, { deprovision: integration.deprovision.action }, {
-    desired: scoped.groups,
-    state: groupState,
-    options: {
-      behaviour: profile.groups,
-      membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
-      groupDeprovision: integration.groups.deprovision,
-      userDeprovision: integration.deprovision.action,
-    },
-  });
+  const report = await runCycle({ integration, store, logger, dryRun: true });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  console.log(JSON.stringify({ ms, operations: plan.operations.length, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ ms, operations: report.operations.length, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
 }
 store.close();

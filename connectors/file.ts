@@ -4,7 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { SourceError } from '../src/errors.js';
 import type { SnapshotResult } from '../src/model.js';
 import type { SourceConnector } from './source.js';
-import { validateRows, type RawGroupRow, type RawUserRow } from './validate.js';
+import { MalformedRow, validateRows, type RawRows } from './validate.js';
 
 export interface FileSourceOptions {
   integration: string;
@@ -45,7 +45,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function csvRows(integration: string, path: string, text: string): RawUserRow[] {
+function csvRows(integration: string, path: string, text: string): RawRows {
   let rows: string[][];
   try {
     rows = parseCsv(text, { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true }) as string[][];
@@ -55,17 +55,16 @@ function csvRows(integration: string, path: string, text: string): RawUserRow[] 
     throw new SourceError(integration, `${path}${line}: malformed CSV (${(e.message ?? String(err)).split('\n')[0]})`);
   }
   const [header, ...body] = rows;
-  if (!header) return [];
   const name = basename(path);
-  return body.map((cells, i) => {
-    const location = `${name}:${i + 2}`;
-    if (cells.length !== header.length) {
-      return { location, record: { __malformed: `expected ${header.length} columns, got ${cells.length}` } };
-    }
+  const at = (i: number) => `${name}:${i + 2}`;
+  if (!header) return { records: [], at };
+  const records = body.map((cells) => {
+    if (cells.length !== header.length) return new MalformedRow(`expected ${header.length} columns, got ${cells.length}`);
     const record: Record<string, unknown> = {};
     header.forEach((h, j) => (record[h] = cells[j]));
-    return { location, record };
+    return record;
   });
+  return { records, at };
 }
 
 /** Reads a directory from a JSON file or a CSV pair (DESIGN.md, "The file source format"). */
@@ -74,8 +73,8 @@ export function fileSource(options: FileSourceOptions): SourceConnector {
   return {
     kind: 'file',
     async snapshot(): Promise<SnapshotResult> {
-      let users: RawUserRow[];
-      let groups: RawGroupRow[] = [];
+      let users: RawRows;
+      let groups: RawRows = { records: [], at: String };
       if (extname(path).toLowerCase() === '.csv') {
         users = csvRows(integration, path, await readText(integration, path));
         if (options.groupsPath) {
@@ -87,22 +86,13 @@ export function fileSource(options: FileSourceOptions): SourceConnector {
           throw new SourceError(integration, `${path}: expected an object with a "users" array`);
         }
         const name = basename(path);
-        users = doc.users.map((u, i) => ({
-          location: `${name} users[${i}]`,
-          record: isRecord(u) ? u : { __malformed: 'expected an object' },
-        }));
+        users = { records: doc.users, at: (i) => `${name} users[${i}]` };
         const rawGroups = doc.groups === undefined ? [] : doc.groups;
         if (!Array.isArray(rawGroups)) throw new SourceError(integration, `${path}: "groups" must be an array`);
-        groups = rawGroups.map((g, i) => ({
-          location: `${name} groups[${i}]`,
-          record: isRecord(g) ? g : { __malformed: 'expected an object' },
-        }));
+        groups = { records: rawGroups, at: (i) => `${name} groups[${i}]` };
       }
-      const malformed = [...users, ...groups].filter((r) => typeof r.record.__malformed === 'string');
-      const problems = malformed.map((r) => ({ location: r.location, message: `malformed row: ${String(r.record.__malformed)}` }));
-      const ok = (r: RawUserRow) => typeof r.record.__malformed !== 'string';
-      const result = validateRows(users.filter(ok), groups.filter(ok));
-      return { snapshot: { users: result.users, groups: result.groups }, problems: [...problems, ...result.problems] };
+      const result = validateRows(users, groups);
+      return { snapshot: { users: result.users, groups: result.groups }, problems: result.problems };
     },
   };
 }

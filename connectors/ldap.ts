@@ -3,7 +3,7 @@ import { Client, type Entry } from 'ldapts';
 import { SourceError } from '../src/errors.js';
 import type { SnapshotResult } from '../src/model.js';
 import type { SourceConnector } from './source.js';
-import { validateRows, type RawGroupRow, type RawUserRow } from './validate.js';
+import { rowsOf, validateRows, type RawRow } from './validate.js';
 
 export interface LdapSourceOptions {
   integration: string;
@@ -203,7 +203,7 @@ async function read(
     if (uid !== undefined) userIdByUid.set(uid, id);
   }
 
-  const rawUsers: RawUserRow[] = userEntries.map((e) => {
+  const rawUsers: RawRow[] = userEntries.map((e) => {
     const record: Record<string, unknown> = { id: idOf(e) };
     for (const [snapshotAttr, ldapAttr] of mapped) {
       const v = first(get(e, ldapAttr));
@@ -215,7 +215,7 @@ async function read(
     return { location: e.dn, record };
   });
 
-  const rawGroups: RawGroupRow[] = [];
+  const rawGroups: RawRow[] = [];
   if (options.groups) {
     const g = options.groups;
     const groupAttributes = [idAttr, g.nameAttribute, ...(byMemberOf ? [] : [memberAttr])];
@@ -256,6 +256,6 @@ async function read(
       rawGroups.push({ location: e.dn, record: { id, displayName: first(get(e, g.nameAttribute)), members } });
     }
   }
-  const { users, groups, problems } = validateRows(rawUsers, rawGroups);
+  const { users, groups, problems } = validateRows(rowsOf(rawUsers), rowsOf(rawGroups));
   return { snapshot: { users, groups }, problems };
 }

@@ -4,7 +4,7 @@ import type { SnapshotResult } from '../src/model.js';
 import { ENTERPRISE_USER_SCHEMA } from '../src/scim/attributes.js';
 import { ScimClient, type ResourceType } from '../src/scim/client.js';
 import type { SourceConnector } from './source.js';
-import { validateRows } from './validate.js';
+import { rowsOf, validateRows } from './validate.js';
 
 export interface ScimSourceOptions {
   integration: string;
@@ -87,15 +87,15 @@ export function scimSource(options: ScimSourceOptions): SourceConnector {
         const users = await readAll('Users');
         const groups = await readAll('Groups');
         const v = validateRows(
-          users.map((r) => ({ location: `${options.url}/Users/${r.id}`, record: userRecord(r) })),
-          groups.map((g) => ({
+          rowsOf(users.map((r) => ({ location: `${options.url}/Users/${r.id}`, record: userRecord(r) }))),
+          rowsOf(groups.map((g) => ({
             location: `${options.url}/Groups/${g.id}`,
             record: {
               id: g.id,
               displayName: g.displayName,
               members: (Array.isArray(g.members) ? (g.members as { value?: unknown }[]) : []).map((m) => m.value).filter((x) => typeof x === 'string'),
             },
-          })),
+          }))),
         );
         return { snapshot: { users: v.users, groups: v.groups }, problems: v.problems };
       } catch (err) {

@@ -1,13 +1,38 @@
 import type { SnapshotProblem, SourceGroup, SourceUser } from '../src/model.js';
 
-export interface RawUserRow {
+/** A source row and where it came from (a file position, a DN, a URL). */
+export interface RawRow {
   location: string;
   record: Record<string, unknown>;
 }
 
-export interface RawGroupRow {
-  location: string;
-  record: Record<string, unknown>;
+/** A row that could not even be read as a record (a CSV line with the wrong number of columns). */
+export class MalformedRow {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * Rows as a source read them, with where each came from: `at(i)` names row i,
+ * and is called only for rows with a problem (a directory of a million rows
+ * does not build a million location strings). A row that is not an object is
+ * reported as malformed.
+ */
+export interface RawRows {
+  records: readonly unknown[];
+  at: (index: number) => string;
+}
+
+/** RawRows from rows that carry their location. */
+export function rowsOf(rows: readonly RawRow[]): RawRows {
+  return { records: rows.map((r) => r.record), at: (i) => rows[i]!.location };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof MalformedRow);
+}
+
+function malformed(v: unknown): string {
+  return `malformed row: ${v instanceof MalformedRow ? v.reason : 'expected an object'}`;
 }
 
 function asText(v: unknown): string | undefined {
@@ -31,64 +56,85 @@ function asActive(v: unknown): boolean | undefined {
  * Turns raw rows into a validated snapshot. Rows with no id, a duplicate id, no
  * userName or a malformed `active` are reported and skipped; group members that
  * name no known user (or group) are reported and dropped.
+ *
+ * The records become the users' attributes as they are (text values trimmed,
+ * empty ones removed, in place): the caller hands them over.
  */
-export function validateRows(
-  users: RawUserRow[],
-  groups: RawGroupRow[],
-): { users: SourceUser[]; groups: SourceGroup[]; problems: SnapshotProblem[] } {
+export function validateRows(users: RawRows, groups: RawRows): { users: SourceUser[]; groups: SourceGroup[]; problems: SnapshotProblem[] } {
   const problems: SnapshotProblem[] = [];
   const outUsers: SourceUser[] = [];
   const seen = new Set<string>();
   const duplicates = new Set<string>();
-  for (const { record } of users) {
-    const id = asText(record.id);
-    if (id !== undefined) {
-      if (seen.has(id)) duplicates.add(id);
-      seen.add(id);
-    }
+  const records = users.records;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    const id = isRecord(record) ? asText(record.id) : undefined;
+    if (id === undefined) continue;
+    if (seen.has(id)) duplicates.add(id);
+    else seen.add(id);
   }
-  for (const { location, record } of users) {
+  // Ids seen but not usable: members naming them are dropped like unknown ones.
+  const rejected = new Set<string>(duplicates);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    if (!isRecord(record)) {
+      problems.push({ location: users.at(i), message: malformed(record) });
+      continue;
+    }
     const id = asText(record.id);
     if (id === undefined) {
-      problems.push({ location, message: 'missing id' });
+      problems.push({ location: users.at(i), message: 'missing id' });
       continue;
     }
     if (duplicates.has(id)) {
-      problems.push({ location, sourceId: id, message: `duplicate id ${JSON.stringify(id)}` });
+      problems.push({ location: users.at(i), sourceId: id, message: `duplicate id ${JSON.stringify(id)}` });
       continue;
     }
     if (asText(record.userName) === undefined) {
-      problems.push({ location, sourceId: id, message: 'missing userName' });
+      rejected.add(id);
+      problems.push({ location: users.at(i), sourceId: id, message: 'missing userName' });
       continue;
     }
     const active = asActive(record.active);
     if (active === undefined) {
-      problems.push({ location, sourceId: id, message: `active must be true or false, got ${JSON.stringify(record.active)}` });
+      rejected.add(id);
+      problems.push({ location: users.at(i), sourceId: id, message: `active must be true or false, got ${JSON.stringify(record.active)}` });
       continue;
     }
-    const attributes: Record<string, unknown> = {};
     for (const k in record) {
-      if (k === 'id' || k === 'active') continue;
       const v = record[k];
-      if (v === '' || v === null || v === undefined) continue;
-      attributes[k] = typeof v === 'string' ? v.trim() : v;
+      if (typeof v === 'string') {
+        const t = v.trim();
+        if (t === '') delete record[k];
+        else if (t.length !== v.length) record[k] = t;
+      } else if (v === null || v === undefined) delete record[k];
     }
-    outUsers.push({ id, attributes, active });
+    outUsers.push({ id, attributes: record, active });
   }
-  const userIds = new Set(outUsers.map((u) => u.id));
+  const isUser = (id: string) => seen.has(id) && !rejected.has(id);
 
   const outGroups: SourceGroup[] = [];
   const seenGroups = new Set<string>();
-  const groupIds = new Set(groups.map((g) => asText(g.record.id)).filter((x): x is string => x !== undefined));
-  for (const { location, record } of groups) {
+  const groupIds = new Set<string>();
+  for (const record of groups.records) {
+    const id = isRecord(record) ? asText(record.id) : undefined;
+    if (id !== undefined) groupIds.add(id);
+  }
+  for (let i = 0; i < groups.records.length; i++) {
+    const record = groups.records[i];
+    const location = () => groups.at(i);
+    if (!isRecord(record)) {
+      problems.push({ location: location(), message: malformed(record) });
+      continue;
+    }
     const id = asText(record.id);
     const displayName = asText(record.displayName);
     if (id === undefined || displayName === undefined) {
-      problems.push({ location, ...(id ? { sourceId: id } : {}), message: id ? 'missing displayName' : 'missing id' });
+      problems.push({ location: location(), ...(id ? { sourceId: id } : {}), message: id ? 'missing displayName' : 'missing id' });
       continue;
     }
     if (seenGroups.has(id)) {
-      problems.push({ location, sourceId: id, message: `duplicate group id ${JSON.stringify(id)}` });
+      problems.push({ location: location(), sourceId: id, message: `duplicate group id ${JSON.stringify(id)}` });
       continue;
     }
     seenGroups.add(id);
@@ -98,7 +144,7 @@ export function validateRows(
     else if (typeof rawMembers === 'string') list = rawMembers.split(';');
     else if (rawMembers === undefined || rawMembers === null) list = [];
     else {
-      problems.push({ location, sourceId: id, message: 'members must be a list of user ids' });
+      problems.push({ location: location(), sourceId: id, message: 'members must be a list of user ids' });
       continue;
     }
     const members: string[] = [];
@@ -106,8 +152,8 @@ export function validateRows(
     for (const m of list) {
       const mid = asText(m);
       if (mid === undefined) continue;
-      if (!userIds.has(mid) && !groupIds.has(mid)) {
-        problems.push({ location, sourceId: id, message: `member ${JSON.stringify(mid)} is not a known user or group` });
+      if (!isUser(mid) && !groupIds.has(mid)) {
+        problems.push({ location: location(), sourceId: id, message: `member ${JSON.stringify(mid)} is not a known user or group` });
         continue;
       }
       if (!memberSet.has(mid)) {

@@ -1,6 +1,7 @@
 /** A user as the source directory holds it (DESIGN.md, "The pipeline"). */
 export interface SourceUser {
   id: string;
+  /** The row as read (text trimmed, empty values removed); its `id` and `active` are the fields'. */
   attributes: Record<string, unknown>;
   active: boolean;
 }

@@ -131,4 +131,18 @@ export const migrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- A digest of what was pushed (src/digest.ts): for a user its attributes, for a
+      -- group its member set. Planning tells an unchanged object by it, and reads the
+      -- attributes or members only of objects that changed.
+      ALTER TABLE objects ADD COLUMN digest INTEGER;
+      UPDATE objects SET digest = scimsync_attrs_digest(attrs) WHERE kind = 'user';
+      UPDATE objects SET digest = COALESCE((
+        SELECT scimsync_members_digest(m.user_id) FROM group_members m
+        WHERE m.integration = objects.integration AND m.group_id = objects.source_id
+      ), 0) WHERE kind = 'group';
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { StateGroup } from '../src/engine/groups.js';
 import type { ObjectStatus, StateUser } from '../src/engine/plan.js';
+import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../src/digest.js';
 import type { ScimAttrs } from '../src/scim/attributes.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
 import { migrations } from './migrations.js';
@@ -148,27 +149,35 @@ export class StateStore {
   private constructor(db: Database.Database) {
     this.db = db;
     this.stmts = {
-      loadUsersRaw: db.prepare(`SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'user'`).raw(true),
-      upsertUser: db.prepare<[string, string, string | null, string, string, string, string]>(
-        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
-         VALUES (?, 'user', ?, ?, ?, ?, ?, ?)
+      loadUsersRaw: db.prepare(`SELECT source_id, target_id, status, digest FROM objects WHERE integration = ? AND kind = 'user'`).raw(true),
+      userNames: db.prepare(
+        `SELECT source_id, json_extract(attrs, '$.userName'), json_extract(attrs, '$.displayName') FROM objects WHERE integration = ? AND kind = 'user'`,
+      ).raw(true),
+      userAttrs: db.prepare<[string, string], string>(`SELECT attrs FROM objects WHERE integration = ? AND kind = 'user' AND source_id = ?`).pluck(),
+      upsertUser: db.prepare<[string, string, string | null, string, string, number, string, string]>(
+        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, digest, created_at, updated_at)
+         VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (integration, kind, source_id) DO UPDATE SET
-           target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
+           target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, digest = excluded.digest,
+           updated_at = excluded.updated_at`,
       ),
-      loadGroups: db.prepare<[string], ObjectRow>(
-        `SELECT source_id, target_id, status, attrs FROM objects WHERE integration = ? AND kind = 'group'`,
+      loadGroups: db.prepare<[string], ObjectRow & { digest: number | null }>(
+        `SELECT source_id, target_id, status, attrs, digest FROM objects WHERE integration = ? AND kind = 'group'`,
       ),
-      loadMembersRaw: db.prepare(`SELECT group_id, json_group_array(user_id) FROM group_members WHERE integration = ? GROUP BY group_id`).raw(true),
+      groupMembers: db.prepare<[string, string], string>(`SELECT user_id FROM group_members WHERE integration = ? AND group_id = ?`).pluck(),
+      // A new group has no members yet: its member digest starts empty, and saveGroup keeps it.
       upsertGroup: db.prepare(
-        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at)
-         VALUES (@integration, 'group', @sourceId, @targetId, @status, @attrs, @now, @now)
+        `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, digest, created_at, updated_at)
+         VALUES (@integration, 'group', @sourceId, @targetId, @status, @attrs, ${NO_MEMBERS}, @now, @now)
          ON CONFLICT (integration, kind, source_id) DO UPDATE SET
            target_id = excluded.target_id, status = excluded.status, attrs = excluded.attrs, updated_at = excluded.updated_at`,
       ),
+      groupDigest: db.prepare<[string, string], number | null>(`SELECT digest FROM objects WHERE integration = ? AND kind = 'group' AND source_id = ?`).pluck(),
+      setGroupDigest: db.prepare(`UPDATE objects SET digest = ? WHERE integration = ? AND kind = 'group' AND source_id = ?`),
       addMember: db.prepare(`INSERT OR IGNORE INTO group_members (integration, group_id, user_id) VALUES (?, ?, ?)`),
       removeMember: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ? AND user_id = ?`),
       clearMembers: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ?`),
-      dropUser: db.prepare(`DELETE FROM group_members WHERE integration = ? AND user_id = ?`),
+      dropUser: db.prepare<[string, string], string>(`DELETE FROM group_members WHERE integration = ? AND user_id = ? RETURNING group_id`).pluck(),
       loadEscrow: db.prepare<[string], EscrowRow>(`SELECT * FROM escrow WHERE integration = ? ORDER BY op_key`),
       getEscrow: db.prepare<[string, string], EscrowRow>(`SELECT * FROM escrow WHERE integration = ? AND op_key = ?`),
       putEscrow: db.prepare(
@@ -233,6 +242,14 @@ export class StateStore {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
+    // For the migration that adds the digests to existing state.
+    db.function('scimsync_attrs_digest', { deterministic: true }, (text: unknown) =>
+      typeof text === 'string' ? attrsDigest(JSON.parse(text) as ScimAttrs) : null,
+    );
+    db.aggregate('scimsync_members_digest', {
+      start: NO_MEMBERS,
+      step: (digest: number, id: unknown) => (typeof id === 'string' ? withMember(digest, id) : digest),
+    });
     migrate(db);
     return new StateStore(db);
   }
@@ -270,41 +287,59 @@ export class StateStore {
   }
 
   /** Every user of an integration, in one query. */
+  /**
+   * Every user of an integration, with the digest of its attributes; the
+   * attributes themselves are read when first looked at (most users of a
+   * cycle are unchanged, and their digest is all planning needs).
+   */
   loadUsers(integration: string): StateUser[] {
     // Rows as arrays: no object per row before the StoredUser.
-    const rows = this.stmts.loadUsersRaw.all(integration) as [string, string | null, ObjectStatus, string][];
+    const rows = this.stmts.loadUsersRaw.all(integration) as [string, string | null, ObjectStatus, number | null][];
+    const attrsOf = (sourceId: string) => this.stmts.userAttrs.get(integration, sourceId) ?? '{}';
     const out: StateUser[] = new Array<StateUser>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
-      out[i] = new StoredUser(r[0], r[1], r[2], r[3]);
+      out[i] = new StoredUser(r[0], r[1], r[2], r[3] ?? undefined, attrsOf);
     }
     return out;
   }
 
-  saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
-    const at = now.toISOString();
-    this.write(() => this.stmts.upsertUser.run(integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), at, at));
+  /** The userName and displayName last pushed for every user, without the rest of the attributes. */
+  loadUserNames(integration: string): { sourceId: string; names: unknown[] }[] {
+    return (this.stmts.userNames.all(integration) as [string, unknown, unknown][]).map(([sourceId, ...names]) => ({ sourceId, names }));
   }
 
-  /** Every group of an integration with the members last pushed: two queries. */
+  saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
+    const at = now.toISOString();
+    this.write(() =>
+      this.stmts.upsertUser.run(integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), attrsDigest(user.attrs), at, at),
+    );
+  }
+
+  /**
+   * Every group of an integration with the digest of the members last pushed;
+   * the members themselves are read when first looked at (a group whose
+   * members did not change is told by its digest).
+   */
   loadGroups(integration: string): StateGroup[] {
-    // SQLite builds each group's member list as one JSON array: far cheaper than a row per member.
-    const members = new Map<string, Set<string>>();
-    for (const [group, list] of this.stmts.loadMembersRaw.all(integration) as [string, string][]) {
-      members.set(group, new Set(JSON.parse(list) as string[]));
-    }
-    return this.stmts.loadGroups.all(integration).map((r) => ({
-      sourceId: r.source_id,
-      targetId: r.target_id,
-      status: r.status,
-      displayName: String((JSON.parse(r.attrs) as { displayName?: unknown }).displayName ?? ''),
-      members: members.get(r.source_id) ?? new Set<string>(),
-    }));
+    const membersOf = (groupId: string) => this.stmts.groupMembers.all(integration, groupId);
+    return this.stmts.loadGroups.all(integration).map(
+      (r) =>
+        new StoredGroup(
+          r.source_id,
+          r.target_id,
+          r.status,
+          String((JSON.parse(r.attrs) as { displayName?: unknown }).displayName ?? ''),
+          r.digest ?? undefined,
+          membersOf,
+        ),
+    );
   }
 
   /**
    * Records a group and a change of its members in one transaction. `members`
-   * replaces the whole set when given; `add`/`remove` adjust it otherwise.
+   * replaces the whole set when given; `add`/`remove` adjust it otherwise. The
+   * group's member digest follows every member actually added or removed.
    */
   saveGroup(
     integration: string,
@@ -313,24 +348,42 @@ export class StateStore {
     now: Date = new Date(),
   ): void {
     this.write(() => this.db.transaction(() => {
+      const id = group.sourceId;
       this.stmts.upsertGroup.run({
         integration,
-        sourceId: group.sourceId,
+        sourceId: id,
         targetId: group.targetId,
         status: group.status,
         attrs: JSON.stringify({ displayName: group.displayName }),
         now: now.toISOString(),
       });
-      if (change.members) this.stmts.clearMembers.run(integration, group.sourceId);
-      for (const u of change.members ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
-      for (const u of change.remove ?? []) this.stmts.removeMember.run(integration, group.sourceId, u);
-      for (const u of change.add ?? []) this.stmts.addMember.run(integration, group.sourceId, u);
+      if (!change.members && !change.add?.length && !change.remove?.length) return;
+      let digest = change.members ? NO_MEMBERS : (this.stmts.groupDigest.get(integration, id) ?? this.recountMembers(integration, id));
+      if (change.members) this.stmts.clearMembers.run(integration, id);
+      for (const u of change.members ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
+      for (const u of change.remove ?? []) if (this.stmts.removeMember.run(integration, id, u).changes > 0) digest = withoutMember(digest, u);
+      for (const u of change.add ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
+      this.stmts.setGroupDigest.run(digest, integration, id);
     })());
+  }
+
+  /** The member digest of a group from its members, for a row that has none. */
+  private recountMembers(integration: string, groupId: string): number {
+    return membersDigest(this.stmts.groupMembers.all(integration, groupId));
   }
 
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
   dropMemberships(integration: string, userId: string): void {
-    this.stmts.dropUser.run(integration, userId);
+    this.write(() => this.db.transaction(() => {
+      for (const groupId of this.stmts.dropUser.all(integration, userId)) {
+        const digest = this.stmts.groupDigest.get(integration, groupId);
+        this.stmts.setGroupDigest.run(
+          digest === null || digest === undefined ? this.recountMembers(integration, groupId) : withoutMember(digest, userId),
+          integration,
+          groupId,
+        );
+      }
+    })());
   }
 
   startCycle(id: string, integration: string, dryRun: boolean, now: Date = new Date()): void {
@@ -651,21 +704,39 @@ export class StateStore {
   }
 }
 
+/** A group read from state; its members are read only when someone looks at them. */
+class StoredGroup implements StateGroup {
+  private loaded: ReadonlySet<string> | undefined;
+  constructor(
+    readonly sourceId: string,
+    readonly targetId: string | null,
+    readonly status: ObjectStatus,
+    readonly displayName: string,
+    readonly membersDigest: number | undefined,
+    private readonly membersOf: (groupId: string) => string[],
+  ) {}
+
+  get members(): ReadonlySet<string> {
+    return (this.loaded ??= new Set(this.membersOf(this.sourceId)));
+  }
+}
+
 /** How long results may wait to be committed together. */
 const GROUP_COMMIT_MS = 10;
 
-/** A user read from state; its attributes are parsed only when someone looks at them. */
+/** A user read from state; its attributes are read and parsed only when someone looks at them. */
 class StoredUser implements StateUser {
   private parsed: ScimAttrs | undefined;
   constructor(
     readonly sourceId: string,
     readonly targetId: string | null,
     readonly status: ObjectStatus,
-    readonly attrsJson: string,
+    readonly digest: number | undefined,
+    private readonly attrsOf: (sourceId: string) => string,
   ) {}
 
   get attrs(): ScimAttrs {
-    return (this.parsed ??= JSON.parse(this.attrsJson) as ScimAttrs);
+    return (this.parsed ??= JSON.parse(this.attrsOf(this.sourceId)) as ScimAttrs);
   }
 }
 

@@ -63,13 +63,18 @@ async function explainUser(integration: IntegrationConfig, userId: string, opera
   if (!user) throw new ConfigError(`--user ${userId}: no user with this id in the source of integration ${integration.name}`);
   const mapped = await resolveProfile(integration).mapper.map(user);
   const { body } = buildResource({ ...mapped.attrs, ...mapped.createOnly }, user.active, (id) => `<target id of ${id}>`);
+  // The row's attributes (its id is the user's, already shown) and the active flag as read.
+  const source: Record<string, unknown> = { ...user.attributes };
+  delete source.id;
+  delete source.active;
+  source.active = user.active;
   if (json) {
-    io.out(JSON.stringify({ integration: integration.name, user: userId, source: { ...user.attributes, active: user.active }, resource: body, problems: mapped.problems, operations }));
+    io.out(JSON.stringify({ integration: integration.name, user: userId, source, resource: body, problems: mapped.problems, operations }));
     return;
   }
   io.out(`[integration ${integration.name}] user ${userId}`);
   io.out('source attributes:');
-  for (const [k, v] of Object.entries({ ...user.attributes, active: user.active })) io.out(`  ${k}: ${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(source)) io.out(`  ${k}: ${JSON.stringify(v)}`);
   io.out('SCIM resource:');
   for (const line of JSON.stringify(body, null, 2).split('\n')) io.out(`  ${line}`);
   for (const p of mapped.problems) io.out(`not sendable: ${p.message} (${p.rule})`);

@@ -182,15 +182,17 @@ export interface MappedUsers {
 export async function mapUsers(users: readonly SourceUser[], profile: ResolvedProfile, provisioned: ReadonlySet<string>): Promise<MappedUsers> {
   const out: MappedUsers = { desired: [], invalid: new Map(), notes: new Map() };
   const sync = !profile.mapper.hasExpressions;
+  const references = profile.mapper.referencePaths;
   for (const u of users) {
     const m = sync ? profile.mapper.mapSync(u) : await profile.mapper.map(u);
     if (m.problems.length > 0) {
       out.invalid.set(u.id, m.problems);
       continue;
     }
-    for (const bucket of [m.attrs, m.createOnly]) {
-      for (const [path, v] of Object.entries(bucket)) {
-        if (isUserRef(v) && !provisioned.has(v.userRef)) {
+    for (const path of references) {
+      for (const bucket of [m.attrs, m.createOnly]) {
+        const v = bucket[path];
+        if (v !== undefined && isUserRef(v) && !provisioned.has(v.userRef)) {
           delete bucket[path];
           out.notes.set(u.id, [...(out.notes.get(u.id) ?? []), `${path} left empty: user ${v.userRef} is not provisioned (out of scope or not in the source)`]);
         }
@@ -200,11 +202,16 @@ export async function mapUsers(users: readonly SourceUser[], profile: ResolvedPr
       sourceId: u.id,
       attrs: m.attrs,
       active: u.active,
-      ...(Object.keys(m.createOnly).length ? { createOnly: m.createOnly } : {}),
+      ...(hasKeys(m.createOnly) ? { createOnly: m.createOnly } : {}),
       ...(m.keep.length ? { keep: m.keep } : {}),
     });
   }
   return out;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /**
@@ -306,18 +313,28 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const inScopeIds = new Set(inScopeUsers.map((u) => u.id));
   const allState = store.loadUsers(name);
   // References may point at users provisioned now, or left in place out of scope.
-  const referable = new Set(inScopeIds);
+  let referable = inScopeIds;
+  const alsoReferable = (id: string) => {
+    if (referable === inScopeIds) referable = new Set(inScopeIds);
+    referable.add(id);
+  };
   if (integration.scope?.skipOutOfScopeDeletions) {
-    for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') referable.add(s.sourceId);
+    for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && !referable.has(s.sourceId)) alsoReferable(s.sourceId);
   }
   const isProtected = integration.protect?.length ? picomatch(integration.protect, { nocase: true, dot: true }) : undefined;
-  const protectedName = (attrs: ScimAttrs) => !!isProtected && [attrs.userName, attrs.displayName].some((v) => typeof v === 'string' && isProtected(v));
+  const protectedName = (names: readonly unknown[]) => !!isProtected && names.some((v) => typeof v === 'string' && isProtected(v));
+  // Users in state whose pushed userName or displayName is protected (read without the rest of their attributes).
+  const protectedState = new Set<string>();
+  if (isProtected) for (const u of store.loadUserNames(name)) if (protectedName(u.names)) protectedState.add(u.sourceId);
   // A protected account stays as it is, so it can still be referenced (as a manager, say).
-  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && protectedName(s.attrs)) referable.add(s.sourceId);
+  if (protectedState.size > 0) {
+    for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && protectedState.has(s.sourceId) && !referable.has(s.sourceId)) alsoReferable(s.sourceId);
+  }
   const mapped = await mapUsers(inScopeUsers, profile, referable);
   const desired = mapped.desired;
   const groupState = store.loadGroups(name);
-  const managed = allState.filter((s) => s.targetId !== null && s.status !== 'deleted').length;
+  let managed = 0;
+  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') managed++;
   if (inScopeUsers.length === 0 && managed > 0) {
     const msg = `the source returned no users in scope while ${managed} are provisioned: cycle aborted, nothing sent`;
     emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: snapshot.users.length, inScope: 0, managed } });
@@ -326,9 +343,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   }
   // Users who fail validation are held as they are: neither sent nor deprovisioned.
   const held = new Set(mapped.invalid.keys());
-  const stateById = new Map(allState.map((s) => [s.sourceId, s]));
+  // Looked up only for the few users that need it (invalid ones, a held plan's): built on first use.
+  let stateIndex: Map<string, StateUser> | undefined;
+  const stateOf = (id: string) => (stateIndex ??= new Map(allState.map((s) => [s.sourceId, s]))).get(id);
   for (const [sourceId, problems] of mapped.invalid) {
-    const known = stateById.get(sourceId);
+    const known = stateOf(sourceId);
     const linked = known && known.targetId !== null && known.status !== 'deleted' ? known : undefined;
     counts.invalid++;
     emit({
@@ -342,8 +361,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   }
   // Protected accounts (by userName or displayName glob) are never modified or deprovisioned.
   if (isProtected) {
-    for (const s of allState) if (protectedName(s.attrs)) held.add(s.sourceId);
-    for (const d of desired) if (protectedName(d.attrs)) held.add(d.sourceId);
+    for (const id of protectedState) held.add(id);
+    for (const d of desired) if (protectedName([d.attrs.userName, d.attrs.displayName])) held.add(d.sourceId);
   }
   // With scope.skipOutOfScopeDeletions, users who are in the source but out of scope are left alone.
   if (integration.scope?.skipOutOfScopeDeletions) {
@@ -355,7 +374,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const plan = planCycle(sendable, state, { deprovision: integration.deprovision.action }, {
     desired: scoped.groups,
     state: groupState,
-    held: new Map(allState.filter((s) => held.has(s.sourceId)).map((s) => [s.sourceId, s])),
+    held: held.size > 0 ? new Map(allState.filter((s) => held.has(s.sourceId)).map((s) => [s.sourceId, s])) : new Map(),
     options: {
       behaviour: profile.groups,
       membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
@@ -365,7 +384,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   });
   counts.planned = plan.operations.length;
   // A mass deprovision is held until an admin approves it (scimsync approve).
-  const hold = checkMassDeprovision(integration, plan.operations, managed, stateById, store, !dryRun);
+  const hold = checkMassDeprovision(integration, plan.operations, managed, stateOf, store, !dryRun);
   if (hold && !hold.approved) {
     emit({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } });
     if (dryRun) return { ...finish('dry-run', 3, plan.operations), hold };
@@ -456,7 +475,7 @@ function checkMassDeprovision(
   integration: IntegrationConfig,
   operations: readonly Operation[],
   managed: number,
-  stateById: ReadonlyMap<string, StateUser>,
+  stateOf: (sourceId: string) => StateUser | undefined,
   store: StateStore,
   record: boolean,
 ): MassDeprovision | undefined {
@@ -476,7 +495,7 @@ function checkMassDeprovision(
     ? `${n} users deprovisioned (${reason}), as approved on ${prior?.approvedAt ?? ''}`
     : `the plan would deprovision ${n} users, ${reason}: cycle held, nothing sent; review it with scimsync plan, then scimsync approve ${integration.name}`;
   if (!approved && record) {
-    const objects = deprovs.map((op) => ({ kind: op.kind, sourceId: op.sourceId, userName: String(stateById.get(op.sourceId)?.attrs.userName ?? '') }));
+    const objects = deprovs.map((op) => ({ kind: op.kind, sourceId: op.sourceId, userName: String(stateOf(op.sourceId)?.attrs.userName ?? '') }));
     store.holdPlan(integration.name, { reason, managed, objects });
   }
   return { deprovisions: n, reason, message, approved };

@@ -1,4 +1,5 @@
 import type { GroupBehaviour } from '../../connectors/profiles/profile.js';
+import { membersDigest } from '../digest.js';
 import type { SnapshotProblem, SourceGroup, SourceUser } from '../model.js';
 import type { DesiredUser, GroupOperation, ObjectStatus, StateUser } from './plan.js';
 
@@ -16,6 +17,8 @@ export interface StateGroup {
   status: ObjectStatus;
   displayName: string;
   members: ReadonlySet<string>;
+  /** membersDigest of `members`, when read from state: an unchanged member set is told without reading it. */
+  readonly membersDigest?: number | undefined;
 }
 
 export interface ScopeOptions {
@@ -261,10 +264,12 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
       for (const req of packRequests({ add: rest, remove: [], all: want }, behaviour, n)) emit(req, null);
       continue;
     }
+    const rename = linked.displayName !== g.displayName ? g.displayName : undefined;
+    // Most groups did not change: the same member digest as stored means no read of the stored members.
+    if (rename === undefined && linked.membersDigest !== undefined && linked.membersDigest === membersDigest(want)) continue;
     const wantSet = new Set(want);
     const add = want.filter((m) => !linked.members.has(m));
     const remove = [...linked.members].filter((m) => !wantSet.has(m)).sort();
-    const rename = linked.displayName !== g.displayName ? g.displayName : undefined;
     const requests = packRequests({ ...(rename !== undefined ? { displayName: rename } : {}), add, remove, all: want }, behaviour, n);
     for (const req of requests) emit(req, linked.targetId);
   }

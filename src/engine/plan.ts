@@ -1,3 +1,4 @@
+import { attrsDigest } from '../digest.js';
 import {
   diffAttrs,
   hasChanges,
@@ -26,8 +27,8 @@ export interface StateUser {
   readonly targetId: string | null;
   readonly status: ObjectStatus;
   readonly attrs: ScimAttrs;
-  /** The attributes as stored, when read from state: an unchanged user is told apart without parsing them. */
-  readonly attrsJson?: string;
+  /** attrsDigest of the attributes, when read from state: an unchanged user is told apart without reading them. */
+  readonly digest?: number | undefined;
 }
 
 interface OpBase {
@@ -115,7 +116,8 @@ export function planCycle(
 ): Plan {
   const stateById = new Map<string, StateUser>();
   for (const s of state) stateById.set(s.sourceId, s);
-  const desiredIds = new Set<string>();
+  const desiredUsers = new Map<string, DesiredUser>();
+  for (const d of desired) desiredUsers.set(d.sourceId, d);
 
   const creates = new Map<string, DesiredUser>();
   const updates: UserOperation[] = [];
@@ -139,7 +141,6 @@ export function planCycle(
   };
 
   for (const d of desired) {
-    desiredIds.add(d.sourceId);
     const s = stateById.get(d.sourceId);
     if (!s || s.targetId === null || s.status === 'deleted') {
       // A user who is inactive at the source and not in the target stays out of it.
@@ -147,8 +148,9 @@ export function planCycle(
       continue;
     }
     const linked = s as StateUser & { targetId: string };
-    // Most users did not change: the same serialisation as stored means no parse and no diff.
-    const unchanged = !d.createOnly && !d.keep && s.attrsJson !== undefined && s.attrsJson === JSON.stringify(d.attrs);
+    // Most users did not change: the same digest as stored means no read of the stored attributes and no diff.
+    const unchanged = !d.createOnly && !d.keep && s.digest !== undefined && s.digest === attrsDigest(d.attrs);
+    if (unchanged && (d.active ? s.status === 'active' : s.status !== 'active')) continue;
     const changes = unchanged ? { set: {}, remove: [] } : diffAttrs(comparable(s.attrs, d), d.attrs);
     const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
     if (!d.active && s.status === 'active') {
@@ -162,7 +164,7 @@ export function planCycle(
   }
 
   for (const s of state) {
-    if (desiredIds.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
+    if (desiredUsers.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
     deprovision(s as StateUser & { targetId: string }, 'removed', NO_CHANGES);
   }
 
@@ -181,7 +183,6 @@ export function planCycle(
   }
   if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
 
-  const desiredUsers = new Map(desired.map((d) => [d.sourceId, d]));
   const g = planGroups(
     { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()), held: groups.held ?? new Map() },
     groups.options,

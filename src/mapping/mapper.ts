@@ -119,6 +119,11 @@ export class UserMapper {
     return this.compiled.map((c) => c.path);
   }
 
+  /** Paths whose value is a reference to another user (manager). */
+  get referencePaths(): string[] {
+    return this.compiled.filter((c) => c.spec.reference === 'user').map((c) => c.path);
+  }
+
   /** Whether a mapping is a JSONata expression (evaluated asynchronously). */
   get hasExpressions(): boolean {
     return this.compiled.some((c) => c.expression !== undefined);

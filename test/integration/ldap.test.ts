@@ -48,7 +48,9 @@ suite('LDAP source against a real slapd (2,000 people, 50 groups)', () => {
       .map((u) => ({
         id: gid(u),
         active: !u.disabled,
+        // The record as read: the id, the mapped attributes and the state userAccountControl gives.
         attributes: {
+          id: gid(u),
           userName: u.mail,
           givenName: u.givenName,
           familyName: u.sn,
@@ -56,6 +58,7 @@ suite('LDAP source against a real slapd (2,000 people, 50 groups)', () => {
           ...(u.title ? { title: u.title } : {}),
           ...(u.telephoneNumber ? { phone: u.telephoneNumber } : {}),
           ...(u.manager ? { managerId: gid(byUid.get(u.manager)!) } : {}),
+          active: !u.disabled,
         },
       }))
       .sort((a, b) => a.id.localeCompare(b.id));

@@ -24,10 +24,22 @@ describe('file source', () => {
     const { snapshot, problems } = await fileSource({ integration: 'x', path }).snapshot();
     expect(problems).toEqual([]);
     expect(snapshot.users).toEqual([
-      { id: 'u1', active: true, attributes: { userName: 'ada@example.com', givenName: 'Ada', department: 'R&D' } },
-      { id: 'u2', active: false, attributes: { userName: 'alan@example.com', managerId: 'u1' } },
+      // The row is kept as read; its id and active are the user's fields.
+      { id: 'u1', active: true, attributes: { id: 'u1', userName: 'ada@example.com', givenName: 'Ada', department: 'R&D', active: true } },
+      { id: 'u2', active: false, attributes: { id: 'u2', userName: 'alan@example.com', active: false, managerId: 'u1' } },
     ]);
     expect(snapshot.groups).toEqual([{ id: 'g1', displayName: 'Sales', members: ['u1', 'u2'] }]);
+  });
+
+  it('trims text values and drops empty ones', async () => {
+    const path = file('spaces.json', JSON.stringify({
+      users: [{ id: ' u1 ', userName: '  ada@example.com ', givenName: 'Ada', title: '   ', phone: null, department: '' }],
+      groups: [{ id: 'g1', displayName: ' Sales ', members: [' u1'] }],
+    }));
+    const { snapshot, problems } = await fileSource({ integration: 'x', path }).snapshot();
+    expect(problems).toEqual([]);
+    expect(snapshot.users).toEqual([{ id: 'u1', active: true, attributes: { id: 'u1', userName: 'ada@example.com', givenName: 'Ada' } }]);
+    expect(snapshot.groups).toEqual([{ id: 'g1', displayName: 'Sales', members: ['u1'] }]);
   });
 
   it('reports duplicate ids, missing userName, bad active and dangling members, and keeps the rest', async () => {

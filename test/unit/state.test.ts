@@ -1,0 +1,119 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../../src/digest.js';
+import { planCycle, type DesiredUser } from '../../src/engine/plan.js';
+import { migrations } from '../../state/migrations.js';
+import { StateStore } from '../../state/store.js';
+
+const dbPath = () => join(mkdtempSync(join(tmpdir(), 'scimsync-state-')), 'state.db');
+
+describe('digests', () => {
+  it('tell attribute sets apart by path, value, type and order', () => {
+    const base = { userName: 'ada@example.com', title: 'Engineer', 'name.givenName': 'Ada' };
+    expect(attrsDigest({ ...base })).toBe(attrsDigest(base));
+    const variants = [
+      { ...base, title: 'Engineer ' },
+      { ...base, title: 'Manager' },
+      { userName: 'ada@example.com', title: 'Engineer' },
+      { ...base, 'name.familyName': 'Lovelace' },
+      { ...base, costCenter: 7 },
+      { ...base, costCenter: '7' },
+      { ...base, manager: { userRef: 'u1' } },
+      { ...base, manager: 'u1' },
+      { 'name.givenName': 'Ada', userName: 'ada@example.com', title: 'Engineer' },
+      { userName: 'ada@example.comEngineer', title: '', 'name.givenName': 'Ada' },
+    ];
+    const digests = new Set([attrsDigest(base), ...variants.map(attrsDigest)]);
+    expect(digests.size).toBe(variants.length + 1);
+    for (const d of digests) expect(Number.isSafeInteger(d) && d >= 0).toBe(true);
+  });
+
+  it('give a member set the same digest in any order, and follow one member in or out', () => {
+    const ids = Array.from({ length: 500 }, (_, i) => `u${i}`);
+    const d = membersDigest(ids);
+    expect(membersDigest([...ids].reverse())).toBe(d);
+    expect(membersDigest([])).toBe(NO_MEMBERS);
+    expect(withoutMember(d, 'u7')).toBe(membersDigest(ids.filter((id) => id !== 'u7')));
+    expect(withMember(withoutMember(d, 'u7'), 'u7')).toBe(d);
+    expect(withoutMember(withMember(d, 'x'), 'x')).toBe(d);
+    expect(membersDigest(['u1', 'u2'])).not.toBe(membersDigest(['u1', 'u3']));
+    expect(membersDigest(['u1'])).not.toBe(membersDigest(['u1', 'u1', 'u1']));
+  });
+});
+
+describe('state store', () => {
+  it('reads users without their attributes, and an unchanged user costs no operation', () => {
+    const store = StateStore.open(dbPath());
+    const attrs = { userName: 'ada@example.com', title: 'Engineer' };
+    store.saveUser('app', { sourceId: 'u1', targetId: 't1', status: 'active', attrs });
+    store.saveUser('app', { sourceId: 'u2', targetId: 't2', status: 'active', attrs: { userName: 'alan@example.com' } });
+    store.flush();
+    const state = store.loadUsers('app');
+    expect(state.map((s) => s.digest)).toEqual([attrsDigest(attrs), attrsDigest({ userName: 'alan@example.com' })]);
+    const desired: DesiredUser[] = [
+      { sourceId: 'u1', attrs: { ...attrs }, active: true },
+      { sourceId: 'u2', attrs: { userName: 'alan@example.com', title: 'Analyst' }, active: true },
+    ];
+    const plan = planCycle(desired, state, { deprovision: 'deactivate' });
+    expect(plan.operations).toEqual([
+      expect.objectContaining({ kind: 'user.update', sourceId: 'u2', changes: { set: { title: 'Analyst' }, remove: [] } }),
+    ]);
+    // Attributes are still there for whoever looks.
+    expect(state[0]!.attrs).toEqual(attrs);
+    store.close();
+  });
+
+  it('keeps each group’s member digest equal to its members through every kind of change', () => {
+    const store = StateStore.open(dbPath());
+    const group = { sourceId: 'g1', targetId: 'tg1', status: 'active' as const, displayName: 'Sales' };
+    const check = () => {
+      store.flush();
+      const [g] = store.loadGroups('app');
+      expect(g!.membersDigest).toBe(membersDigest(g!.members));
+      return [...g!.members].sort();
+    };
+    store.saveGroup('app', group);
+    expect(check()).toEqual([]);
+    store.saveGroup('app', group, { members: ['u1', 'u2', 'u3'] });
+    expect(check()).toEqual(['u1', 'u2', 'u3']);
+    // Adding a member already there and removing one that is not change nothing.
+    store.saveGroup('app', group, { add: ['u3', 'u4'], remove: ['u1', 'u9'] });
+    expect(check()).toEqual(['u2', 'u3', 'u4']);
+    store.dropMemberships('app', 'u3');
+    expect(check()).toEqual(['u2', 'u4']);
+    store.saveGroup('app', { ...group, displayName: 'Sales EMEA' });
+    expect(check()).toEqual(['u2', 'u4']);
+    store.saveGroup('app', group, { members: ['u5'] });
+    expect(check()).toEqual(['u5']);
+    store.close();
+  });
+
+  it('adds the digests to state written before they existed', () => {
+    const path = dbPath();
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    for (const m of migrations.filter((m) => m.version <= 6)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, '2026-01-01T00:00:00Z');
+    }
+    const attrs = { userName: 'ada@example.com', title: 'Engineer' };
+    const insert = old.prepare(`INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, created_at, updated_at) VALUES ('app', ?, ?, ?, 'active', ?, 'x', 'x')`);
+    insert.run('user', 'u1', 't1', JSON.stringify(attrs));
+    insert.run('group', 'g1', 'tg1', JSON.stringify({ displayName: 'Sales' }));
+    insert.run('group', 'g2', 'tg2', JSON.stringify({ displayName: 'Empty' }));
+    for (const u of ['u1', 'u2']) old.prepare(`INSERT INTO group_members VALUES ('app', 'g1', ?)`).run(u);
+    old.close();
+
+    const store = StateStore.open(path);
+    expect(store.loadUsers('app')[0]!.digest).toBe(attrsDigest(attrs));
+    const groups = store.loadGroups('app');
+    expect(groups.map((g) => [g.sourceId, g.membersDigest])).toEqual([
+      ['g1', membersDigest(['u1', 'u2'])],
+      ['g2', NO_MEMBERS],
+    ]);
+    store.close();
+  });
+});
