@@ -91,14 +91,16 @@ const stats = async (url: string) => (await axios.get<{ counts: Record<string, n
 const reset = async (url: string) => axios.post(`${base(url)}/_reset`);
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
 
-async function sync(config: string): Promise<{ ms: number; operations: number; exitCode: number }> {
+/** One cycle in this process: its whole time, and its delivery phase (first request to last result committed). */
+async function sync(config: string): Promise<{ ms: number; deliveryMs: number; operations: number; exitCode: number }> {
   const { config: c } = loadConfig(config);
   const store = StateStore.open(c.state.path);
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
   try {
     const started = process.hrtime.bigint();
     const report = await runCycle({ integration: c.integrations[0]!, store, logger });
-    return { ms: Number(process.hrtime.bigint() - started) / 1e6, operations: report.operations.length, exitCode: report.exitCode };
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    return { ms, deliveryMs: report.deliveryMs ?? ms, operations: report.operations.length, exitCode: report.exitCode };
   } finally {
     store.close();
   }
@@ -185,12 +187,16 @@ async function main(): Promise<void> {
     const file = join(work, `push-${n}.json`);
     writeDirectory(file, n, g, g * perGroup);
     out(`\n## 2. Delivery throughput (initial push of ${n.toLocaleString('en')} users and ${g} groups of ${perGroup}, fast local target, no rate limit)\n`);
-    out('| maxConcurrent | engine | bare loop (same requests) | engine / bare |');
-    out('|---:|---:|---:|---:|');
+    out('The engine figure is its delivery phase (`CycleReport.deliveryMs`: from the first request to the last result committed, the');
+    out('first-run matching read included); the planning before it is section 1\'s. The bare loop likewise builds its bodies before');
+    out('its clock starts. The whole cycle, planning included, is shown beside it.\n');
+    out('| maxConcurrent | engine (delivery) | engine (whole cycle) | bare loop (same requests) | engine / bare |');
+    out('|---:|---:|---:|---:|---:|');
     const economy: string[] = [];
     const ratios: number[] = [];
     for (const concurrency of [8, 32]) {
       const engine: number[] = [];
+      const whole: number[] = [];
       const bare: number[] = [];
       let requests = 0;
       for (let r = 0; r < RUNS; r++) {
@@ -199,7 +205,8 @@ async function main(): Promise<void> {
         const res = await sync(configFile(name, file, url, concurrency));
         if (res.exitCode !== 0) throw new Error(`engine push failed (exit ${res.exitCode})`);
         requests = total((await stats(url)).counts);
-        engine.push(res.ms);
+        engine.push(res.deliveryMs);
+        whole.push(res.ms);
         if (r === 0 && concurrency === 8) {
           // Request economy on the state this push left.
           const config = join(work, `${name}.yaml`);
@@ -220,7 +227,9 @@ async function main(): Promise<void> {
       const e = median(engine);
       const b = median(bare);
       ratios.push(b / e);
-      out(`| ${concurrency} | ${Math.round(requests / (e / 1000))} requests/s (${(e / 1000).toFixed(2)} s) | ${Math.round(requests / (b / 1000))} requests/s (${(b / 1000).toFixed(2)} s) | ${(b / e).toFixed(2)} |`);
+      const w = median(whole);
+      const rate = (ms: number) => `${Math.round(requests / (ms / 1000))} requests/s (${(ms / 1000).toFixed(2)} s)`;
+      out(`| ${concurrency} | ${rate(e)} | ${rate(w)} | ${rate(b)} | ${(b / e).toFixed(2)} |`);
     }
 
     // The 20,000-member group.

@@ -50,6 +50,16 @@ export class SafetyAbortError extends ScimsyncError {
   }
 }
 
+/** The state could not be written (disk full, database locked): exit 1; the next cycle checks what was in flight. */
+export class StateError extends ScimsyncError {
+  readonly code = 'STATE';
+  readonly exitCode = 1 as const;
+  constructor(message: string) {
+    super(`[scimsync] state: ${message}`);
+    this.name = 'StateError';
+  }
+}
+
 /** The target cannot be used at all this cycle (unreachable, 401/403): exit 1. */
 export class TargetUnavailableError extends ScimsyncError {
   readonly code = 'TARGET';

@@ -7,6 +7,7 @@ import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } fro
 import type { ScimAttrs } from '../src/scim/attributes.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
 import { migrations } from './migrations.js';
+import { BackgroundWriter } from './writer.js';
 
 export interface CycleCounts {
   [counter: string]: number;
@@ -102,6 +103,26 @@ export interface CycleRecord {
   counts: Record<string, number>;
 }
 
+type UserRow = [string, string, string | null, string, string, number, string, string];
+type EventParams = [string, string, string | null, string, string, string | null, string | null, string, string];
+
+/** A write of the kind a delivery makes, as plain data: run here, or on the writer thread. */
+export type WriteCommand =
+  | { kind: 'user'; params: UserRow }
+  | { kind: 'event'; params: EventParams }
+  | { kind: 'inflight'; integration: string; cycleId: string; at: string; ops: { key: string; kind: string; sourceId: string }[] }
+  | { kind: 'inflight.clear'; integration: string; key: string }
+  | { kind: 'escrow'; params: Record<string, string | number> }
+  | { kind: 'escrow.clear'; integration: string; key: string }
+  | {
+      kind: 'group';
+      integration: string;
+      group: { sourceId: string; targetId: string | null; status: ObjectStatus; displayName: string };
+      change: { add?: readonly string[]; remove?: readonly string[]; members?: readonly string[] };
+      at: string;
+    }
+  | { kind: 'memberships.drop'; integration: string; userId: string };
+
 interface EscrowRow {
   op_key: string;
   fingerprint: string;
@@ -145,8 +166,13 @@ export class StateStore {
   private readonly stmts;
   /** An in-flight record was written and is not committed yet. */
   private inflightPending = false;
+  /** The writer thread of a delivery in progress (startBackgroundWrites). */
+  private writer: BackgroundWriter | undefined;
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly path: string,
+  ) {
     this.db = db;
     this.stmts = {
       loadUsersRaw: db.prepare(`SELECT source_id, target_id, status, digest FROM objects WHERE integration = ? AND kind = 'user'`).raw(true),
@@ -154,7 +180,7 @@ export class StateStore {
         `SELECT source_id, json_extract(attrs, '$.userName'), json_extract(attrs, '$.displayName') FROM objects WHERE integration = ? AND kind = 'user'`,
       ).raw(true),
       userAttrs: db.prepare<[string, string], string>(`SELECT attrs FROM objects WHERE integration = ? AND kind = 'user' AND source_id = ?`).pluck(),
-      upsertUser: db.prepare<[string, string, string | null, string, string, number, string, string]>(
+      upsertUser: db.prepare<UserRow>(
         `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, digest, created_at, updated_at)
          VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (integration, kind, source_id) DO UPDATE SET
@@ -217,7 +243,7 @@ export class StateStore {
       objectCounts: db.prepare<[string], { kind: string; status: string; n: number }>(
         `SELECT kind, status, COUNT(*) AS n FROM objects WHERE integration = ? AND target_id IS NOT NULL GROUP BY kind, status`,
       ),
-      insertEvent: db.prepare<[string, string, string | null, string, string, string | null, string | null, string, string]>(
+      insertEvent: db.prepare<EventParams>(
         `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -251,7 +277,7 @@ export class StateStore {
       step: (digest: number, id: unknown) => (typeof id === 'string' ? withMember(digest, id) : digest),
     });
     migrate(db);
-    return new StateStore(db);
+    return new StateStore(db, path);
   }
 
   /**
@@ -263,6 +289,7 @@ export class StateStore {
    * target for it.
    */
   private write<T>(fn: () => T): T {
+    if (this.writer) throw new Error('state: a write on the main connection while the writer thread owns the writes');
     if (!this.db.inTransaction) {
       this.db.exec('BEGIN');
       setTimeout(() => this.flush(), GROUP_COMMIT_MS).unref();
@@ -270,9 +297,70 @@ export class StateStore {
     return fn();
   }
 
-  /** Commits what `write` has gathered. */
+  /** A write of the kind a cycle's delivery makes: on the writer thread while one runs, else here. */
+  private submit(w: WriteCommand): void {
+    if (this.writer) this.writer.push(w);
+    else this.write(() => this.applyWrite(w));
+  }
+
+  /** Runs one write on this connection (the writer thread calls it inside its own transactions). */
+  applyWrite(w: WriteCommand): void {
+    switch (w.kind) {
+      case 'user':
+        this.stmts.upsertUser.run(...w.params);
+        return;
+      case 'event':
+        this.stmts.insertEvent.run(...w.params);
+        return;
+      case 'inflight':
+        for (const op of w.ops) this.stmts.putInflight.run(w.integration, op.key, op.kind, op.sourceId, w.cycleId, w.at);
+        return;
+      case 'inflight.clear':
+        this.stmts.clearInflight.run(w.integration, w.key);
+        return;
+      case 'escrow':
+        this.stmts.putEscrow.run(w.params);
+        return;
+      case 'escrow.clear':
+        this.stmts.clearEscrow.run(w.integration, w.key);
+        return;
+      case 'group':
+        this.db.transaction(() => this.applyGroup(w))();
+        return;
+      case 'memberships.drop':
+        this.db.transaction(() => this.applyDropMemberships(w.integration, w.userId))();
+        return;
+    }
+  }
+
+  /**
+   * Hands the writes of a delivery to a thread of their own, so that SQLite
+   * works beside the HTTP loop instead of between its requests. Same
+   * guarantees: results are committed together every few milliseconds, and
+   * `flushInflight` returns only once the in-flight records are committed.
+   * Returns false where the writer cannot run (scimsync run from its
+   * TypeScript sources); the writes then stay on this thread.
+   */
+  startBackgroundWrites(): boolean {
+    if (this.writer || this.path === ':memory:') return this.writer !== undefined;
+    this.flush();
+    this.writer = BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
+    return this.writer !== undefined;
+  }
+
+  /** Waits for every write handed to the writer thread to be committed, and stops it. */
+  async stopBackgroundWrites(): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return;
+    this.writer = undefined;
+    this.inflightPending = false;
+    await writer.stop();
+  }
+
+  /** Commits what has been written so far (on the writer thread too, waiting for it). */
   flush(): void {
     this.inflightPending = false;
+    this.writer?.sync();
     if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
   }
 
@@ -283,10 +371,11 @@ export class StateStore {
 
   close(): void {
     this.flush();
+    this.writer?.terminate();
+    this.writer = undefined;
     this.db.close();
   }
 
-  /** Every user of an integration, in one query. */
   /**
    * Every user of an integration, with the digest of its attributes; the
    * attributes themselves are read when first looked at (most users of a
@@ -311,9 +400,7 @@ export class StateStore {
 
   saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
     const at = now.toISOString();
-    this.write(() =>
-      this.stmts.upsertUser.run(integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), attrsDigest(user.attrs), at, at),
-    );
+    this.submit({ kind: 'user', params: [integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), attrsDigest(user.attrs), at, at] });
   }
 
   /**
@@ -347,24 +434,27 @@ export class StateStore {
     change: { add?: readonly string[]; remove?: readonly string[]; members?: readonly string[] } = {},
     now: Date = new Date(),
   ): void {
-    this.write(() => this.db.transaction(() => {
-      const id = group.sourceId;
-      this.stmts.upsertGroup.run({
-        integration,
-        sourceId: id,
-        targetId: group.targetId,
-        status: group.status,
-        attrs: JSON.stringify({ displayName: group.displayName }),
-        now: now.toISOString(),
-      });
-      if (!change.members && !change.add?.length && !change.remove?.length) return;
-      let digest = change.members ? NO_MEMBERS : (this.stmts.groupDigest.get(integration, id) ?? this.recountMembers(integration, id));
-      if (change.members) this.stmts.clearMembers.run(integration, id);
-      for (const u of change.members ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
-      for (const u of change.remove ?? []) if (this.stmts.removeMember.run(integration, id, u).changes > 0) digest = withoutMember(digest, u);
-      for (const u of change.add ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
-      this.stmts.setGroupDigest.run(digest, integration, id);
-    })());
+    this.submit({ kind: 'group', integration, group: { ...group }, change, at: now.toISOString() });
+  }
+
+  private applyGroup(w: Extract<WriteCommand, { kind: 'group' }>): void {
+    const { integration, group, change } = w;
+    const id = group.sourceId;
+    this.stmts.upsertGroup.run({
+      integration,
+      sourceId: id,
+      targetId: group.targetId,
+      status: group.status,
+      attrs: JSON.stringify({ displayName: group.displayName }),
+      now: w.at,
+    });
+    if (!change.members && !change.add?.length && !change.remove?.length) return;
+    let digest = change.members ? NO_MEMBERS : (this.stmts.groupDigest.get(integration, id) ?? this.recountMembers(integration, id));
+    if (change.members) this.stmts.clearMembers.run(integration, id);
+    for (const u of change.members ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
+    for (const u of change.remove ?? []) if (this.stmts.removeMember.run(integration, id, u).changes > 0) digest = withoutMember(digest, u);
+    for (const u of change.add ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
+    this.stmts.setGroupDigest.run(digest, integration, id);
   }
 
   /** The member digest of a group from its members, for a row that has none. */
@@ -374,16 +464,18 @@ export class StateStore {
 
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
   dropMemberships(integration: string, userId: string): void {
-    this.write(() => this.db.transaction(() => {
-      for (const groupId of this.stmts.dropUser.all(integration, userId)) {
-        const digest = this.stmts.groupDigest.get(integration, groupId);
-        this.stmts.setGroupDigest.run(
-          digest === null || digest === undefined ? this.recountMembers(integration, groupId) : withoutMember(digest, userId),
-          integration,
-          groupId,
-        );
-      }
-    })());
+    this.submit({ kind: 'memberships.drop', integration, userId });
+  }
+
+  private applyDropMemberships(integration: string, userId: string): void {
+    for (const groupId of this.stmts.dropUser.all(integration, userId)) {
+      const digest = this.stmts.groupDigest.get(integration, groupId);
+      this.stmts.setGroupDigest.run(
+        digest === null || digest === undefined ? this.recountMembers(integration, groupId) : withoutMember(digest, userId),
+        integration,
+        groupId,
+      );
+    }
   }
 
   startCycle(id: string, integration: string, dryRun: boolean, now: Date = new Date()): void {
@@ -433,12 +525,12 @@ export class StateStore {
       lastFailedAt: now.toISOString(),
       givenUp: cycles >= maxCycles,
     };
-    this.write(() => this.stmts.putEscrow.run({ integration, ...entry, givenUp: entry.givenUp ? 1 : 0 }));
+    this.submit({ kind: 'escrow', params: { integration, ...entry, givenUp: entry.givenUp ? 1 : 0 } });
     return entry;
   }
 
   clearEscrow(integration: string, key: string): void {
-    this.write(() => this.stmts.clearEscrow.run(integration, key));
+    this.submit({ kind: 'escrow.clear', integration, key });
   }
 
   /** Drops escrow entries for operations no longer planned (the source moved on). */
@@ -452,18 +544,33 @@ export class StateStore {
 
   /**
    * Records operations as in flight. They must be durable before their requests
-   * are sent: the engine calls `flushInflight` right before each request.
+   * are sent: with the writer thread, `awaitInflight` the ticket returned here
+   * before sending; without it, the engine calls `flushInflight` right before
+   * each request.
    */
-  markInflight(integration: string, ops: readonly { key: string; kind: string; sourceId: string }[], cycleId: string, now: Date = new Date()): void {
-    const at = now.toISOString();
-    this.write(() => {
-      for (const op of ops) this.stmts.putInflight.run(integration, op.key, op.kind, op.sourceId, cycleId, at);
-    });
+  markInflight(integration: string, ops: readonly { key: string; kind: string; sourceId: string }[], cycleId: string, now: Date = new Date()): number {
+    this.submit({ kind: 'inflight', integration, cycleId, at: now.toISOString(), ops: ops.map((op) => ({ key: op.key, kind: op.kind, sourceId: op.sourceId })) });
+    if (this.writer) {
+      this.writer.post();
+      return this.writer.lastPosted;
+    }
     this.inflightPending = true;
+    return 0;
+  }
+
+  /** Returns once the in-flight records of `ticket` (from markInflight) are committed. */
+  awaitInflight(ticket: number): void {
+    if (this.writer) this.writer.waitFor(ticket);
+    else this.flushInflight();
+  }
+
+  /** Whether writes go to the writer thread (a delivery in progress). */
+  get writesInBackground(): boolean {
+    return this.writer !== undefined;
   }
 
   clearInflight(integration: string, key: string): void {
-    this.write(() => this.stmts.clearInflight.run(integration, key));
+    this.submit({ kind: 'inflight.clear', integration, key });
   }
 
   loadInflight(integration: string): InflightEntry[] {
@@ -655,12 +762,11 @@ export class StateStore {
     return out;
   }
 
-  insertEvent(e: NewEvent): number {
-    const detail = JSON.stringify(e.detail ?? {});
-    const info = this.write(() =>
-      this.stmts.insertEvent.run(e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary, detail),
-    );
-    return Number(info.lastInsertRowid);
+  insertEvent(e: NewEvent): void {
+    this.submit({
+      kind: 'event',
+      params: [e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary, JSON.stringify(e.detail ?? {})],
+    });
   }
 
   queryEvents(q: EventQuery): EventRecord[] {

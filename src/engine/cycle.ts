@@ -64,6 +64,8 @@ export interface CycleReport {
   counts: CycleCounts;
   operations: Operation[];
   durationMs: number;
+  /** Of durationMs, the delivery: from the first request to the last result committed. */
+  deliveryMs?: number;
   exitCode: ExitCode;
   /** Why the cycle stopped early, when it did. */
   error?: string;
@@ -241,9 +243,20 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const now = options.now ?? (() => new Date());
   const finish = (outcome: CycleReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): CycleReport => {
     if (!dryRun) store.finishCycle(cycleId, outcome === 'dry-run' ? 'success' : outcome, { ...counts });
-    return { cycleId, integration: name, outcome, counts, operations, durationMs: Date.now() - started, exitCode, ...(error ? { error } : {}) };
+    return {
+      cycleId,
+      integration: name,
+      outcome,
+      counts,
+      operations,
+      durationMs: Date.now() - started,
+      ...(timing.deliveryMs !== undefined ? { deliveryMs: timing.deliveryMs } : {}),
+      exitCode,
+      ...(error ? { error } : {}),
+    };
   };
   let interrupted: InflightEntry[] = [];
+  const timing: { deliveryMs?: number } = {};
   if (!dryRun) {
     store.startCycle(cycleId, name, dryRun);
     const reauth = recordIntegrationChange(integration, store, emit);
@@ -406,33 +419,43 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}) };
 
   // 4. Deliver, 5. commit each result, 6. events.
+  const deliveryStarted = Date.now();
+  // SQLite writes move to a thread of their own for the delivery, beside the HTTP loop
+  // (started now, so that it is up by the time the first request goes out).
+  store.startBackgroundWrites();
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
-  // In-flight records are committed before any request leaves.
-  client.beforeSend = () => store.flushInflight();
-  // Many new users (a first run against an app that already has accounts): one paginated
-  // read of the target matches them all, instead of a lookup per user.
-  const creates = operations.filter((op) => op.kind === 'user.create').length;
-  let accounts: AccountIndex | undefined;
-  if (creates > 1 && !options.signal?.aborted) {
-    const read = await readAccountIndex(client, creates, profile.matching);
-    accounts = read.index;
-    if (read.requests > 0) logger.info(`bulk matching of ${creates} new users: ${read.reason}`, { integration: name });
-  }
-  const delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
-    cycleId,
-    fingerprints,
-    maxCycles: integration.escrow?.maxCycles ?? 5,
-    escrowKeys: new Set(escrowed.map((e) => e.key)),
-    dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
-    ...(accounts ? { accounts } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    graceMs: options.shutdownGraceMs ?? 30_000,
-  });
+  let delivery: Delivery;
   try {
+    // In-flight records are committed before any request leaves.
+    client.beforeSend = () => store.flushInflight();
+    // Many new users (a first run against an app that already has accounts): one paginated
+    // read of the target matches them all, instead of a lookup per user.
+    const creates = operations.filter((op) => op.kind === 'user.create').length;
+    let accounts: AccountIndex | undefined;
+    if (creates > 1 && !options.signal?.aborted) {
+      const read = await readAccountIndex(client, creates, profile.matching);
+      accounts = read.index;
+      if (read.requests > 0) logger.info(`bulk matching of ${creates} new users: ${read.reason}`, { integration: name });
+    }
+    delivery = new Delivery(integration, store, client, profile, state, groupState, desired, emit, counts, {
+      cycleId,
+      fingerprints,
+      maxCycles: integration.escrow?.maxCycles ?? 5,
+      escrowKeys: new Set(escrowed.map((e) => e.key)),
+      dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
+      ...(accounts ? { accounts } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      graceMs: options.shutdownGraceMs ?? 30_000,
+    });
     await delivery.run(operations, options.onProgress);
   } finally {
-    if (!options.client) await client.close();
+    try {
+      await store.stopBackgroundWrites();
+    } finally {
+      if (!options.client) await client.close();
+    }
   }
+  timing.deliveryMs = Date.now() - deliveryStarted;
   store.pruneEscrow(name, new Set(plan.operations.map((op) => op.key)));
 
   // Quarantine: a target that refuses us, or fails every request, is left alone for a while.
@@ -580,7 +603,10 @@ class Delivery {
   /** Operations recorded as in flight (ahead of their start, a window at a time), and those started. */
   private readonly marked = new Set<string>();
   private readonly started = new Set<string>();
-  private pending: Operation[] = [];
+  /** For each operation recorded, the commit (markInflight's ticket) that holds its record. */
+  private readonly tickets = new Map<string, number>();
+  /** Operations in the order they became ready to start (their dependencies settled): the queue starts them in this order. */
+  private readonly ready: Operation[] = [];
   private nextToMark = 0;
 
   constructor(
@@ -609,12 +635,12 @@ class Delivery {
     const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
     const settled = new Map<string, Promise<void>>();
     const signal = this.cycle.signal;
-    this.pending = operations;
     let done = 0;
     for (const op of operations) {
       const deps = op.dependsOn.map((k) => settled.get(k)).filter((p): p is Promise<void> => p !== undefined);
-      const p = Promise.all(deps).then(() =>
-        queue.add(async () => {
+      const p = Promise.all(deps).then(() => {
+        this.ready.push(op);
+        return queue.add(async () => {
           if (this.fatal) return;
           if (signal?.aborted) {
             this.counts.notStarted++;
@@ -622,8 +648,8 @@ class Delivery {
           }
           await this.execute(op);
           onProgress?.(++done, operations.length, this.counts.failed);
-        }),
-      );
+        });
+      });
       settled.set(op.key, p.then(() => undefined));
     }
     const all = Promise.all(settled.values()).then(() => undefined);
@@ -648,23 +674,34 @@ class Delivery {
   }
 
   /**
-   * Records `op` as in flight, with the next operations of the plan: one commit
+   * Records `op` as in flight, with the operations queued after it: one commit
    * covers a window of requests. A crash leaves the window's records behind,
    * and the next cycle checks those operations against the target: safe, if a
-   * little more reading than needed.
+   * little more reading than needed. Returns once `op`'s record is committed.
    */
   private markInflight(op: Operation): void {
     this.started.add(op.key);
-    if (this.marked.has(op.key)) return;
-    const window: Operation[] = [op];
-    this.marked.add(op.key);
-    while (window.length < INFLIGHT_WINDOW && this.nextToMark < this.pending.length) {
-      const next = this.pending[this.nextToMark++]!;
+    if (!this.marked.has(op.key)) this.markWindow(op);
+    // With the writer thread, the next window is recorded ahead, so that its
+    // commit is done by the time its requests go out: the HTTP loop never waits.
+    if (this.store.writesInBackground && this.marked.size - this.started.size < INFLIGHT_WINDOW && this.nextToMark < this.ready.length) {
+      this.markWindow();
+    }
+    this.store.awaitInflight(this.tickets.get(op.key) ?? 0);
+  }
+
+  private markWindow(first?: Operation): void {
+    const window: Operation[] = first ? [first] : [];
+    if (first) this.marked.add(first.key);
+    while (window.length < INFLIGHT_WINDOW && this.nextToMark < this.ready.length) {
+      const next = this.ready[this.nextToMark++]!;
       if (this.marked.has(next.key)) continue;
       this.marked.add(next.key);
       window.push(next);
     }
-    this.store.markInflight(this.integration.name, window, this.cycle.cycleId);
+    if (window.length === 0) return;
+    const ticket = this.store.markInflight(this.integration.name, window, this.cycle.cycleId);
+    for (const o of window) this.tickets.set(o.key, ticket);
   }
 
   private async execute(op: Operation): Promise<void> {
