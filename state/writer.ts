@@ -101,8 +101,11 @@ export class BackgroundWriter {
 
   /** Commits everything and ends the thread. */
   async stop(): Promise<void> {
-    this.sync();
-    await this.worker.terminate();
+    try {
+      this.sync();
+    } finally {
+      await this.worker.terminate();
+    }
   }
 
   /** Ends the thread at once (after a sync, nothing is lost). */

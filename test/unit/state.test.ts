@@ -117,3 +117,59 @@ describe('state store', () => {
     store.close();
   });
 });
+
+describe('the writer thread of a delivery', () => {
+  // The thread runs the built script (npm test builds first); from the TypeScript sources the writes stay on the main thread.
+  const built = async () => (await import(new URL('../../dist/state/store.js', import.meta.url).href)) as typeof import('../../state/store.js');
+  const user = (id: string) => ({ sourceId: id, targetId: `t-${id}`, status: 'active' as const, attrs: { userName: `${id}@example.com` } });
+
+  it('commits in-flight records before their ticket returns, and everything by the time it stops', async () => {
+    const { StateStore: BuiltStore } = await built();
+    const path = dbPath();
+    const store = BuiltStore.open(path);
+    const other = new Database(path, { readonly: true });
+    const count = (table: string) => (other.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number);
+    expect(store.startBackgroundWrites()).toBe(true);
+    expect(store.writesInBackground).toBe(true);
+    const ticket = store.markInflight('app', [{ key: 'user:u1', kind: 'user.create', sourceId: 'u1' }], 'c1');
+    store.awaitInflight(ticket);
+    expect(count('inflight')).toBe(1);
+    for (let i = 0; i < 500; i++) store.saveUser('app', user(`u${i}`));
+    store.insertEvent({ time: new Date().toISOString(), integration: 'app', cycleId: 'c1', type: 'user_create_provision', result: 'success', sourceId: 'u1', summary: 'created', detail: {} });
+    store.clearInflight('app', 'user:u1');
+    await store.stopBackgroundWrites();
+    expect(store.writesInBackground).toBe(false);
+    expect([count('objects'), count('events'), count('inflight')]).toEqual([500, 1, 0]);
+    // The main connection reads what the thread wrote, digests included.
+    expect(store.loadUsers('app').find((s) => s.sourceId === 'u7')?.digest).toBe(attrsDigest(user('u7').attrs));
+    other.close();
+    store.close();
+  });
+
+  it('turns a write the database refuses into a one-line state error for the cycle', async () => {
+    const { StateStore: BuiltStore } = await built();
+    const store = BuiltStore.open(dbPath());
+    store.startBackgroundWrites();
+    // The schema only knows active, inactive and deleted.
+    store.saveUser('app', { ...user('u1'), status: 'gone' as 'active' });
+    let error: unknown;
+    try {
+      await store.stopBackgroundWrites();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ name: 'StateError', exitCode: 1 });
+    expect((error as Error).message).toMatch(/^\[scimsync\] state: writing the results failed: CHECK constraint failed/);
+    expect((error as Error).message).not.toContain('\n');
+    store.close();
+  });
+
+  it('stays on the main thread when run from the TypeScript sources', () => {
+    const store = StateStore.open(dbPath());
+    expect(store.startBackgroundWrites()).toBe(false);
+    store.saveUser('app', user('u1'));
+    store.flush();
+    expect(store.loadUsers('app')).toHaveLength(1);
+    store.close();
+  });
+});
