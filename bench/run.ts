@@ -114,7 +114,16 @@ async function sync(config: string): Promise<{ ms: number; deliveryMs: number; o
  * its first 100 members, completing it with PATCHes of 100.
  */
 async function bareLoop(url: string, directory: string, n: number, g: number, perGroup: number, concurrency: number): Promise<number> {
-  const http = axios.create({ baseURL: url, headers: { Authorization: 'Bearer bench', 'Content-Type': 'application/scim+json' }, responseType: 'text', transformResponse: [(d: unknown) => d] });
+  // The engine's axios options (src/scim/client.ts), so that only the engine differs.
+  const http = axios.create({
+    baseURL: url,
+    timeout: 60_000,
+    responseType: 'text',
+    transformResponse: [(d: unknown) => d],
+    validateStatus: () => true,
+    maxRedirects: 0,
+    headers: { Accept: 'application/scim+json, application/json', Authorization: 'Bearer bench', 'Content-Type': 'application/scim+json' },
+  });
   const source = JSON.parse(readFileSync(directory, 'utf8')) as { users: Record<string, string>[] };
   const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
   const bodies = source.users.map((u) => ({

@@ -104,12 +104,12 @@ export interface CycleRecord {
 }
 
 type UserRow = [string, string, string | null, string, string, number, string, string];
-type EventParams = [string, string, string | null, string, string, string | null, string | null, string, string];
+type EventParams = [string, string, string | null, string, string, string | null, string | null, string];
 
 /** A write of the kind a delivery makes, as plain data: run here, or on the writer thread. */
 export type WriteCommand =
-  | { kind: 'user'; params: UserRow }
-  | { kind: 'event'; params: EventParams }
+  | { kind: 'user'; integration: string; sourceId: string; targetId: string | null; status: ObjectStatus; attrs: ScimAttrs; at: string }
+  | { kind: 'event'; params: EventParams; detail: unknown }
   | { kind: 'inflight'; integration: string; cycleId: string; at: string; ops: { key: string; kind: string; sourceId: string }[] }
   | { kind: 'inflight.clear'; integration: string; key: string }
   | { kind: 'escrow'; params: Record<string, string | number> }
@@ -243,7 +243,7 @@ export class StateStore {
       objectCounts: db.prepare<[string], { kind: string; status: string; n: number }>(
         `SELECT kind, status, COUNT(*) AS n FROM objects WHERE integration = ? AND target_id IS NOT NULL GROUP BY kind, status`,
       ),
-      insertEvent: db.prepare<EventParams>(
+      insertEvent: db.prepare<[...EventParams, string]>(
         `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -307,10 +307,10 @@ export class StateStore {
   applyWrite(w: WriteCommand): void {
     switch (w.kind) {
       case 'user':
-        this.stmts.upsertUser.run(...w.params);
+        this.stmts.upsertUser.run(w.integration, w.sourceId, w.targetId, w.status, JSON.stringify(w.attrs), attrsDigest(w.attrs), w.at, w.at);
         return;
       case 'event':
-        this.stmts.insertEvent.run(...w.params);
+        this.stmts.insertEvent.run(...w.params, JSON.stringify(w.detail));
         return;
       case 'inflight':
         for (const op of w.ops) this.stmts.putInflight.run(w.integration, op.key, op.kind, op.sourceId, w.cycleId, w.at);
@@ -400,7 +400,8 @@ export class StateStore {
 
   saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
     const at = now.toISOString();
-    this.submit({ kind: 'user', params: [integration, user.sourceId, user.targetId, user.status, JSON.stringify(user.attrs), attrsDigest(user.attrs), at, at] });
+    // A copy: the writer thread serialises it a few milliseconds from now.
+    this.submit({ kind: 'user', integration, sourceId: user.sourceId, targetId: user.targetId, status: user.status, attrs: { ...user.attrs }, at });
   }
 
   /**
@@ -434,7 +435,12 @@ export class StateStore {
     change: { add?: readonly string[]; remove?: readonly string[]; members?: readonly string[] } = {},
     now: Date = new Date(),
   ): void {
-    this.submit({ kind: 'group', integration, group: { ...group }, change, at: now.toISOString() });
+    const copy = {
+      ...(change.add ? { add: [...change.add] } : {}),
+      ...(change.remove ? { remove: [...change.remove] } : {}),
+      ...(change.members ? { members: [...change.members] } : {}),
+    };
+    this.submit({ kind: 'group', integration, group: { ...group }, change: copy, at: now.toISOString() });
   }
 
   private applyGroup(w: Extract<WriteCommand, { kind: 'group' }>): void {
@@ -762,10 +768,13 @@ export class StateStore {
     return out;
   }
 
+  /** Records an event. With the writer thread it is serialised a few milliseconds later: the caller does not change it afterwards. */
   insertEvent(e: NewEvent): void {
+    // The detail goes as it is: serialised once, where the write runs.
     this.submit({
       kind: 'event',
-      params: [e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary, JSON.stringify(e.detail ?? {})],
+      params: [e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary],
+      detail: e.detail ?? {},
     });
   }
 

@@ -10,11 +10,11 @@ const { path, shared } = workerData as { path: string; shared: WriterShared };
 const store = StateStore.open(path);
 let failed = false;
 
-parentPort?.on('message', ({ seq, writes }: { seq: number; writes: WriteCommand[] }) => {
+parentPort?.on('message', ({ seq, writes }: { seq: number; writes: string }) => {
   if (failed) return;
   try {
     store.db.transaction(() => {
-      for (const w of writes) store.applyWrite(w);
+      for (const w of JSON.parse(writes) as WriteCommand[]) store.applyWrite(w);
     })();
     Atomics.store(shared.flags, 0, seq);
     Atomics.notify(shared.flags, 0);

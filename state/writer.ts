@@ -69,7 +69,8 @@ export class BackgroundWriter {
     this.timer = undefined;
     if (this.batch.length === 0) return;
     this.posted++;
-    this.worker.postMessage({ seq: this.posted, writes: this.batch });
+    // One string for the batch: serialised once here, where cloning each write would cost more.
+    this.worker.postMessage({ seq: this.posted, writes: JSON.stringify(this.batch) });
     this.batch = [];
   }
 
