@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   out(`# scimsync benchmarks\n\nMachine: ${machine}. Each timing is the median of ${RUNS} runs. Command: \`npm run bench\`.\n`);
 
   // 1. Planning.
-  out('## 1. Planning cost (source read + scope/map + state read + plan, no HTTP)\n');
+  out('## 1. Planning cost (a dry-run cycle, as `scimsync plan` runs it: source read + scope/map + state read + plan, no HTTP)\n');
   out('| users | groups | memberships | change | wall time | peak RSS | operations |');
   out('|---:|---:|---:|---|---:|---:|---:|');
   const sizes: [number, number, number][] =
