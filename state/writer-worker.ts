@@ -7,14 +7,22 @@ import { StateStore, type WriteCommand } from './store.js';
 import { BackgroundWriter, type WriterShared } from './writer.js';
 
 const { path, shared } = workerData as { path: string; shared: WriterShared };
-const store = StateStore.open(path);
+let store: StateStore | undefined;
 let failed = false;
+try {
+  store = StateStore.open(path);
+} catch (err) {
+  // Told through shared memory: the main thread may be blocked waiting for a commit.
+  failed = true;
+  BackgroundWriter.fail(shared, `the writer thread cannot open ${path}: ${err instanceof Error ? err.message : String(err)}`);
+}
 
 parentPort?.on('message', ({ seq, writes }: { seq: number; writes: string }) => {
-  if (failed) return;
+  if (failed || !store) return;
+  const db = store;
   try {
-    store.db.transaction(() => {
-      for (const w of JSON.parse(writes) as WriteCommand[]) store.applyWrite(w);
+    db.db.transaction(() => {
+      for (const w of JSON.parse(writes) as WriteCommand[]) db.applyWrite(w);
     })();
     Atomics.store(shared.flags, 0, seq);
     Atomics.notify(shared.flags, 0);
