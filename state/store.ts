@@ -168,6 +168,12 @@ export class StateStore {
   private inflightPending = false;
   /** The writer thread of a delivery in progress (startBackgroundWrites). */
   private writer: BackgroundWriter | undefined;
+  /**
+   * The last batch number of the writers that have stopped: a later writer
+   * numbers on from it, so that a ticket handed out before (by a delivery of
+   * another integration running beside) is never mistaken for a future batch.
+   */
+  private lastTicket = 0;
 
   private constructor(
     db: Database.Database,
@@ -344,7 +350,7 @@ export class StateStore {
   startBackgroundWrites(): boolean {
     if (this.writer || this.path === ':memory:') return this.writer !== undefined;
     this.flush();
-    this.writer = BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
+    this.writer = BackgroundWriter.start(this.path, GROUP_COMMIT_MS, this.lastTicket);
     return this.writer !== undefined;
   }
 
@@ -354,6 +360,7 @@ export class StateStore {
     if (!writer) return;
     this.writer = undefined;
     this.inflightPending = false;
+    this.lastTicket = writer.lastPosted;
     await writer.stop();
   }
 
@@ -371,6 +378,7 @@ export class StateStore {
 
   close(): void {
     this.flush();
+    if (this.writer) this.lastTicket = this.writer.lastPosted;
     this.writer?.terminate();
     this.writer = undefined;
     this.db.close();

@@ -24,28 +24,34 @@ export interface WriterShared {
  */
 export class BackgroundWriter {
   private batch: WriteCommand[] = [];
-  private posted = 0;
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly worker: Worker,
     private readonly shared: WriterShared,
     private readonly commitMs: number,
+    private posted: number,
   ) {}
 
-  /** A writer on the database at `path`; undefined where the worker script is not built (TypeScript sources). */
-  static start(path: string, commitMs: number): BackgroundWriter | undefined {
+  /**
+   * A writer on the database at `path`; undefined where the worker script is
+   * not built (TypeScript sources). Its batches are numbered from `after` + 1:
+   * a ticket from an earlier writer (all committed when it stopped) counts as
+   * committed here too.
+   */
+  static start(path: string, commitMs: number, after: number): BackgroundWriter | undefined {
     const script = new URL('./writer-worker.js', import.meta.url);
     if (!existsSync(fileURLToPath(script))) return undefined;
     const shared: WriterShared = {
       flags: new Int32Array(new SharedArrayBuffer(8)),
       message: new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES)),
     };
+    shared.flags[0] = after;
     const worker = new Worker(script, { workerData: { path, shared } });
     // A worker that dies outright (not a failed batch) is seen by sync's timeout or the flag below.
     worker.on('error', (err) => BackgroundWriter.fail(shared, err.message));
     worker.unref();
-    return new BackgroundWriter(worker, shared, commitMs);
+    return new BackgroundWriter(worker, shared, commitMs, after);
   }
 
   /** Records a failure where the main thread will see it, even while it waits. */

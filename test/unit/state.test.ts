@@ -146,6 +146,25 @@ describe('the writer thread of a delivery', () => {
     store.close();
   });
 
+  it('honours a ticket from an earlier writer, as when two integrations deliver side by side', async () => {
+    const { StateStore: BuiltStore } = await built();
+    const store = BuiltStore.open(dbPath());
+    store.startBackgroundWrites();
+    const early = store.markInflight('app', [{ key: 'user:u1', kind: 'user.create', sourceId: 'u1' }], 'c1');
+    await store.stopBackgroundWrites();
+    store.startBackgroundWrites();
+    // Committed when the first writer stopped: returns at once, instead of waiting for the new writer's batches.
+    const started = Date.now();
+    store.awaitInflight(early);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const later = store.markInflight('app', [{ key: 'user:u2', kind: 'user.create', sourceId: 'u2' }], 'c2');
+    expect(later).toBeGreaterThan(early);
+    store.awaitInflight(later);
+    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['user:u1', 'user:u2']);
+    await store.stopBackgroundWrites();
+    store.close();
+  });
+
   it('turns a write the database refuses into a one-line state error for the cycle', async () => {
     const { StateStore: BuiltStore } = await built();
     const store = BuiltStore.open(dbPath());
