@@ -287,26 +287,21 @@ export class StateStore {
   }
 
   /**
-   * Group commit: results written within a few milliseconds share one
-   * transaction, committed by a short timer (or at once by `flush`). What must
-   * be durable before a request goes out — the in-flight record — is committed
-   * by `flushInflight` right before sending; a result lost to a crash before
-   * its commit leaves that record behind, and the next cycle checks the
-   * target for it.
+   * A write of the kind a cycle's delivery makes: on the writer thread while
+   * one runs, else here. Group commit either way: writes made within a few
+   * milliseconds share one transaction, committed by a short timer (or at once
+   * by `flush`). What must be durable before a request goes out — the
+   * in-flight record — is waited for with `awaitInflight`; a result lost to a
+   * crash before its commit leaves that record behind, and the next cycle
+   * checks the target for it.
    */
-  private write<T>(fn: () => T): T {
-    if (this.writer) throw new Error('state: a write on the main connection while the writer thread owns the writes');
+  private submit(w: WriteCommand): void {
+    if (this.writer) return this.writer.push(w);
     if (!this.db.inTransaction) {
       this.db.exec('BEGIN');
       setTimeout(() => this.flush(), GROUP_COMMIT_MS).unref();
     }
-    return fn();
-  }
-
-  /** A write of the kind a cycle's delivery makes: on the writer thread while one runs, else here. */
-  private submit(w: WriteCommand): void {
-    if (this.writer) this.writer.push(w);
-    else this.write(() => this.applyWrite(w));
+    this.applyWrite(w);
   }
 
   /** Runs one write on this connection (the writer thread calls it inside its own transactions). */
@@ -343,7 +338,7 @@ export class StateStore {
    * Hands the writes of a delivery to a thread of their own, so that SQLite
    * works beside the HTTP loop instead of between its requests. Same
    * guarantees: results are committed together every few milliseconds, and
-   * `flushInflight` returns only once the in-flight records are committed.
+   * `awaitInflight` returns only once the in-flight records are committed.
    * Returns false where the writer cannot run (scimsync run from its
    * TypeScript sources); the writes then stay on this thread.
    */
@@ -371,14 +366,8 @@ export class StateStore {
     if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
   }
 
-  /** Commits, if an in-flight record is waiting: called right before a request is sent. */
-  flushInflight(): void {
-    if (this.inflightPending) this.flush();
-  }
-
   close(): void {
     this.flush();
-    if (this.writer) this.lastTicket = this.writer.lastPosted;
     this.writer?.terminate();
     this.writer = undefined;
     this.db.close();
@@ -463,7 +452,7 @@ export class StateStore {
       now: w.at,
     });
     if (!change.members && !change.add?.length && !change.remove?.length) return;
-    let digest = change.members ? NO_MEMBERS : (this.stmts.groupDigest.get(integration, id) ?? this.recountMembers(integration, id));
+    let digest = change.members ? NO_MEMBERS : this.membersDigestOf(integration, id);
     if (change.members) this.stmts.clearMembers.run(integration, id);
     for (const u of change.members ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
     for (const u of change.remove ?? []) if (this.stmts.removeMember.run(integration, id, u).changes > 0) digest = withoutMember(digest, u);
@@ -471,9 +460,9 @@ export class StateStore {
     this.stmts.setGroupDigest.run(digest, integration, id);
   }
 
-  /** The member digest of a group from its members, for a row that has none. */
-  private recountMembers(integration: string, groupId: string): number {
-    return membersDigest(this.stmts.groupMembers.all(integration, groupId));
+  /** A group's stored member digest, recounted from its members for a row that has none. */
+  private membersDigestOf(integration: string, groupId: string): number {
+    return this.stmts.groupDigest.get(integration, groupId) ?? membersDigest(this.stmts.groupMembers.all(integration, groupId));
   }
 
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
@@ -483,12 +472,10 @@ export class StateStore {
 
   private applyDropMemberships(integration: string, userId: string): void {
     for (const groupId of this.stmts.dropUser.all(integration, userId)) {
-      const digest = this.stmts.groupDigest.get(integration, groupId);
-      this.stmts.setGroupDigest.run(
-        digest === null || digest === undefined ? this.recountMembers(integration, groupId) : withoutMember(digest, userId),
-        integration,
-        groupId,
-      );
+      // Recounted after the delete already leaves the user out; a stored digest takes it out here.
+      const stored = this.stmts.groupDigest.get(integration, groupId);
+      const digest = stored === null || stored === undefined ? this.membersDigestOf(integration, groupId) : withoutMember(stored, userId);
+      this.stmts.setGroupDigest.run(digest, integration, groupId);
     }
   }
 
@@ -557,10 +544,8 @@ export class StateStore {
   }
 
   /**
-   * Records operations as in flight. They must be durable before their requests
-   * are sent: with the writer thread, `awaitInflight` the ticket returned here
-   * before sending; without it, the engine calls `flushInflight` right before
-   * each request.
+   * Records operations as in flight. They must be durable before their
+   * requests are sent: `awaitInflight` the ticket returned here first.
    */
   markInflight(integration: string, ops: readonly { key: string; kind: string; sourceId: string }[], cycleId: string, now: Date = new Date()): number {
     this.submit({ kind: 'inflight', integration, cycleId, at: now.toISOString(), ops: ops.map((op) => ({ key: op.key, kind: op.kind, sourceId: op.sourceId })) });
@@ -575,7 +560,7 @@ export class StateStore {
   /** Returns once the in-flight records of `ticket` (from markInflight) are committed. */
   awaitInflight(ticket: number): void {
     if (this.writer) this.writer.waitFor(ticket);
-    else this.flushInflight();
+    else if (this.inflightPending) this.flush();
   }
 
   /** Whether writes go to the writer thread (a delivery in progress). */

@@ -218,7 +218,8 @@ function hasKeys(o: object): boolean {
 
 /**
  * One cycle of one integration: snapshot, map, plan, deliver, commit, events.
- * Each operation's result is committed as soon as it completes.
+ * Each operation is recorded as in flight before its request, and its result
+ * committed within a few milliseconds of completing.
  */
 export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const { integration, store, logger } = options;
@@ -426,8 +427,6 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
   let delivery: Delivery;
   try {
-    // In-flight records are committed before any request leaves.
-    client.beforeSend = () => store.flushInflight();
     // Many new users (a first run against an app that already has accounts): one paginated
     // read of the target matches them all, instead of a lookup per user.
     const creates = operations.filter((op) => op.kind === 'user.create').length;

@@ -160,8 +160,6 @@ export class ScimClient {
   private readonly options: ScimClientOptions;
   private pausedUntil = 0;
   private oauthToken: { value: string; expiresAt: number } | undefined;
-  /** Called right before each request is written (the engine commits its in-flight records there). */
-  beforeSend: (() => void) | undefined;
 
   constructor(options: ScimClientOptions) {
     this.options = options;
@@ -277,7 +275,6 @@ export class ScimClient {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await sleep(wait);
       const authorization = await this.authHeader(forceAuth);
-      this.beforeSend?.();
       let res;
       try {
         res = await this.http.request<string>({
