@@ -122,7 +122,12 @@ async function bareLoop(url: string, directory: string, n: number, g: number, pe
     transformResponse: [(d: unknown) => d],
     validateStatus: () => true,
     maxRedirects: 0,
-    headers: { Accept: 'application/scim+json, application/json', Authorization: 'Bearer bench', 'Content-Type': 'application/scim+json' },
+    headers: {
+      Accept: 'application/scim+json, application/json',
+      Authorization: 'Bearer bench',
+      post: { 'Content-Type': 'application/scim+json' },
+      patch: { 'Content-Type': 'application/scim+json' },
+    },
   });
   const source = JSON.parse(readFileSync(directory, 'utf8')) as { users: Record<string, string>[] };
   const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

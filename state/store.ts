@@ -108,7 +108,7 @@ type EventParams = [string, string, string | null, string, string, string | null
 
 /** A write of the kind a delivery makes, as plain data: run here, or on the writer thread. */
 export type WriteCommand =
-  | { kind: 'user'; integration: string; sourceId: string; targetId: string | null; status: ObjectStatus; attrs: ScimAttrs; at: string }
+  | { kind: 'user'; integration: string; sourceId: string; targetId: string | null; status: ObjectStatus; attrs: ScimAttrs }
   | { kind: 'event'; params: EventParams; detail: unknown }
   | { kind: 'inflight'; integration: string; cycleId: string; at: string; ops: { key: string; kind: string; sourceId: string }[] }
   | { kind: 'inflight.clear'; integration: string; key: string }
@@ -168,6 +168,8 @@ export class StateStore {
   private inflightPending = false;
   /** The writer thread of a delivery in progress (startBackgroundWrites). */
   private writer: BackgroundWriter | undefined;
+  /** A writer thread started ahead of a delivery (prepareBackgroundWrites), booting while the cycle plans. */
+  private spare: BackgroundWriter | undefined;
   /**
    * The last batch number of the writers that have stopped: a later writer
    * numbers on from it, so that a ticket handed out before (by a delivery of
@@ -307,9 +309,12 @@ export class StateStore {
   /** Runs one write on this connection (the writer thread calls it inside its own transactions). */
   applyWrite(w: WriteCommand): void {
     switch (w.kind) {
-      case 'user':
-        this.stmts.upsertUser.run(w.integration, w.sourceId, w.targetId, w.status, JSON.stringify(w.attrs), attrsDigest(w.attrs), w.at, w.at);
+      case 'user': {
+        // Stamped where it is written: a few milliseconds after the result, on the writer thread.
+        const at = new Date().toISOString();
+        this.stmts.upsertUser.run(w.integration, w.sourceId, w.targetId, w.status, JSON.stringify(w.attrs), attrsDigest(w.attrs), at, at);
         return;
+      }
       case 'event':
         this.stmts.insertEvent.run(...w.params, JSON.stringify(w.detail));
         return;
@@ -345,8 +350,21 @@ export class StateStore {
   startBackgroundWrites(): boolean {
     if (this.writer || this.path === ':memory:') return this.writer !== undefined;
     this.flush();
-    this.writer = BackgroundWriter.start(this.path, GROUP_COMMIT_MS, this.lastTicket);
-    return this.writer !== undefined;
+    const writer = this.spare ?? BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
+    this.spare = undefined;
+    writer?.numberFrom(this.lastTicket);
+    this.writer = writer;
+    return writer !== undefined;
+  }
+
+  /**
+   * Starts the writer thread of the next delivery now, writes still staying
+   * here: its thread boots (a few tens of milliseconds) while the cycle reads
+   * its source and plans, instead of holding up the first request.
+   */
+  prepareBackgroundWrites(): void {
+    if (this.writer || this.spare || this.path === ':memory:') return;
+    this.spare = BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
   }
 
   /** Waits for every write handed to the writer thread to be committed, and stops it. */
@@ -355,8 +373,11 @@ export class StateStore {
     if (!writer) return;
     this.writer = undefined;
     this.inflightPending = false;
-    this.lastTicket = writer.lastPosted;
-    await writer.stop();
+    try {
+      await writer.stop();
+    } finally {
+      this.lastTicket = writer.lastPosted;
+    }
   }
 
   /** Commits what has been written so far (on the writer thread too, waiting for it). */
@@ -369,7 +390,9 @@ export class StateStore {
   close(): void {
     this.flush();
     this.writer?.terminate();
+    this.spare?.terminate();
     this.writer = undefined;
+    this.spare = undefined;
     this.db.close();
   }
 
@@ -395,10 +418,9 @@ export class StateStore {
     return (this.stmts.userNames.all(integration) as [string, unknown, unknown][]).map(([sourceId, ...names]) => ({ sourceId, names }));
   }
 
-  saveUser(integration: string, user: StateUser, now: Date = new Date()): void {
-    const at = now.toISOString();
-    // A copy: the writer thread serialises it a few milliseconds from now.
-    this.submit({ kind: 'user', integration, sourceId: user.sourceId, targetId: user.targetId, status: user.status, attrs: { ...user.attrs }, at });
+  /** Records what was pushed for a user. With the writer thread it is serialised a few milliseconds later: the caller does not change `user.attrs` afterwards. */
+  saveUser(integration: string, user: StateUser): void {
+    this.submit({ kind: 'user', integration, sourceId: user.sourceId, targetId: user.targetId, status: user.status, attrs: user.attrs });
   }
 
   /**
@@ -549,6 +571,7 @@ export class StateStore {
    */
   markInflight(integration: string, ops: readonly { key: string; kind: string; sourceId: string }[], cycleId: string, now: Date = new Date()): number {
     this.submit({ kind: 'inflight', integration, cycleId, at: now.toISOString(), ops: ops.map((op) => ({ key: op.key, kind: op.kind, sourceId: op.sourceId })) });
+    // On the writer thread it is posted at once: the sooner it is committed, the less a request waits for it.
     if (this.writer) {
       this.writer.post();
       return this.writer.lastPosted;

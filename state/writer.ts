@@ -34,24 +34,33 @@ export class BackgroundWriter {
   ) {}
 
   /**
-   * A writer on the database at `path`; undefined where the worker script is
-   * not built (TypeScript sources). Its batches are numbered from `after` + 1:
-   * a ticket from an earlier writer (all committed when it stopped) counts as
-   * committed here too.
+   * A writer on the database at `path`, its thread booting; undefined where the
+   * worker script is not built (TypeScript sources). `numberFrom` it before the
+   * first write.
    */
-  static start(path: string, commitMs: number, after: number): BackgroundWriter | undefined {
+  static start(path: string, commitMs: number): BackgroundWriter | undefined {
     const script = new URL('./writer-worker.js', import.meta.url);
     if (!existsSync(fileURLToPath(script))) return undefined;
     const shared: WriterShared = {
       flags: new Int32Array(new SharedArrayBuffer(8)),
       message: new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES)),
     };
-    shared.flags[0] = after;
     const worker = new Worker(script, { workerData: { path, shared } });
     // A worker that dies outright (not a failed batch) is seen by sync's timeout or the flag below.
     worker.on('error', (err) => BackgroundWriter.fail(shared, err.message));
     worker.unref();
-    return new BackgroundWriter(worker, shared, commitMs, after);
+    return new BackgroundWriter(worker, shared, commitMs, 0);
+  }
+
+  /**
+   * Numbers this writer's batches from `after` + 1, before anything is posted:
+   * a ticket from an earlier writer (all committed when it stopped) then counts
+   * as committed here too.
+   */
+  numberFrom(after: number): void {
+    if (this.posted > 0) throw new Error('a writer is numbered before its first batch');
+    this.posted = after;
+    Atomics.store(this.shared.flags, 0, after);
   }
 
   /** Records a failure where the main thread will see it, even while it waits. */

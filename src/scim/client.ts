@@ -170,7 +170,13 @@ export class ScimClient {
       transformResponse: [(d: unknown) => d],
       validateStatus: () => true,
       maxRedirects: 0,
-      headers: { Accept: 'application/scim+json, application/json' },
+      // Headers set once on the instance, not per request: axios merges a request's own headers every time.
+      headers: {
+        Accept: 'application/scim+json, application/json',
+        post: { 'Content-Type': 'application/scim+json' },
+        put: { 'Content-Type': 'application/scim+json' },
+        patch: { 'Content-Type': 'application/scim+json' },
+      },
     });
     this.limiter = createLimiter(options.rateLimit);
   }
@@ -184,39 +190,46 @@ export class ScimClient {
     await this.limiter.stop();
   }
 
-  private async authHeader(force = false): Promise<string> {
+  /** The Authorization header on the instance: the credential's, or the OAuth token's of the moment. */
+  private sentAuth: string | undefined;
+  /** The Authorization header of a static credential (bearer, basic), built once. */
+  private staticAuth: string | undefined;
+
+  /** The Authorization header: a string at once for static credentials, a promise where an OAuth token may be fetched. */
+  private authHeader(force = false): string | Promise<string> {
     const auth = this.options.auth;
     switch (auth.type) {
       case 'bearer':
-        return `Bearer ${auth.token}`;
+        return (this.staticAuth ??= `Bearer ${auth.token}`);
       case 'basic':
-        return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-      case 'oauth2': {
-        if (!force && this.oauthToken && this.oauthToken.expiresAt > Date.now() + 30_000) {
-          return `Bearer ${this.oauthToken.value}`;
-        }
-        const form = new URLSearchParams({ grant_type: 'client_credentials' });
-        if (auth.scope) form.set('scope', auth.scope);
-        const res = await axios.post<string>(auth.tokenUrl, form.toString(), {
-          timeout: this.options.timeoutMs,
-          responseType: 'text',
-          transformResponse: [(d: unknown) => d],
-          validateStatus: () => true,
-          headers: {
-            'Content-Type': 'application/x-www-form-urlencoded',
-            Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
-          },
-        });
-        const parsed = parseBody(res.data);
-        const body = parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined;
-        if (res.status !== 200 || typeof body?.access_token !== 'string') {
-          throw new ScimHttpError({ kind: 'fatal', status: res.status, method: 'POST', path: 'token endpoint', detail: 'token request refused' });
-        }
-        const ttl = typeof body.expires_in === 'number' ? body.expires_in : Number(body.expires_in ?? 3600);
-        this.oauthToken = { value: body.access_token, expiresAt: Date.now() + ttl * 1000 };
-        return `Bearer ${this.oauthToken.value}`;
-      }
+        return (this.staticAuth ??= `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`);
+      case 'oauth2':
+        if (!force && this.oauthToken && this.oauthToken.expiresAt > Date.now() + 30_000) return `Bearer ${this.oauthToken.value}`;
+        return this.fetchToken(auth);
     }
+  }
+
+  private async fetchToken(auth: Extract<AuthConfig, { type: 'oauth2' }>): Promise<string> {
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (auth.scope) form.set('scope', auth.scope);
+    const res = await axios.post<string>(auth.tokenUrl, form.toString(), {
+      timeout: this.options.timeoutMs,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      validateStatus: () => true,
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
+      },
+    });
+    const parsed = parseBody(res.data);
+    const body = parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined;
+    if (res.status !== 200 || typeof body?.access_token !== 'string') {
+      throw new ScimHttpError({ kind: 'fatal', status: res.status, method: 'POST', path: 'token endpoint', detail: 'token request refused' });
+    }
+    const ttl = typeof body.expires_in === 'number' ? body.expires_in : Number(body.expires_in ?? 3600);
+    this.oauthToken = { value: body.access_token, expiresAt: Date.now() + ttl * 1000 };
+    return `Bearer ${this.oauthToken.value}`;
   }
 
   /** One request with retries. Throws ScimHttpError with the final classification. */
@@ -238,7 +251,8 @@ export class ScimClient {
       attempt++;
       let err: ScimHttpError;
       try {
-        return { ...(await this.send<T>(method, path, body, refreshedAuth)), attempts: attempt };
+        const res = await this.send<T>(method, path, body, refreshedAuth);
+        return { status: res.status, data: res.data, attempts: attempt };
       } catch (e) {
         if (!(e instanceof ScimHttpError)) throw e;
         err = e;
@@ -270,22 +284,19 @@ export class ScimClient {
     }
   }
 
-  private async send<T>(method: string, path: string, body: unknown, forceAuth: boolean): Promise<{ status: number; data: T }> {
+  private send<T>(method: string, path: string, body: unknown, forceAuth: boolean): Promise<{ status: number; data: T }> {
     return this.limiter.schedule(async () => {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await sleep(wait);
-      const authorization = await this.authHeader(forceAuth);
+      const header = this.authHeader(forceAuth);
+      const authorization = typeof header === 'string' ? header : await header;
+      if (authorization !== this.sentAuth) {
+        this.http.defaults.headers.common.Authorization = authorization;
+        this.sentAuth = authorization;
+      }
       let res;
       try {
-        res = await this.http.request<string>({
-          method,
-          url: path,
-          ...(body === undefined ? {} : { data: JSON.stringify(body) }),
-          headers: {
-            Authorization: authorization,
-            ...(body === undefined ? {} : { 'Content-Type': 'application/scim+json' }),
-          },
-        });
+        res = await this.http.request<string>(body === undefined ? { method, url: path } : { method, url: path, data: JSON.stringify(body) });
       } catch (e) {
         const ne = e as NetworkErrorLike;
         this.options.onRequest?.({ method, path, status: undefined });

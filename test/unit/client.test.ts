@@ -120,6 +120,20 @@ describe('ScimClient', () => {
     expect(body).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   });
 
+  it('sends a SCIM content type with a body only, and the credential with every request', async () => {
+    const noType = (v: string | undefined) => v === undefined;
+    scim().post('/scim/v2/Users').matchHeader('content-type', 'application/scim+json').reply(201, { id: 'n1' });
+    scim().put('/scim/v2/Users/n1').matchHeader('content-type', 'application/scim+json').reply(200, { id: 'n1' });
+    scim().get('/scim/v2/Users/n1').matchHeader('content-type', noType).reply(200, { id: 'n1' });
+    scim().delete('/scim/v2/Users/n1').matchHeader('content-type', noType).reply(204);
+    const c = client();
+    expect((await c.createUser({ userName: 'new@example.com' })).resource.id).toBe('n1');
+    await c.request('PUT', '/Users/n1', { userName: 'new@example.com' });
+    expect((await c.get('Users', 'n1')).resource.id).toBe('n1');
+    await c.deleteUser('n1');
+    expect(nock.isDone()).toBe(true);
+  });
+
   it('escapes and URL-encodes the lookup filter, and reads 404 or empty as no match', async () => {
     expect(filterValue('a"b\\c')).toBe('"a\\"b\\\\c"');
     const value = 'o"brien\\x+y@example.com';

@@ -165,6 +165,30 @@ describe('the writer thread of a delivery', () => {
     store.close();
   });
 
+  it('uses a writer started ahead of the delivery, numbered on from the writers before it', async () => {
+    const { StateStore: BuiltStore } = await built();
+    const store = BuiltStore.open(dbPath());
+    store.startBackgroundWrites();
+    const early = store.markInflight('app', [{ key: 'user:u1', kind: 'user.create', sourceId: 'u1' }], 'c1');
+    // Booting while the first delivery still runs, as the next cycle's would in the daemon.
+    store.prepareBackgroundWrites();
+    await store.stopBackgroundWrites();
+    store.saveUser('app', user('u0'));
+    expect(store.startBackgroundWrites()).toBe(true);
+    const started = Date.now();
+    store.awaitInflight(early);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const later = store.markInflight('app', [{ key: 'user:u2', kind: 'user.create', sourceId: 'u2' }], 'c2');
+    expect(later).toBeGreaterThan(early);
+    store.awaitInflight(later);
+    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['user:u1', 'user:u2']);
+    store.saveUser('app', user('u3'));
+    await store.stopBackgroundWrites();
+    // Written on the main thread before the prepared writer took over, and on it after.
+    expect(store.loadUsers('app').map((u) => u.sourceId).sort()).toEqual(['u0', 'u3']);
+    store.close();
+  });
+
   it('turns a write the database refuses into a one-line state error for the cycle', async () => {
     const { StateStore: BuiltStore } = await built();
     const store = BuiltStore.open(dbPath());
