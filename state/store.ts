@@ -887,6 +887,12 @@ function escrowOf(r: EscrowRow): EscrowEntry {
 }
 
 function migrate(db: Database.Database): void {
+  // Up to date (the common case, and always so for the writer thread): a read, no write lock taken.
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
+  if (table) {
+    const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
+    if (migrations.every((m) => applied.has(m.version))) return;
+  }
   // One process at a time (BEGIN IMMEDIATE takes the write lock; others wait on busy_timeout),
   // re-reading what is applied inside the lock: two processes opening a new database never
   // apply the same migration twice.

@@ -91,6 +91,22 @@ describe('state store', () => {
     store.close();
   });
 
+  it('opens an up-to-date state while another connection is writing, without waiting for its lock', () => {
+    const path = dbPath();
+    const writing = StateStore.open(path);
+    writing.db.exec('BEGIN IMMEDIATE');
+    writing.saveUser('app', { sourceId: 'u1', targetId: 't1', status: 'active', attrs: { userName: 'u1@example.com' } });
+    const started = Date.now();
+    const reader = StateStore.open(path);
+    // The busy timeout is 5 s: opening must not have queued for the write lock.
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(reader.loadUsers('app')).toHaveLength(0);
+    writing.db.exec('COMMIT');
+    expect(reader.loadUsers('app')).toHaveLength(1);
+    reader.close();
+    writing.close();
+  });
+
   it('adds the digests to state written before they existed', () => {
     const path = dbPath();
     const old = new Database(path);
