@@ -350,7 +350,7 @@ export class StateStore {
   startBackgroundWrites(): boolean {
     if (this.writer || this.path === ':memory:') return this.writer !== undefined;
     this.flush();
-    const writer = this.spare ?? BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
+    const writer = this.spare ?? BackgroundWriter.start(this.path, WRITER_COMMIT_MS);
     this.spare = undefined;
     writer?.numberFrom(this.lastTicket);
     this.writer = writer;
@@ -364,7 +364,7 @@ export class StateStore {
    */
   prepareBackgroundWrites(): void {
     if (this.writer || this.spare || this.path === ':memory:') return;
-    this.spare = BackgroundWriter.start(this.path, GROUP_COMMIT_MS);
+    this.spare = BackgroundWriter.start(this.path, WRITER_COMMIT_MS);
   }
 
   /** Waits for every write handed to the writer thread to be committed, and stops it. */
@@ -853,7 +853,9 @@ class StoredGroup implements StateGroup {
 }
 
 /** How long results may wait to be committed together. */
+/** How long writes gather before their commit: on the main thread, and on a delivery's writer thread (fewer, larger transactions). */
 const GROUP_COMMIT_MS = 10;
+const WRITER_COMMIT_MS = 25;
 
 /** A user read from state; its attributes are read and parsed only when someone looks at them. */
 class StoredUser implements StateUser {

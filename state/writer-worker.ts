@@ -2,11 +2,22 @@
  * The writer thread of a delivery (BackgroundWriter): its own connection to
  * the state, one transaction per batch, batches committed in the order posted.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { StateStore, type WriteCommand } from './store.js';
 import { BackgroundWriter, type WriterShared } from './writer.js';
 
 const { path, shared } = workerData as { path: string; shared: WriterShared };
+
+// Background work: on Linux this thread (not the process) runs at a lower priority, so that
+// its commits take idle CPU rather than preempting the HTTP loop. Elsewhere it runs as it is.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+  if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, 10);
+} catch {
+  // No /proc/thread-self, or not permitted: the same thread at the same priority.
+}
 let store: StateStore | undefined;
 let failed = false;
 try {

@@ -74,6 +74,8 @@ export interface DevTarget {
   requests: RecordedRequest[];
   /** Requests other than GET. */
   writes(): RecordedRequest[];
+  /** Requests being served now, and the most at once since `peak` was last set (tests set it to 0). */
+  concurrency: { now: number; peak: number };
   /** Makes matching requests fail (fault injection for tests). */
   inject(fault: Fault): void;
   clearFaults(): void;
@@ -234,7 +236,10 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
   const faults: Fault[] = [];
   const app = express();
   app.use((_req, _res, next) => requestStore.run(store, next));
+  const concurrency = { now: 0, peak: 0 };
   app.use((req, res, next) => {
+    concurrency.peak = Math.max(concurrency.peak, ++concurrency.now);
+    res.on('close', () => concurrency.now--);
     res.on('finish', () => requests.push({ method: req.method, path: req.originalUrl, status: res.statusCode }));
     next();
   });
@@ -343,6 +348,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     groups: store.groups,
     requests,
     writes: () => requests.filter((r) => r.method !== 'GET'),
+    concurrency,
     inject: (fault) => faults.push({ ...fault }),
     clearFaults,
     seedUser(user) {

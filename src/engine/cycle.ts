@@ -109,7 +109,7 @@ export interface CycleOptions {
 
 const HOUR_MS = 3_600_000;
 /** Operations recorded as in flight per commit, ahead of their requests. */
-const INFLIGHT_WINDOW = 64;
+const INFLIGHT_WINDOW = 256;
 /** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
 const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
 /** Failures in one cycle, with no success at all, that quarantine the integration. */
@@ -144,9 +144,10 @@ const emptyCounts = (): CycleCounts => ({
   notStarted: 0,
 });
 
-export function clientFor(integration: IntegrationConfig, logger: Logger, onRateLimit?: () => void): ScimClient {
+export function clientFor(integration: IntegrationConfig, logger: Logger, onRateLimit?: () => void, boundedByCaller = false): ScimClient {
   const t = integration.target;
   return new ScimClient({
+    boundedByCaller,
     baseUrl: t.url,
     auth: t.auth,
     timeoutMs: t.timeoutMs,
@@ -437,7 +438,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const deliveryStarted = Date.now();
   // SQLite writes move to a thread of their own for the delivery, beside the HTTP loop.
   store.startBackgroundWrites();
-  const client = options.client ?? clientFor(integration, logger, options.onRateLimit);
+  // Its requests come from the delivery's queue (and, before it, the one bulk read): no second queue.
+  const client = options.client ?? clientFor(integration, logger, options.onRateLimit, true);
   let delivery: Delivery;
   try {
     // Many new users (a first run against an app that already has accounts): one paginated
@@ -645,7 +647,9 @@ class Delivery {
   private readonly resolve = (sourceId: string) => this.targetIds.get(sourceId);
 
   async run(operations: Operation[], onProgress?: (done: number, total: number, failed: number) => void): Promise<void> {
-    const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent * 2 });
+    // An operation sends its requests one after the other: maxConcurrent operations at once are
+    // maxConcurrent requests at most, what the target allows.
+    const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent });
     const settled = new Map<string, Promise<unknown>>();
     const signal = this.cycle.signal;
     let done = 0;

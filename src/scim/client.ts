@@ -28,6 +28,12 @@ export interface ScimClientOptions {
   onRequest?: (info: { method: string; path: string; status: number | undefined }) => void;
   /** Random source for jitter; injectable for tests. */
   random?: () => number;
+  /**
+   * The caller never has more than `rateLimit.maxConcurrent` requests out at
+   * once (a cycle's delivery, one request at a time per operation): with no
+   * request rate to keep, the client then adds no queue of its own.
+   */
+  boundedByCaller?: boolean;
 }
 
 export type ResourceType = 'Users' | 'Groups';
@@ -122,11 +128,13 @@ interface Limiter {
  * The target's limiter. A request rate is kept by Bottleneck (`minTime`, or a
  * reservoir for `burst`). At 1,000 requests/s and more Bottleneck's spacing is
  * 0 ms, i.e. only concurrency is limited: a plain queue does that at a fraction
- * of Bottleneck's cost per job.
+ * of Bottleneck's cost per job, and a caller that bounds its own concurrency
+ * needs none.
  */
-function createLimiter(rateLimit: ScimClientOptions['rateLimit']): Limiter {
+function createLimiter(rateLimit: ScimClientOptions['rateLimit'], boundedByCaller: boolean): Limiter {
   const { requestsPerSecond: rps, maxConcurrent, burst } = rateLimit;
   const minTime = Math.floor(1000 / rps);
+  if (minTime === 0 && !burst && boundedByCaller) return { schedule: (job) => job(), stop: () => Promise.resolve() };
   if (minTime === 0 && !burst) {
     const queue = new PQueue({ concurrency: maxConcurrent });
     return {
@@ -178,7 +186,7 @@ export class ScimClient {
         patch: { 'Content-Type': 'application/scim+json' },
       },
     });
-    this.limiter = createLimiter(options.rateLimit);
+    this.limiter = createLimiter(options.rateLimit, options.boundedByCaller ?? false);
   }
 
   /** Pauses every request of this target until `until` (ms epoch). */

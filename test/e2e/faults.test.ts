@@ -84,6 +84,18 @@ describe('delivery under faults', () => {
     expect(target.requests).toEqual([]);
   }, 120_000);
 
+  it('a slow target never has more than maxConcurrent requests at once, and gets that many', async () => {
+    const d = makeDirectory(80);
+    ws.writeDirectory(d);
+    // Every create answered after 20 ms, so that requests overlap; the config allows 8 at once.
+    target.inject({ method: 'POST', path: /\/Users$/, stallMs: 20 });
+    target.concurrency.peak = 0;
+    const res = await ws.run(['sync']);
+    expect(res.code).toBe(0);
+    expect(target.users.size).toBe(80);
+    expect(target.concurrency.peak).toBe(8);
+  });
+
   it('a member batch whose answer is lost is not added twice', async () => {
     const d = withGroups(60);
     ws.writeDirectory(d);
