@@ -209,6 +209,7 @@ export class StateStore {
       groupDigest: db.prepare<[string, string], number | null>(`SELECT digest FROM objects WHERE integration = ? AND kind = 'group' AND source_id = ?`).pluck(),
       setGroupDigest: db.prepare(`UPDATE objects SET digest = ? WHERE integration = ? AND kind = 'group' AND source_id = ?`),
       addMember: db.prepare(`INSERT OR IGNORE INTO group_members (integration, group_id, user_id) VALUES (?, ?, ?)`),
+      addMembers: db.prepare(`INSERT OR IGNORE INTO group_members (integration, group_id, user_id) SELECT ?, ?, value FROM json_each(?)`),
       removeMember: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ? AND user_id = ?`),
       clearMembers: db.prepare(`DELETE FROM group_members WHERE integration = ? AND group_id = ?`),
       dropUser: db.prepare<[string, string], string>(`DELETE FROM group_members WHERE integration = ? AND user_id = ? RETURNING group_id`).pluck(),
@@ -474,9 +475,16 @@ export class StateStore {
       now: w.at,
     });
     if (!change.members && !change.add?.length && !change.remove?.length) return;
-    let digest = change.members ? NO_MEMBERS : this.membersDigestOf(integration, id);
-    if (change.members) this.stmts.clearMembers.run(integration, id);
-    for (const u of change.members ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
+    let digest: number;
+    if (change.members) {
+      // A whole member set (a group created, or read back): one statement, SQLite looping over the list.
+      const members = [...new Set(change.members)];
+      this.stmts.clearMembers.run(integration, id);
+      if (members.length > 0) this.stmts.addMembers.run(integration, id, JSON.stringify(members));
+      digest = membersDigest(members);
+    } else {
+      digest = this.membersDigestOf(integration, id);
+    }
     for (const u of change.remove ?? []) if (this.stmts.removeMember.run(integration, id, u).changes > 0) digest = withoutMember(digest, u);
     for (const u of change.add ?? []) if (this.stmts.addMember.run(integration, id, u).changes > 0) digest = withMember(digest, u);
     this.stmts.setGroupDigest.run(digest, integration, id);
