@@ -1254,7 +1254,8 @@ export function matchKeys(matching: readonly string[], attrs: ScimAttrs): [strin
   const out: [string, string][] = [];
   for (const m of matching) {
     if (m === 'emails') {
-      for (const [path, v] of Object.entries(attrs)) {
+      for (const path in attrs) {
+        const v = attrs[path];
         if (path.startsWith('emails[') && typeof v === 'string') out.push(['emails.value', v]);
       }
       continue;

@@ -115,11 +115,22 @@ export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefRes
 } {
   const body: Record<string, unknown> = { schemas: [CORE_USER_SCHEMA] };
   const schemas = new Set<string>([CORE_USER_SCHEMA]);
-  const sent: ScimAttrs = {};
-  for (const [path, raw] of Object.entries(attrs)) {
+  // What is sent: `attrs` itself (never changed afterwards) unless a reference is left out.
+  let sent: ScimAttrs | undefined;
+  for (const path in attrs) {
+    const raw = attrs[path]!;
     const value = resolveValue(raw, resolve);
-    if (value === undefined) continue;
-    sent[path] = raw;
+    if (value === undefined) {
+      if (!sent) {
+        sent = {};
+        for (const before in attrs) {
+          if (before === path) break;
+          sent[before] = attrs[before]!;
+        }
+      }
+      continue;
+    }
+    if (sent) sent[path] = raw;
     const p = parsePath(path);
     let holder = body;
     if (p.schema && p.schema !== CORE_USER_SCHEMA) {
@@ -130,7 +141,7 @@ export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefRes
       const list = (holder[p.attribute] ??= []) as Record<string, unknown>[];
       let item = list.find((x) => x.type === p.type);
       if (!item) {
-        item = { type: p.type, ...(list.length === 0 ? { primary: true } : {}) };
+        item = list.length === 0 ? { type: p.type, primary: true } : { type: p.type };
         list.push(item);
       }
       item[p.sub ?? 'value'] = value;
@@ -143,7 +154,7 @@ export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefRes
   }
   body.active = active;
   body.schemas = [...schemas];
-  return { body, sent };
+  return { body, sent: sent ?? attrs };
 }
 
 export interface PatchOperation {

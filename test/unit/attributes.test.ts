@@ -37,9 +37,13 @@ describe('SCIM attributes', () => {
   });
 
   it('leaves out an unresolvable manager so the next cycle sends it', () => {
-    const { body, sent } = buildResource({ userName: 'a', [`${ENTERPRISE}:manager`]: { userRef: 'nobody' } }, true, () => undefined);
+    const attrs = { userName: 'a', [`${ENTERPRISE}:manager`]: { userRef: 'nobody' }, title: 'Engineer' };
+    const { body, sent } = buildResource(attrs, true, () => undefined);
     expect(body.schemas).toEqual(['urn:ietf:params:scim:schemas:core:2.0:User']);
-    expect(sent).toEqual({ userName: 'a' });
+    expect(body.title).toBe('Engineer');
+    expect(sent).toEqual({ userName: 'a', title: 'Engineer' });
+    // What was asked for is left as it was.
+    expect(Object.keys(attrs)).toHaveLength(3);
   });
 
   it('turns changes into PATCH operations; a cleared typed value removes the whole entry', () => {
