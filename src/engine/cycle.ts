@@ -108,6 +108,8 @@ export interface CycleOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** Marks an operation that has started (Delivery's tickets). */
+const STARTED = -1;
 /** Operations recorded as in flight per commit, ahead of their requests. */
 const INFLIGHT_WINDOW = 256;
 /** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
@@ -242,8 +244,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
       sourceId: e.sourceId ?? null,
       targetId: e.targetId ?? null,
       summary: e.summary,
-      ...(e.detail !== undefined ? { detail: e.detail } : {}),
     };
+    if (e.detail !== undefined) event.detail = e.detail;
     if (!dryRun) store.insertEvent(event);
     if (!dryRun) options.onEvent?.(event);
     const level = e.result === 'failure' ? 'warn' : 'info';
@@ -615,11 +617,16 @@ class Delivery {
   private readonly updatedGroups = new Set<string>();
   private readonly keepInflight = new Set<string>();
   private scanIndex: Promise<AccountIndex> | undefined;
-  /** Operations recorded as in flight (ahead of their start, a window at a time), and those started. */
-  private readonly marked = new Set<string>();
-  private readonly started = new Set<string>();
-  /** For each operation recorded, the commit (markInflight's ticket) that holds its record. */
+  /**
+   * Operations recorded as in flight (a window at a time, ahead of their start): the commit
+   * (markInflight's ticket) that holds each record, STARTED once the operation has started.
+   */
   private readonly tickets = new Map<string, number>();
+  /** Operations recorded ahead and not started yet. */
+  private ahead = 0;
+  private done = 0;
+  private onProgress: ((done: number, total: number, failed: number) => void) | undefined;
+  private total = 0;
   /** Operations in the order they became ready to start (their dependencies settled): the queue starts them in this order. */
   private readonly ready: Operation[] = [];
   private nextToMark = 0;
@@ -652,18 +659,11 @@ class Delivery {
     const queue = new PQueue({ concurrency: this.integration.target.rateLimit.maxConcurrent });
     const settled = new Map<string, Promise<unknown>>();
     const signal = this.cycle.signal;
-    let done = 0;
+    this.onProgress = onProgress;
+    this.total = operations.length;
     const start = (op: Operation) => {
       this.ready.push(op);
-      return queue.add(async () => {
-        if (this.fatal) return;
-        if (signal?.aborted) {
-          this.counts.notStarted++;
-          return;
-        }
-        await this.execute(op);
-        onProgress?.(++done, operations.length, this.counts.failed);
-      });
+      return queue.add(() => this.execute(op));
     };
     const none = Promise.resolve();
     for (const op of operations) {
@@ -693,7 +693,7 @@ class Delivery {
       await Promise.race([all, grace]);
     } finally {
       // Recorded ahead, never started (a shutdown, a refused credential): not in flight after all.
-      for (const key of this.marked) if (!this.started.has(key)) this.store.clearInflight(this.integration.name, key);
+      for (const [key, ticket] of this.tickets) if (ticket !== STARTED) this.store.clearInflight(this.integration.name, key);
     }
   }
 
@@ -704,31 +704,37 @@ class Delivery {
    * little more reading than needed. Returns once `op`'s record is committed.
    */
   private markInflight(op: Operation): void {
-    this.started.add(op.key);
-    if (!this.marked.has(op.key)) this.markWindow(op);
+    let ticket = this.tickets.get(op.key);
+    if (ticket === undefined) ticket = this.markWindow(op);
+    this.tickets.set(op.key, STARTED);
+    this.ahead--;
     // With the writer thread, the next window is recorded ahead, so that its
     // commit is done by the time its requests go out: the HTTP loop never waits.
-    if (this.store.writesInBackground && this.marked.size - this.started.size < INFLIGHT_WINDOW && this.nextToMark < this.ready.length) {
-      this.markWindow();
-    }
-    this.store.awaitInflight(this.tickets.get(op.key) ?? 0);
+    if (this.store.writesInBackground && this.ahead < INFLIGHT_WINDOW && this.nextToMark < this.ready.length) this.markWindow();
+    this.store.awaitInflight(ticket);
   }
 
-  private markWindow(first?: Operation): void {
+  /** Records a window of ready operations (`first` first) as in flight; returns its ticket. */
+  private markWindow(first?: Operation): number {
     const window: Operation[] = first ? [first] : [];
-    if (first) this.marked.add(first.key);
     while (window.length < INFLIGHT_WINDOW && this.nextToMark < this.ready.length) {
       const next = this.ready[this.nextToMark++]!;
-      if (this.marked.has(next.key)) continue;
-      this.marked.add(next.key);
+      if (next === first || this.tickets.has(next.key)) continue;
       window.push(next);
     }
-    if (window.length === 0) return;
+    if (window.length === 0) return 0;
     const ticket = this.store.markInflight(this.integration.name, window, this.cycle.cycleId);
     for (const o of window) this.tickets.set(o.key, ticket);
+    this.ahead += window.length;
+    return ticket;
   }
 
   private async execute(op: Operation): Promise<void> {
+    if (this.fatal) return;
+    if (this.cycle.signal?.aborted) {
+      this.counts.notStarted++;
+      return;
+    }
     const started = Date.now();
     const name = this.integration.name;
     this.markInflight(op);
@@ -756,13 +762,18 @@ class Delivery {
       this.succeeded++;
       if (this.cycle.escrowKeys.delete(op.key)) this.store.clearEscrow(name, op.key);
     }
-    if (outcome.silent) return;
+    if (outcome.silent) return this.progress();
     // The outcome's detail is its own (built for this event): completed in place.
     const detail = outcome.detail;
     detail.operation = op.kind;
     detail.durationMs = Date.now() - started;
     this.emit({ type: outcome.type, result: outcome.result, sourceId: op.sourceId, targetId: outcome.targetId ?? null, summary: outcome.summary, detail });
     if (outcome.result === 'failure' && !this.fatal) this.escrow(op, outcome);
+    this.progress();
+  }
+
+  private progress(): void {
+    this.onProgress?.(++this.done, this.total, this.counts.failed);
   }
 
   /** Keeps a failed operation for the next cycle, or gives it up after escrow.maxCycles. */

@@ -87,8 +87,8 @@ describe('delivery under faults', () => {
   it('a slow target never has more than maxConcurrent requests at once, and gets that many', async () => {
     const d = makeDirectory(80);
     ws.writeDirectory(d);
-    // Every create answered after 20 ms, so that requests overlap; the config allows 8 at once.
-    target.inject({ method: 'POST', path: /\/Users$/, stallMs: 20 });
+    // Every create answered after 100 ms, so that requests overlap; the config allows 8 at once.
+    target.inject({ method: 'POST', path: /\/Users$/, stallMs: 100 });
     target.concurrency.peak = 0;
     const res = await ws.run(['sync']);
     expect(res.code).toBe(0);
