@@ -375,7 +375,7 @@ export class StateStore {
     this.writer = undefined;
     this.inflightPending = false;
     try {
-      await writer.stop();
+      writer.stop();
     } finally {
       this.lastTicket = writer.lastPosted;
     }

@@ -31,7 +31,14 @@ try {
   BackgroundWriter.fail(shared, `the writer thread cannot open ${path}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-parentPort?.on('message', ({ seq, writes }: { seq: number; writes: string }) => {
+parentPort?.on('message', (message: { seq: number; writes: string } | { close: true }) => {
+  if ('close' in message) {
+    // Everything posted is committed (the main thread synced first): close and end.
+    store?.close();
+    parentPort?.close();
+    return;
+  }
+  const { seq, writes } = message;
   if (failed || !store) return;
   const db = store;
   try {

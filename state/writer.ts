@@ -115,13 +115,19 @@ export class BackgroundWriter {
     }
   }
 
-  /** Commits everything and ends the thread. */
-  async stop(): Promise<void> {
+  /**
+   * Commits everything, then lets the thread close its connection and end on
+   * its own: nothing is left to wait for once the sync returns. After a
+   * failure the thread is ended at once.
+   */
+  stop(): void {
     try {
       this.sync();
-    } finally {
-      await this.worker.terminate();
+    } catch (err) {
+      this.terminate();
+      throw err;
     }
+    this.worker.postMessage({ close: true });
   }
 
   /** Ends the thread at once (after a sync, nothing is lost). */
