@@ -42,9 +42,7 @@ parentPort?.on('message', (message: { seq: number; writes: string } | { close: t
   if (failed || !store) return;
   const db = store;
   try {
-    db.db.transaction(() => {
-      for (const w of JSON.parse(writes) as WriteCommand[]) db.applyWrite(w);
-    })();
+    db.db.transaction(() => db.applyBatch(JSON.parse(writes) as WriteCommand[]))();
     Atomics.store(shared.flags, 0, seq);
     Atomics.notify(shared.flags, 0);
   } catch (err) {

@@ -107,6 +107,18 @@ describe('state store', () => {
     writing.close();
   });
 
+  it('applies a batch of writes as one by one would, in-flight clears gathered', () => {
+    const store = StateStore.open(dbPath());
+    const put = (keys: string[]) => ({ kind: 'inflight' as const, integration: 'app', cycleId: 'c1', at: '2026-01-01T00:00:00.000Z', ops: keys.map((k) => ({ key: k, kind: 'user.create', sourceId: k })) });
+    const clear = (key: string, integration = 'app') => ({ kind: 'inflight.clear' as const, integration, key });
+    store.db.transaction(() => store.applyBatch([put(['a', 'b', 'c']), { ...put(['a']), integration: 'other' }]))();
+    // b cleared; a cleared then recorded again in the same batch; c and the other integration's a untouched.
+    store.db.transaction(() => store.applyBatch([clear('b'), clear('a'), put(['a']), clear('zz'), clear('x', 'other')]))();
+    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['a', 'c']);
+    expect(store.loadInflight('other').map((e) => e.key)).toEqual(['a']);
+    store.close();
+  });
+
   it('adds the digests to state written before they existed', () => {
     const path = dbPath();
     const old = new Database(path);
