@@ -174,6 +174,17 @@ describe('the writer thread of a delivery', () => {
     store.close();
   });
 
+  /** A ticket of a writer that has stopped returns at once from the new writer, whose own tickets come after it. */
+  const expectEarlierTicketHonoured = (store: StateStore, early: number) => {
+    const started = Date.now();
+    store.awaitInflight(early);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const later = store.markInflight('app', [{ key: 'user:u2', kind: 'user.create', sourceId: 'u2' }], 'c2');
+    expect(later).toBeGreaterThan(early);
+    store.awaitInflight(later);
+    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['user:u1', 'user:u2']);
+  };
+
   it('honours a ticket from an earlier writer, as when two integrations deliver side by side', async () => {
     const { StateStore: BuiltStore } = await built();
     const store = BuiltStore.open(dbPath());
@@ -182,13 +193,7 @@ describe('the writer thread of a delivery', () => {
     await store.stopBackgroundWrites();
     store.startBackgroundWrites();
     // Committed when the first writer stopped: returns at once, instead of waiting for the new writer's batches.
-    const started = Date.now();
-    store.awaitInflight(early);
-    expect(Date.now() - started).toBeLessThan(1000);
-    const later = store.markInflight('app', [{ key: 'user:u2', kind: 'user.create', sourceId: 'u2' }], 'c2');
-    expect(later).toBeGreaterThan(early);
-    store.awaitInflight(later);
-    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['user:u1', 'user:u2']);
+    expectEarlierTicketHonoured(store, early);
     await store.stopBackgroundWrites();
     store.close();
   });
@@ -203,13 +208,7 @@ describe('the writer thread of a delivery', () => {
     await store.stopBackgroundWrites();
     store.saveUser('app', user('u0'));
     expect(store.startBackgroundWrites()).toBe(true);
-    const started = Date.now();
-    store.awaitInflight(early);
-    expect(Date.now() - started).toBeLessThan(1000);
-    const later = store.markInflight('app', [{ key: 'user:u2', kind: 'user.create', sourceId: 'u2' }], 'c2');
-    expect(later).toBeGreaterThan(early);
-    store.awaitInflight(later);
-    expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['user:u1', 'user:u2']);
+    expectEarlierTicketHonoured(store, early);
     store.saveUser('app', user('u3'));
     await store.stopBackgroundWrites();
     // Written on the main thread before the prepared writer took over, and on it after.
