@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import axios from 'axios';
 import PQueue from 'p-queue';
 import { loadConfig } from '../src/config/load.js';
+import { scimHttpOptions } from '../src/scim/client.js';
 import { runCycle } from '../src/engine/cycle.js';
 import { createLogger } from '../src/log.js';
 import { StateStore } from '../state/store.js';
@@ -116,21 +117,9 @@ async function sync(config: string): Promise<{ ms: number; deliveryMs: number; o
  * its first 100 members, completing it with PATCHes of 100.
  */
 async function bareLoop(url: string, directory: string, n: number, g: number, perGroup: number, concurrency: number): Promise<number> {
-  // The engine's axios options (src/scim/client.ts), so that only the engine differs.
-  const http = axios.create({
-    baseURL: url,
-    timeout: 60_000,
-    responseType: 'text',
-    transformResponse: [(d: unknown) => d],
-    validateStatus: () => true,
-    maxRedirects: 0,
-    headers: {
-      Accept: 'application/scim+json, application/json',
-      Authorization: 'Bearer bench',
-      post: { 'Content-Type': 'application/scim+json' },
-      patch: { 'Content-Type': 'application/scim+json' },
-    },
-  });
+  // The engine's axios options, so that only the engine differs (its default timeout, the bench token).
+  const http = axios.create(scimHttpOptions(url, 60_000));
+  http.defaults.headers.common.Authorization = 'Bearer bench';
   const source = JSON.parse(readFileSync(directory, 'utf8')) as { users: Record<string, string>[] };
   const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
   const bodies = source.users.map((u) => ({

@@ -887,7 +887,6 @@ class StoredGroup implements StateGroup {
   }
 }
 
-/** How long results may wait to be committed together. */
 /** How long writes gather before their commit: on the main thread, and on a delivery's writer thread (fewer, larger transactions). */
 const GROUP_COMMIT_MS = 10;
 const WRITER_COMMIT_MS = 25;

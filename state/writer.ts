@@ -25,12 +25,13 @@ export interface WriterShared {
 export class BackgroundWriter {
   private batch: WriteCommand[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The number of the last batch posted (see numberFrom). */
+  private posted = 0;
 
   private constructor(
     private readonly worker: Worker,
     private readonly shared: WriterShared,
     private readonly commitMs: number,
-    private posted: number,
   ) {}
 
   /**
@@ -49,7 +50,7 @@ export class BackgroundWriter {
     // A worker that dies outright (not a failed batch) is seen by sync's timeout or the flag below.
     worker.on('error', (err) => BackgroundWriter.fail(shared, err.message));
     worker.unref();
-    return new BackgroundWriter(worker, shared, commitMs, 0);
+    return new BackgroundWriter(worker, shared, commitMs);
   }
 
   /**

@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance } from 'axios';
+import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
 import Bottleneck from 'bottleneck';
 import PQueue from 'p-queue';
 import { ScimHttpError, type ScimErrorKind } from '../errors.js';
@@ -162,6 +162,29 @@ function createLimiter(rateLimit: ScimClientOptions['rateLimit'], boundedByCalle
   };
 }
 
+/**
+ * The axios instance options of a SCIM target: bodies kept as text (parsed and
+ * classified here), every status answered, no redirects followed. Headers are
+ * set once on the instance, not per request: axios merges a request's own
+ * headers every time. The benchmark's bare loop uses the same options.
+ */
+export function scimHttpOptions(baseUrl: string, timeoutMs: number): CreateAxiosDefaults {
+  return {
+    baseURL: baseUrl.replace(/\/+$/, ''),
+    timeout: timeoutMs,
+    responseType: 'text',
+    transformResponse: [(d: unknown) => d],
+    validateStatus: () => true,
+    maxRedirects: 0,
+    headers: {
+      Accept: 'application/scim+json, application/json',
+      post: { 'Content-Type': 'application/scim+json' },
+      put: { 'Content-Type': 'application/scim+json' },
+      patch: { 'Content-Type': 'application/scim+json' },
+    },
+  };
+}
+
 export class ScimClient {
   private readonly http: AxiosInstance;
   private readonly limiter: Limiter;
@@ -171,21 +194,7 @@ export class ScimClient {
 
   constructor(options: ScimClientOptions) {
     this.options = options;
-    this.http = axios.create({
-      baseURL: options.baseUrl.replace(/\/+$/, ''),
-      timeout: options.timeoutMs,
-      responseType: 'text',
-      transformResponse: [(d: unknown) => d],
-      validateStatus: () => true,
-      maxRedirects: 0,
-      // Headers set once on the instance, not per request: axios merges a request's own headers every time.
-      headers: {
-        Accept: 'application/scim+json, application/json',
-        post: { 'Content-Type': 'application/scim+json' },
-        put: { 'Content-Type': 'application/scim+json' },
-        patch: { 'Content-Type': 'application/scim+json' },
-      },
-    });
+    this.http = axios.create(scimHttpOptions(options.baseUrl, options.timeoutMs));
     this.limiter = createLimiter(options.rateLimit, options.boundedByCaller ?? false);
   }
 
