@@ -3,7 +3,7 @@
  * code, a one-line message prefixed with where it comes from, and the exit code
  * the CLI uses for it (DESIGN.md, "CLI").
  */
-export type ExitCode = 0 | 1 | 2 | 3;
+export type ExitCode = 0 | 1 | 2 | 3 | 4;
 
 export abstract class ScimsyncError extends Error {
   abstract readonly code: string;
@@ -57,6 +57,29 @@ export class StateError extends ScimsyncError {
   constructor(message: string) {
     super(`[scimsync] state: ${message}`);
     this.name = 'StateError';
+  }
+}
+
+/**
+ * The state file cannot be used as it is (corrupt, truncated, unreadable, not writable,
+ * or its folder cannot be created): exit 2, with what to do, and nothing is written.
+ */
+export class StateFileError extends ScimsyncError {
+  readonly code = 'STATE_FILE';
+  readonly exitCode = 2 as const;
+  constructor(path: string, message: string) {
+    super(`[scimsync] state: ${path}: ${message}`);
+    this.name = 'StateFileError';
+  }
+}
+
+/** Another scimsync process holds the integration's lease (sync, daemon, reconcile --apply): exit 4. */
+export class LeaseHeldError extends ScimsyncError {
+  readonly code = 'LEASE_HELD';
+  readonly exitCode = 4 as const;
+  constructor(integration: string, message: string) {
+    super(`[scimsync] [integration ${integration}] ${message}`);
+    this.name = 'LeaseHeldError';
   }
 }
 
