@@ -118,7 +118,7 @@ async function sync(config: string): Promise<{ ms: number; deliveryMs: number; o
  */
 async function bareLoop(url: string, directory: string, n: number, g: number, perGroup: number, concurrency: number): Promise<number> {
   // The engine's axios options, so that only the engine differs (its default timeout, the bench token).
-  const http = axios.create(scimHttpOptions(url, 60_000));
+  const http = axios.create(scimHttpOptions(url));
   http.defaults.headers.common.Authorization = 'Bearer bench';
   const source = JSON.parse(readFileSync(directory, 'utf8')) as { users: Record<string, string>[] };
   const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

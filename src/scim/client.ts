@@ -1,26 +1,25 @@
-import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
-import Bottleneck from 'bottleneck';
-import PQueue from 'p-queue';
-import { ScimHttpError, type ScimErrorKind } from '../errors.js';
+import axios, { type AxiosInstance } from 'axios';
+import { ScimHttpError } from '../errors.js';
 import type { AuthConfig } from '../config/schema.js';
 import { PATCH_OP_SCHEMA, type PatchOperation } from './attributes.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
+import { InFlight, type Attempt } from './in-flight.js';
+import { createLimiter, type Limiter, type RateLimit } from './limiter.js';
+import { readAllPages, type ListOptions, type ListResult, type ScimResource } from './paging.js';
+import { backoffDelay, classify, mayHaveBeenApplied, parseRateLimitWait, type LostAnswerPolicy, type RetryPolicy } from './retry.js';
 
-export interface RetryPolicy {
-  /** Attempts for transient failures (5xx, 408, network, timeout), the first included. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** Total time one request may spend waiting between attempts (backoff and Retry-After). */
-  maxTotalWaitMs?: number;
-  /** 429 answers waited out per request before giving up; they do not count as attempts. */
-  maxRateLimitWaits?: number;
-}
+export type { ScimResource } from './paging.js';
+export { backoffDelay } from './retry.js';
+export { scimHttpOptions } from './http.js';
 
 export interface ScimClientOptions {
   baseUrl: string;
   auth: AuthConfig;
+  /** Time one attempt may take, connection, headers and body together. */
   timeoutMs: number;
-  rateLimit: { requestsPerSecond: number; maxConcurrent: number; burst?: number | undefined };
+  /** Largest answer read: past it the answer is abandoned and the request fails, not retried. @default 8 MiB */
+  maxResponseBytes?: number | undefined;
+  rateLimit: RateLimit;
   retry: RetryPolicy;
   /** Called for each retry, for debug logs. */
   onRetry?: (info: { method: string; path: string; attempt: number; delayMs: number; reason: string }) => void;
@@ -40,16 +39,12 @@ export type ResourceType = 'Users' | 'Groups';
 
 export interface RequestOptions {
   /**
-   * Retry after a network failure (reset, timeout). Off for requests that are not
-   * safe to repeat blindly, such as adding group members: the first may have been
-   * applied with only its answer lost.
+   * After a failure that may have been applied with only its answer lost
+   * (timeout, reset, 5xx, a 2xx that is not JSON): `'throw'` for requests
+   * that are not safe to repeat blindly, such as adding group members. A
+   * connection never made and a 429 are retried either way. @default 'retry'
    */
-  retryNetwork?: boolean;
-}
-
-export interface ScimResource {
-  id: string;
-  [key: string]: unknown;
+  lostAnswer?: LostAnswerPolicy;
 }
 
 export interface RequestResult<T> {
@@ -58,144 +53,37 @@ export interface RequestResult<T> {
   attempts: number;
 }
 
-/** Parses `Retry-After`: delta seconds or an HTTP date. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
-
-/** Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(attempt-1))]. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * cap);
-}
+const STOPPED_DETAIL = 'stopped: scimsync is shutting down';
 
 /** Quotes a value for a SCIM filter (RFC 7644 §3.4.2.2): `"` and `\` escaped. */
 export function filterValue(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-function classify(status: number): ScimErrorKind {
-  if (status === 429) return 'rate-limited';
-  if (status === 408 || status >= 500) return 'transient';
-  if (status === 401 || status === 403) return 'fatal';
-  if (status === 409) return 'conflict';
-  if (status === 404) return 'not-found';
-  return 'bad-request';
-}
-
-function parseBody(text: unknown): { ok: true; value: unknown } | { ok: false } {
-  if (typeof text !== 'string' || text.trim() === '') return { ok: true, value: undefined };
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function scimErrorFields(body: unknown): { scimType?: string; detail?: string } {
-  if (typeof body !== 'object' || body === null) return {};
-  const b = body as Record<string, unknown>;
-  const out: { scimType?: string; detail?: string } = {};
-  if (typeof b.scimType === 'string') out.scimType = b.scimType;
-  if (typeof b.detail === 'string') out.detail = b.detail.slice(0, 500);
-  return out;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-interface NetworkErrorLike {
-  code?: string;
-  message?: string;
-}
-
 /**
  * Speaks SCIM 2.0 to one target: auth, rate limit, retries, and error
  * classification. Every request of the target, lookups included, goes
- * through one limiter; a 429 pauses all of them for `Retry-After`.
+ * through one limiter; a 429 pauses all of them for the wait the target asks.
  */
-/** What the client needs of a limiter: run a job when allowed, and drain. */
-interface Limiter {
-  schedule<T>(job: () => Promise<T>): Promise<T>;
-  stop(): Promise<void>;
-}
-
-/**
- * The target's limiter. A request rate is kept by Bottleneck (`minTime`, or a
- * reservoir for `burst`). At 1,000 requests/s and more Bottleneck's spacing is
- * 0 ms, i.e. only concurrency is limited: a plain queue does that at a fraction
- * of Bottleneck's cost per job, and a caller that bounds its own concurrency
- * needs none.
- */
-function createLimiter(rateLimit: ScimClientOptions['rateLimit'], boundedByCaller: boolean): Limiter {
-  const { requestsPerSecond: rps, maxConcurrent, burst } = rateLimit;
-  const minTime = Math.floor(1000 / rps);
-  if (minTime === 0 && !burst && boundedByCaller) return { schedule: (job) => job(), stop: () => Promise.resolve() };
-  if (minTime === 0 && !burst) {
-    const queue = new PQueue({ concurrency: maxConcurrent });
-    return {
-      schedule: <T>(job: () => Promise<T>) => queue.add(job) as Promise<T>,
-      stop: () => queue.onIdle(),
-    };
-  }
-  const limiter = new Bottleneck({
-    maxConcurrent,
-    minTime: burst ? 0 : minTime,
-    ...(burst
-      ? { reservoir: burst, reservoirIncreaseAmount: 1, reservoirIncreaseInterval: Math.max(1, Math.floor(1000 / rps)), reservoirIncreaseMaximum: burst }
-      : {}),
-  });
-  // Bottleneck's in-process store yields to the event loop with setTimeout(0) several
-  // times per job, which Node clamps to 1 ms: that alone caps a limiter near 400
-  // requests/s. Yield with setImmediate instead (timed waits stay timers).
-  const store = (limiter as unknown as { _store?: { yieldLoop?: (t?: number) => Promise<void> } })._store;
-  if (store && typeof store.yieldLoop === 'function') {
-    store.yieldLoop = (t = 0) => new Promise<void>((resolve) => (t > 0 ? setTimeout(resolve, t) : setImmediate(resolve)));
-  }
-  return {
-    schedule: (job) => limiter.schedule(job),
-    stop: () => limiter.stop({ dropWaitingJobs: false }),
-  };
-}
-
-/**
- * The axios instance options of a SCIM target: bodies kept as text (parsed and
- * classified here), every status answered, no redirects followed. Headers are
- * set once on the instance, not per request: axios merges a request's own
- * headers every time. The benchmark's bare loop uses the same options.
- */
-export function scimHttpOptions(baseUrl: string, timeoutMs: number): CreateAxiosDefaults {
-  return {
-    baseURL: baseUrl.replace(/\/+$/, ''),
-    timeout: timeoutMs,
-    responseType: 'text',
-    transformResponse: [(d: unknown) => d],
-    validateStatus: () => true,
-    maxRedirects: 0,
-    headers: {
-      Accept: 'application/scim+json, application/json',
-      post: { 'Content-Type': 'application/scim+json' },
-      put: { 'Content-Type': 'application/scim+json' },
-      patch: { 'Content-Type': 'application/scim+json' },
-    },
-  };
-}
-
 export class ScimClient {
   private readonly http: AxiosInstance;
   private readonly limiter: Limiter;
   private readonly options: ScimClientOptions;
+  private readonly inFlight = new InFlight();
+  private readonly maxResponseBytes: number;
   private pausedUntil = 0;
   private oauthToken: { value: string; expiresAt: number } | undefined;
 
   constructor(options: ScimClientOptions) {
     this.options = options;
-    this.http = axios.create(scimHttpOptions(options.baseUrl, options.timeoutMs));
-    this.limiter = createLimiter(options.rateLimit, options.boundedByCaller ?? false);
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.http = axios.create(scimHttpOptions(options.baseUrl, { maxResponseBytes: this.maxResponseBytes }));
+    this.limiter = createLimiter(options.rateLimit, { boundedByCaller: options.boundedByCaller ?? false });
+  }
+
+  /** The target's base URL, for messages (a URL with credentials in it is refused when the config loads). */
+  get baseUrl(): string {
+    return this.options.baseUrl;
   }
 
   /** Pauses every request of this target until `until` (ms epoch). */
@@ -203,8 +91,19 @@ export class ScimClient {
     if (until > this.pausedUntil) this.pausedUntil = until;
   }
 
+  /** Waits for the requests queued to be sent. */
   async close(): Promise<void> {
     await this.limiter.stop();
+  }
+
+  /**
+   * A hard stop, for shutdown: every request in flight is aborted at once,
+   * waits (backoff, 429 pauses, the queue) are cut short, and every later
+   * request fails at once, all with a transient error.
+   */
+  abort(): void {
+    this.inFlight.stop();
+    this.limiter.drop();
   }
 
   /** The Authorization header on the instance: the credential's, or the OAuth token's of the moment. */
@@ -229,16 +128,25 @@ export class ScimClient {
   private async fetchToken(auth: Extract<AuthConfig, { type: 'oauth2' }>): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (auth.scope) form.set('scope', auth.scope);
-    const res = await axios.post<string>(auth.tokenUrl, form.toString(), {
-      timeout: this.options.timeoutMs,
-      responseType: 'text',
-      transformResponse: [(d: unknown) => d],
-      validateStatus: () => true,
-      headers: {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
-      },
-    });
+    const attempt = this.inFlight.begin(this.options.timeoutMs);
+    let res;
+    try {
+      res = await axios.post<string>(auth.tokenUrl, form.toString(), {
+        signal: attempt.signal,
+        maxContentLength: this.maxResponseBytes,
+        responseType: 'text',
+        transformResponse: [(d: unknown) => d],
+        validateStatus: () => true,
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
+        },
+      });
+    } catch (e) {
+      throw this.failure(e, attempt, 'POST', 'token endpoint');
+    } finally {
+      this.inFlight.end(attempt);
+    }
     const parsed = parseBody(res.data);
     const body = parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined;
     if (res.status !== 200 || typeof body?.access_token !== 'string') {
@@ -249,7 +157,23 @@ export class ScimClient {
     return `Bearer ${this.oauthToken.value}`;
   }
 
-  /** One request with retries. Throws ScimHttpError with the final classification. */
+  private stoppedError(method: string, path: string): ScimHttpError {
+    return new ScimHttpError({ kind: 'transient', method, path, detail: STOPPED_DETAIL });
+  }
+
+  /** The error of an attempt that got no complete answer: stopped, timed out, too large, or a network failure. */
+  private failure(e: unknown, attempt: Attempt, method: string, path: string): ScimHttpError {
+    if (attempt.stopped || this.inFlight.stopped) return this.stoppedError(method, path);
+    if (attempt.timedOut) return new ScimHttpError({ kind: 'transient', method, path, detail: `no answer within ${this.options.timeoutMs} ms` });
+    const ne = e as NetworkErrorLike;
+    if (isOverSize(ne)) {
+      // Not retried: the same request would bring the same answer.
+      return new ScimHttpError({ kind: 'bad-request', method, path, detail: `the answer exceeded ${this.maxResponseBytes} bytes (target.maxResponseBytes)` });
+    }
+    return new ScimHttpError({ kind: 'transient', method, path, detail: ne.code ?? ne.message ?? 'network error' });
+  }
+
+  /** One request with retries. Throws ScimHttpError with the final classification and `attempts`. */
   async request<T = unknown>(
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     path: string,
@@ -259,21 +183,26 @@ export class ScimClient {
     const policy = this.options.retry;
     const random = this.options.random ?? Math.random;
     const maxWaits = policy.maxRateLimitWaits ?? 20;
+    const maxTotalWait = policy.maxTotalWaitMs ?? Number.POSITIVE_INFINITY;
+    const throwLost = options.lostAnswer === 'throw';
     let attempt = 0;
     let rateLimitWaits = 0;
     let waited = 0;
-    const maxTotalWait = policy.maxTotalWaitMs ?? Number.POSITIVE_INFINITY;
     let refreshedAuth = false;
     for (;;) {
+      if (this.inFlight.stopped) throw Object.assign(this.stoppedError(method, path), { attempts: attempt });
       attempt++;
       let err: ScimHttpError;
       try {
         const res = await this.send<T>(method, path, body, refreshedAuth);
         return { status: res.status, data: res.data, attempts: attempt };
       } catch (e) {
-        if (!(e instanceof ScimHttpError)) throw e;
-        err = e;
+        if (e instanceof ScimHttpError) err = e;
+        else if (this.inFlight.stopped) err = this.stoppedError(method, path); // dropped by the limiter
+        else throw e;
       }
+      // Stopped meanwhile: whatever the answer, nothing more is sent.
+      if (this.inFlight.stopped) throw Object.assign(err, { attempts: attempt });
       if (err.kind === 'fatal' && err.status === 401 && this.options.auth.type === 'oauth2' && !refreshedAuth) {
         // The cached token may have been revoked early: fetch a new one once.
         refreshedAuth = true;
@@ -282,8 +211,8 @@ export class ScimClient {
       }
       if (err.kind === 'rate-limited') {
         rateLimitWaits++;
-        attempt--; // 429s are not failures (QUIRKS.md, "Throttling")
-        if (rateLimitWaits > maxWaits) throw err;
+        attempt--; // 429s are not failures (QUIRKS.md, "Throttling"), and were not applied
+        if (rateLimitWaits > maxWaits) throw Object.assign(err, { attempts: attempt });
         const wait = err.retryAfterMs ?? backoffDelay(rateLimitWaits, policy, random) + 1000;
         if (waited + wait > maxTotalWait) throw Object.assign(err, { attempts: attempt });
         waited += wait;
@@ -292,38 +221,37 @@ export class ScimClient {
         continue;
       }
       if (err.kind !== 'transient' || attempt >= policy.maxAttempts) throw Object.assign(err, { attempts: attempt });
-      if (err.status === undefined && options.retryNetwork === false) throw Object.assign(err, { attempts: attempt });
+      if (throwLost && mayHaveBeenApplied(err)) throw Object.assign(err, { attempts: attempt });
       const delay = backoffDelay(attempt, policy, random);
       if (waited + delay > maxTotalWait) throw Object.assign(err, { attempts: attempt });
       waited += delay;
       this.options.onRetry?.({ method, path, attempt: attempt + 1, delayMs: delay, reason: err.status ? `HTTP ${err.status}` : (err.detail ?? 'network error') });
-      await sleep(delay);
+      await this.inFlight.sleep(delay);
     }
   }
 
   private send<T>(method: string, path: string, body: unknown, forceAuth: boolean): Promise<{ status: number; data: T }> {
+    if (this.inFlight.stopped) return Promise.reject(this.stoppedError(method, path));
     return this.limiter.schedule(async () => {
       const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await this.inFlight.sleep(wait);
+      if (this.inFlight.stopped) throw this.stoppedError(method, path);
       const header = this.authHeader(forceAuth);
       const authorization = typeof header === 'string' ? header : await header;
       if (authorization !== this.sentAuth) {
         this.http.defaults.headers.common.Authorization = authorization;
         this.sentAuth = authorization;
       }
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const attempt = this.inFlight.begin(this.options.timeoutMs);
       let res;
       try {
-        res = await this.http.request<string>(body === undefined ? { method, url: path } : { method, url: path, data: JSON.stringify(body) });
+        res = await this.http.request<string>(data === undefined ? { method, url: path, signal: attempt.signal } : { method, url: path, data, signal: attempt.signal });
       } catch (e) {
-        const ne = e as NetworkErrorLike;
         this.options.onRequest?.({ method, path, status: undefined });
-        const timedOut = ne.code === 'ECONNABORTED' || ne.code === 'ETIMEDOUT';
-        throw new ScimHttpError({
-          kind: 'transient',
-          method,
-          path,
-          detail: timedOut ? `no answer within ${this.options.timeoutMs} ms` : (ne.code ?? ne.message ?? 'network error'),
-        });
+        throw this.failure(e, attempt, method, path);
+      } finally {
+        this.inFlight.end(attempt);
       }
       this.options.onRequest?.({ method, path, status: res.status });
       const parsed = parseBody(res.data);
@@ -334,7 +262,7 @@ export class ScimClient {
         }
         return { status: res.status, data: parsed.value as T };
       }
-      const retryAfter = parseRetryAfter(typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined);
+      const retryAfter = parseRateLimitWait(res.headers);
       throw new ScimHttpError({
         kind: classify(res.status),
         status: res.status,
@@ -380,55 +308,11 @@ export class ScimClient {
   }
 
   /**
-   * Every resource of a type, page by page. `totalResults` is not trusted to end
-   * the read: it stops at an empty page or one that brings nothing new (servers
-   * that ignore `startIndex` repeat a page), and duplicates are dropped by id.
-   * Where the target answers with a `nextCursor` (cursor paging, RFC 9865) it
-   * is followed instead of `startIndex`. `maxPages` may depend on the
-   * `totalResults` of the first page; past it the read stops, `complete: false`.
+   * Every resource of a type, page by page (see `readAllPages`): a read cut
+   * short by a bound answers `complete: false` with `stoppedBecause`.
    */
-  async listAll(
-    type: ResourceType,
-    options: { query?: string; pageSize?: number; maxPages?: number | ((totalResults: number | undefined) => number) } = {},
-  ): Promise<{ resources: ScimResource[]; complete: boolean; requests: number; totalResults: number | undefined }> {
-    const count = options.pageSize ?? 100;
-    const extra = options.query ? `&${options.query}` : '';
-    const seen = new Map<string, ScimResource>();
-    let startIndex = 1;
-    let cursor: string | undefined;
-    let requests = 0;
-    let totalResults: number | undefined;
-    let maxPages = typeof options.maxPages === 'number' ? options.maxPages : Number.POSITIVE_INFINITY;
-    for (;;) {
-      if (requests >= maxPages) return { resources: [...seen.values()], complete: false, requests, totalResults };
-      const paging = cursor !== undefined ? `cursor=${encodeURIComponent(cursor)}` : `startIndex=${startIndex}`;
-      const res = await this.request<{ Resources?: unknown; nextCursor?: unknown; totalResults?: unknown }>('GET', `/${type}?${paging}&count=${count}${extra}`);
-      requests++;
-      if (requests === 1) {
-        totalResults = typeof res.data?.totalResults === 'number' ? res.data.totalResults : undefined;
-        if (typeof options.maxPages === 'function') maxPages = options.maxPages(totalResults);
-      }
-      const page = Array.isArray(res.data?.Resources) ? (res.data.Resources as unknown[]) : [];
-      let fresh = 0;
-      for (const r of page) {
-        if (typeof r !== 'object' || r === null || typeof (r as { id?: unknown }).id !== 'string') continue;
-        const resource = r as ScimResource;
-        if (seen.has(resource.id)) continue;
-        seen.set(resource.id, resource);
-        fresh++;
-      }
-      const next = res.data?.nextCursor;
-      if (fresh === 0 || page.length === 0) break;
-      if (typeof next === 'string' && next !== '') {
-        if (next === cursor) break;
-        cursor = next;
-      } else if (cursor !== undefined) {
-        break; // the last page of a cursor read carries no nextCursor
-      } else {
-        startIndex += page.length;
-      }
-    }
-    return { resources: [...seen.values()], complete: true, requests, totalResults };
+  listAll(type: ResourceType, options: ListOptions = {}): Promise<ListResult> {
+    return readAllPages((path) => this.request<{ Resources?: unknown; nextCursor?: unknown; totalResults?: unknown } | undefined>('GET', path), type, options);
   }
 
   /** One resource by id (404 throws a not-found error). */
@@ -437,7 +321,8 @@ export class ScimClient {
     const res = await this.request<unknown>('GET', path);
     const r = res.data as { id?: unknown } | undefined;
     if (typeof r?.id !== 'string') {
-      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'GET', path, detail: 'the target answered without a resource' });
+      const err = new ScimHttpError({ kind: 'transient', status: res.status, method: 'GET', path, detail: 'the target answered without a resource' });
+      throw Object.assign(err, { attempts: res.attempts });
     }
     return { resource: r as ScimResource, attempts: res.attempts };
   }
@@ -446,11 +331,18 @@ export class ScimClient {
     return this.create('Users', body);
   }
 
-  async create(type: ResourceType, body: Record<string, unknown>, options: RequestOptions = {}): Promise<{ resource: ScimResource; attempts: number }> {
-    const res = await this.request<unknown>('POST', `/${type}`, body, options);
+  /**
+   * A POST is never repeated after an answer that may hide its success (timeout,
+   * reset, 5xx, a 2xx that is not SCIM or has no id): the caller looks the object
+   * up before sending it again. A 429 or a connection never made is retried.
+   */
+  async create(type: ResourceType, body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
+    const path = `/${type}`;
+    const res = await this.request<unknown>('POST', path, body, { lostAnswer: 'throw' });
     const r = res.data as { id?: unknown } | undefined;
     if (typeof r?.id !== 'string') {
-      throw new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path: `/${type}`, detail: 'the target answered without a resource id' });
+      const err = new ScimHttpError({ kind: 'transient', status: res.status, method: 'POST', path, detail: 'the target answered without a resource id' });
+      throw Object.assign(err, { attempts: res.attempts });
     }
     return { resource: r as ScimResource, attempts: res.attempts };
   }

@@ -1,7 +1,8 @@
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
-import { ScimClient, backoffDelay, filterValue, parseRetryAfter, type ScimClientOptions } from '../../src/scim/client.js';
+import { ScimClient, filterValue, type ScimClientOptions } from '../../src/scim/client.js';
+import { backoffDelay, parseRetryAfter } from '../../src/scim/retry.js';
 
 const BASE = 'https://target.test/scim/v2';
 const scim = () => nock('https://target.test').matchHeader('authorization', 'Bearer tok');
@@ -185,7 +186,7 @@ describe('ScimClient', () => {
   it('does not repeat a request after a lost answer when told it is unsafe to', async () => {
     scim().patch('/scim/v2/Groups/g').replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     const c = client();
-    const err = await c.patch('Groups', 'g', [{ op: 'add', path: 'members', value: [{ value: 'u' }] }], { retryNetwork: false }).catch((e: unknown) => e);
+    const err = await c.patch('Groups', 'g', [{ op: 'add', path: 'members', value: [{ value: 'u' }] }], { lostAnswer: 'throw' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'transient', attempts: 1 });
     expect(nock.isDone()).toBe(true);
   });
