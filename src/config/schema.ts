@@ -1,14 +1,114 @@
 import { SCOPE_OPERATORS } from '../mapping/scope.js';
 import { z } from 'zod';
 
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 40m, 30s or 1h');
+const grouped = (n: number): string => n.toLocaleString('en-US');
+
+interface Bounds {
+  min: number;
+  max: number;
+  /** What the number counts, said in the message: "milliseconds", "bytes". */
+  unit?: string;
+  /** Said after the bounds, e.g. "(1 hour)". */
+  note?: string;
+}
+
+/**
+ * A number from `min` to `max`, whole unless `fraction` is set. The message says
+ * the bounds and the value received: Node clamps a timer past 2^31-1 ms to 1 ms,
+ * so an unbounded duration silently becomes a tight loop.
+ */
+function bounded(bounds: Bounds, shape: { fraction?: true } = {}) {
+  const what = shape.fraction ? 'a number' : 'a whole number';
+  const unit = bounds.unit ? ` of ${bounds.unit}` : '';
+  const note = bounds.note ? ` ${bounds.note}` : '';
+  const expected = `expected ${what}${unit} from ${grouped(bounds.min)} to ${grouped(bounds.max)}${note}`;
+  return z.number().superRefine((value, ctx) => {
+    if ((!shape.fraction && !Number.isInteger(value)) || value < bounds.min || value > bounds.max) {
+      ctx.addIssue({ code: 'custom', message: `${expected}, got ${value}` });
+    }
+  });
+}
+
+/** Milliseconds for a timer: at most an hour, far below what Node's timers can hold. */
+const milliseconds = (min: number, max = 3_600_000) =>
+  bounded({ min, max, unit: 'milliseconds', ...(max === 3_600_000 ? { note: '(1 hour)' } : {}) });
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `40m`, `30s`, `1h`: from 100ms (a busy test daemon) to 30d. */
+const duration = z.string().superRefine((text, ctx) => {
+  const m = DURATION.exec(text);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 40m, 30s or 1h' });
+    return;
+  }
+  const ms = Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+  if (ms < 100 || ms > 30 * DURATION_MS.d) ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 30d, got ${text}` });
+});
+
+/** `URL.parse` is Node 22's. */
+function parseUrl(text: string): URL | null {
+  return URL.canParse(text) ? new URL(text) : null;
+}
+
+/**
+ * Userinfo in a URL would be printed, logged and stored with it. A text that does
+ * not parse but has an `@` after `scheme://` counts too: a password with a `/` or
+ * `#` in it breaks the parse, and the message must still point at auth.
+ */
+function hasUserinfo(text: string): boolean {
+  const scheme = /^\s*[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text);
+  if (!scheme) return false;
+  if (/^[^/?#\\]*@/.test(text.slice(scheme[0].length))) return true;
+  const url = parseUrl(text);
+  if (url === null) return text.includes('@', scheme[0].length);
+  return url.username !== '' || url.password !== '';
+}
+
+interface UrlRule {
+  /** Allowed protocols, with their colon: `https:`. */
+  protocols: readonly string[];
+  /** Where the credentials go instead, for the message. */
+  credentials: string;
+  example: string;
+}
+
+/**
+ * A URL of one of `rule.protocols`, without user or password. No message echoes
+ * the value: it may hold a password.
+ */
+function urlString(rule: UrlRule) {
+  const names = rule.protocols.join(' or ');
+  return z.string().superRefine((text, ctx) => {
+    if (hasUserinfo(text)) {
+      ctx.addIssue({ code: 'custom', message: `a user or password in the URL is not allowed (it would be logged); ${rule.credentials}` });
+      return;
+    }
+    const url = parseUrl(text);
+    if (url === null) ctx.addIssue({ code: 'custom', message: `expected a URL such as ${rule.example}` });
+    // `admin:pw@host` parses with the protocol `admin:`: name the protocol only when no `@` says it may be a user.
+    else if (!rule.protocols.includes(url.protocol)) {
+      ctx.addIssue({ code: 'custom', message: `expected an ${names} URL${text.includes('@') ? '' : `, not ${url.protocol}`}` });
+    }
+  });
+}
+
+const httpUrl = (credentials: string) =>
+  urlString({ protocols: ['http:', 'https:'], credentials, example: 'https://app.example.com/scim/v2' });
+
+/** `ldap://host[:port]` or `ldaps://host[:port]`, nothing else. */
+const ldapUrl = urlString({ protocols: ['ldap:', 'ldaps:'], credentials: 'use bindDN and bindPassword', example: 'ldaps://dc1.example.com' }).regex(
+  /^ldaps?:\/\/[^/\s@]+\/?$/,
+  'expected ldap://host[:port] or ldaps://host[:port]',
+);
 
 const authSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
   z.strictObject({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }),
   z.strictObject({
     type: z.literal('oauth2'),
-    tokenUrl: z.string().url(),
+    tokenUrl: httpUrl('put the client credentials in clientId and clientSecret'),
     clientId: z.string().min(1),
     clientSecret: z.string().min(1),
     scope: z.string().optional(),
@@ -23,7 +123,7 @@ const fileSource = z.strictObject({
 
 const ldapSource = z.strictObject({
   type: z.literal('ldap'),
-  url: z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'expected ldap://host[:port] or ldaps://host[:port]'),
+  url: ldapUrl,
   startTls: z.boolean().optional(),
   tls: z.strictObject({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }).optional(),
   bindDN: z.string().min(1),
@@ -44,16 +144,16 @@ const ldapSource = z.strictObject({
     })
     .optional(),
   attributes: z.record(z.string(), z.string()).optional(),
-  pageSize: z.number().int().positive().default(500),
-  timeoutMs: z.number().int().positive().default(30_000),
+  pageSize: bounded({ min: 1, max: 10_000 }).default(500),
+  timeoutMs: milliseconds(1).default(30_000),
 });
 
 const scimSource = z.strictObject({
   type: z.literal('scim'),
-  url: z.string().url(),
+  url: httpUrl('put credentials under auth:'),
   auth: authSchema,
-  pageSize: z.number().int().positive().default(100),
-  timeoutMs: z.number().int().positive().default(60_000),
+  pageSize: bounded({ min: 1, max: 10_000 }).default(100),
+  timeoutMs: milliseconds(1).default(60_000),
 });
 
 const mappingEntry = z.strictObject({
@@ -80,30 +180,34 @@ export const integrationSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "-", "_" or "."'),
   source: z.discriminatedUnion('type', [fileSource, ldapSource, scimSource]),
   target: z.strictObject({
-    url: z.string().url(),
+    url: httpUrl('put credentials under auth:'),
     profile: z.enum(['generic', 'gong', 'strongdm']).default('generic'),
     auth: authSchema,
     rateLimit: z
       .strictObject({
-        requestsPerSecond: z.number().positive().default(10),
-        maxConcurrent: z.number().int().positive().default(4),
-        burst: z.number().int().positive().optional(),
+        requestsPerSecond: bounded({ min: 0.01, max: 1_000_000 }, { fraction: true }).default(10),
+        maxConcurrent: bounded({ min: 1, max: 1000 }).default(4),
+        burst: bounded({ min: 1, max: 100_000 }).optional(),
       })
       .default({ requestsPerSecond: 10, maxConcurrent: 4 }),
-    timeoutMs: z.number().int().positive().default(60_000),
+    /** Per request. */
+    timeoutMs: milliseconds(1).default(60_000),
+    /** The cap on one response's size, in bytes; a larger response fails the request. */
+    maxResponseBytes: bounded({ min: 1024, max: 1024 ** 3, unit: 'bytes', note: '(1 KiB to 1 GiB)' }).default(8 * 1024 ** 2),
     retry: z
       .strictObject({
-        maxAttempts: z.number().int().min(1).default(5),
-        baseDelayMs: z.number().int().min(0).default(500),
-        maxDelayMs: z.number().int().min(0).default(30_000),
-        maxTotalWaitMs: z.number().int().min(0).default(300_000),
+        maxAttempts: bounded({ min: 1, max: 100 }).default(5),
+        baseDelayMs: milliseconds(0).default(500),
+        maxDelayMs: milliseconds(0).default(30_000),
+        /** Bounds the waiting of one request, Retry-After included. */
+        maxTotalWaitMs: milliseconds(0, 86_400_000).default(300_000),
       })
       .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxTotalWaitMs: 300_000 }),
     /** Profile options: adjust a profile to what this tenant of the target accepts. */
     options: z
       .strictObject({
         emailDomains: z.array(z.string().min(1)).optional(),
-        membersPerRequest: z.number().int().positive().optional(),
+        membersPerRequest: bounded({ min: 1, max: 10_000 }).optional(),
         multipleOperations: z.boolean().optional(),
         memberRemoval: z.enum(['path', 'value-array', 'replace']).optional(),
         createWithMembers: z.boolean().optional(),
@@ -128,10 +232,10 @@ export const integrationSchema = z.strictObject({
     .default({ action: 'deactivate' }),
   safety: z
     .strictObject({
-      maxDeletes: z.number().int().min(0).default(50),
-      minSourceRatio: z.number().min(0).max(1).default(0.8),
+      maxDeletes: bounded({ min: 0, max: 10_000_000 }).default(50),
+      minSourceRatio: bounded({ min: 0, max: 1 }, { fraction: true }).default(0.8),
       /** Hold a cycle that would deprovision more than this percentage of the managed users. */
-      maxDeletePercent: z.number().min(0).max(100).optional(),
+      maxDeletePercent: bounded({ min: 0, max: 100 }, { fraction: true }).optional(),
     })
     .default({ maxDeletes: 50, minSourceRatio: 0.8 }),
   mappings: z
@@ -144,11 +248,12 @@ export const integrationSchema = z.strictObject({
     .strictObject({
       deprovision: z.enum(['delete', 'none']).default('delete'),
       /** Unset: the profile's limit (100 for most). */
-      membersPerRequest: z.number().int().positive().optional(),
+      membersPerRequest: bounded({ min: 1, max: 10_000 }).optional(),
       nested: z.enum(['flatten', 'ignore']).default('flatten'),
     })
     .default({ deprovision: 'delete', nested: 'flatten' }),
-  escrow: z.strictObject({ maxCycles: z.number().int().positive().default(5) }).optional(),
+  /** Failing cycles before an operation is given up. */
+  escrow: z.strictObject({ maxCycles: bounded({ min: 1, max: 10_000 }).default(5) }).optional(),
   /** userName or displayName globs of accounts scimsync never modifies or deprovisions (the app's admin, break-glass accounts). */
   protect: z.array(z.string().min(1)).optional(),
 });
@@ -162,7 +267,7 @@ export const configSchema = z.strictObject({
     })
     .default({ level: 'info', format: 'pretty' }),
   integrations: z.array(integrationSchema).min(1),
-  events: z.strictObject({ retainDays: z.number().int().positive().default(90) }).optional(),
+  events: z.strictObject({ retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90) }).optional(),
   http: z.strictObject({ listen: z.string() }).optional(),
 });
 
