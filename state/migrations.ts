@@ -1,3 +1,6 @@
+/** The length of a state's fingerprint key (migration 8). */
+export const FINGERPRINT_KEY_BYTES = 32;
+
 /** Versioned schema migrations, applied in order on open. Never edit a shipped one: add the next. */
 export const migrations: readonly { version: number; sql: string }[] = [
   {
@@ -143,6 +146,21 @@ export const migrations: readonly { version: number; sql: string }[] = [
         SELECT scimsync_members_digest(m.user_id) FROM group_members m
         WHERE m.integration = objects.integration AND m.group_id = objects.source_id
       ), 0) WHERE kind = 'group';
+    `,
+  },
+  {
+    version: 8,
+    sql: `
+      -- Values kept once per state file. fingerprint_key: 32 random bytes, the HMAC key of the
+      -- integrations' config and credential fingerprints (src/engine/integration-hashes.ts), so that
+      -- a fingerprint cannot be checked against a guessed token without this state's key. The
+      -- unkeyed fingerprints already stored stay: a migration cannot recompute them without the
+      -- config, and the next cycle of each integration rewrites them keyed.
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO meta (key, value) VALUES ('fingerprint_key', scimsync_random_key());
     `,
   },
 ];

@@ -1,12 +1,13 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { StateGroup } from '../src/engine/groups.js';
 import type { ObjectStatus, StateUser } from '../src/engine/plan.js';
 import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../src/digest.js';
 import type { ScimAttrs } from '../src/scim/attributes.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
-import { migrations } from './migrations.js';
+import { StateFileError } from '../src/errors.js';
+import { FINGERPRINT_KEY_BYTES, migrations } from './migrations.js';
+import { openStateFile, stateFileFailure } from './open.js';
 import { BackgroundWriter } from './writer.js';
 
 export interface CycleCounts {
@@ -176,6 +177,8 @@ export class StateStore {
    * another integration running beside) is never mistaken for a future batch.
    */
   private lastTicket = 0;
+  /** The fingerprint key, read once (fingerprintKey). */
+  private key: Buffer | undefined;
 
   private constructor(
     db: Database.Database,
@@ -199,6 +202,7 @@ export class StateStore {
         `SELECT source_id, target_id, status, attrs, digest FROM objects WHERE integration = ? AND kind = 'group'`,
       ),
       groupMembers: db.prepare<[string, string], string>(`SELECT user_id FROM group_members WHERE integration = ? AND group_id = ?`).pluck(),
+      membershipCount: db.prepare<[string], number>(`SELECT COUNT(*) FROM group_members WHERE integration = ?`).pluck(),
       // A new group has no members yet: its member digest starts empty, and saveGroup keeps it.
       upsertGroup: db.prepare(
         `INSERT INTO objects (integration, kind, source_id, target_id, status, attrs, digest, created_at, updated_at)
@@ -272,23 +276,46 @@ export class StateStore {
     };
   }
 
+  /**
+   * Opens the state at `path`, creating it where there is none (state/open.ts); a file
+   * that cannot be used as a state is a StateFileError, and nothing is written.
+   */
   static open(path: string): StateStore {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('foreign_keys = ON');
-    // For the migration that adds the digests to existing state.
-    db.function('scimsync_attrs_digest', { deterministic: true }, (text: unknown) =>
-      typeof text === 'string' ? attrsDigest(JSON.parse(text) as ScimAttrs) : null,
-    );
-    db.aggregate('scimsync_members_digest', {
-      start: NO_MEMBERS,
-      step: (digest: number, id: unknown) => (typeof id === 'string' ? withMember(digest, id) : digest),
-    });
-    migrate(db);
-    return new StateStore(db, path);
+    const db = openStateFile(path);
+    try {
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      // For the migration that adds the digests to existing state.
+      db.function('scimsync_attrs_digest', { deterministic: true }, (text: unknown) =>
+        typeof text === 'string' ? attrsDigest(JSON.parse(text) as ScimAttrs) : null,
+      );
+      db.aggregate('scimsync_members_digest', {
+        start: NO_MEMBERS,
+        step: (digest: number, id: unknown) => (typeof id === 'string' ? withMember(digest, id) : digest),
+      });
+      // For the migration that gives the state its fingerprint key: from the system's CSPRNG.
+      db.function('scimsync_random_key', { deterministic: false }, () => randomBytes(FINGERPRINT_KEY_BYTES));
+      migrate(db);
+      return new StateStore(db, path);
+    } catch (err) {
+      db.close();
+      throw stateFileFailure(path, err);
+    }
+  }
+
+  /**
+   * This state's key for the integrations' fingerprints (src/engine/integration-hashes.ts):
+   * made once, when the state was created or upgraded, and kept in it.
+   */
+  fingerprintKey(): Buffer {
+    if (this.key) return this.key;
+    const key: unknown = this.db.prepare(`SELECT value FROM meta WHERE key = 'fingerprint_key'`).pluck().get();
+    if (!Buffer.isBuffer(key) || key.length !== FINGERPRINT_KEY_BYTES) {
+      throw new StateFileError(this.path, 'its fingerprint key is missing or damaged: restore it from a backup');
+    }
+    this.key = key;
+    return key;
   }
 
   /**
@@ -788,6 +815,11 @@ export class StateStore {
       )
       .all(userName, integration ?? null, integration ?? null);
     return rows.map((r) => r.source_id);
+  }
+
+  /** Group memberships last pushed, for the shrink guard. */
+  membershipCount(integration: string): number {
+    return this.stmts.membershipCount.get(integration) ?? 0;
   }
 
   /** Users in the last good snapshot, for the shrink guard. */
