@@ -6,9 +6,20 @@ export interface RawRow {
   record: Record<string, unknown>;
 }
 
-/** A row that could not even be read as a record (a CSV line with the wrong number of columns). */
+/** Where a malformed row still names its user: the engine then holds that user as it is. */
+export interface MalformedRowOptions {
+  sourceId?: string;
+}
+
+/** A row that could not be read as a record (a CSV line with the wrong number of columns, or with bytes that are not UTF-8). */
 export class MalformedRow {
-  constructor(readonly reason: string) {}
+  readonly sourceId: string | undefined;
+  constructor(
+    readonly reason: string,
+    options: MalformedRowOptions = {},
+  ) {
+    this.sourceId = options.sourceId;
+  }
 }
 
 /**
@@ -41,6 +52,19 @@ function asText(v: unknown): string | undefined {
   return undefined;
 }
 
+// C0 controls but tab, DEL, C1 controls and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Why a userName or an email is not text a person can trust, if it is not. */
+function controlProblem(key: string, v: unknown): string | undefined {
+  const text = asText(v);
+  const m = text === undefined ? null : CONTROL.exec(text);
+  if (!m) return undefined;
+  const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `${key} contains a control character (U+${code} at character ${[...text!.slice(0, m.index)].length + 1})`;
+}
+
 function asActive(v: unknown): boolean | undefined {
   if (v === undefined || v === null || v === '') return true;
   if (typeof v === 'boolean') return v;
@@ -54,8 +78,11 @@ function asActive(v: unknown): boolean | undefined {
 
 /**
  * Turns raw rows into a validated snapshot. Rows with no id, a duplicate id, no
- * userName or a malformed `active` are reported and skipped; group members that
- * name no known user (or group) are reported and dropped.
+ * userName, a control character in userName or email, or a malformed `active`
+ * are reported and skipped; group members that name no known user (or group)
+ * are reported and dropped. Every problem with a row whose id could be read
+ * carries that id, so that the engine holds the user as it is; both rows of a
+ * duplicate id are reported and neither is used.
  *
  * The records become the users' attributes as they are (text values trimmed,
  * empty ones removed, in place): the caller hands them over.
@@ -68,7 +95,7 @@ export function validateRows(users: RawRows, groups: RawRows): { users: SourceUs
   const records = users.records;
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
-    const id = isRecord(record) ? asText(record.id) : undefined;
+    const id = isRecord(record) ? asText(record.id) : record instanceof MalformedRow ? record.sourceId : undefined;
     if (id === undefined) continue;
     if (seen.has(id)) duplicates.add(id);
     else seen.add(id);
@@ -78,7 +105,9 @@ export function validateRows(users: RawRows, groups: RawRows): { users: SourceUs
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
     if (!isRecord(record)) {
-      problems.push({ location: users.at(i), message: malformed(record) });
+      const sourceId = record instanceof MalformedRow ? record.sourceId : undefined;
+      if (sourceId !== undefined) rejected.add(sourceId);
+      problems.push({ location: users.at(i), ...(sourceId !== undefined ? { sourceId } : {}), message: malformed(record) });
       continue;
     }
     const id = asText(record.id);
@@ -93,6 +122,12 @@ export function validateRows(users: RawRows, groups: RawRows): { users: SourceUs
     if (asText(record.userName) === undefined) {
       rejected.add(id);
       problems.push({ location: users.at(i), sourceId: id, message: 'missing userName' });
+      continue;
+    }
+    const control = controlProblem('userName', record.userName) ?? controlProblem('email', record.email);
+    if (control !== undefined) {
+      rejected.add(id);
+      problems.push({ location: users.at(i), sourceId: id, message: control });
       continue;
     }
     const active = asActive(record.active);

@@ -3,6 +3,7 @@ import { EVENT_RESULTS, EVENT_TYPES, type EventResult, type EventType } from '..
 import type { EventQuery } from '../../state/store.js';
 import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
+import { escapeControl } from '../log.js';
 import { StateStore } from '../../state/store.js';
 import type { Io } from './context.js';
 import { parseDuration, pause, table } from './format.js';
@@ -70,7 +71,8 @@ export async function eventsCommand(options: EventsOptions, io: Io, signal?: Abo
   }
   try {
     const events = store.queryEvents(query);
-    const rowOf = (e: EventRecord) => [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary];
+    // Ids and summaries carry source and target values: each row stays one line (--json escapes by itself).
+    const rowOf = (e: EventRecord) => [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary].map(escapeControl);
     if (options.json) for (const e of events) io.out(JSON.stringify(e));
     else for (const line of table(['TIME', 'INTEGRATION', 'TYPE', 'RESULT', 'SOURCE ID', 'SUMMARY'], events.map(rowOf))) io.out(line);
     if (!options.follow) return 0;

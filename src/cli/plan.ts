@@ -7,6 +7,7 @@ import { runCycle } from '../engine/cycle.js';
 import type { Operation } from '../engine/plan.js';
 import { isUserRef, type AttrValue } from '../scim/attributes.js';
 import type { ExitCode } from '../errors.js';
+import { escapeControl } from '../log.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 import { table } from './format.js';
 
@@ -74,12 +75,12 @@ async function explainUser(integration: IntegrationConfig, userId: string, opera
   }
   io.out(`[integration ${integration.name}] user ${userId}`);
   io.out('source attributes:');
-  for (const [k, v] of Object.entries(source)) io.out(`  ${k}: ${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(source)) io.out(`  ${k}: ${escapeControl(JSON.stringify(v))}`);
   io.out('SCIM resource:');
   for (const line of JSON.stringify(body, null, 2).split('\n')) io.out(`  ${line}`);
   for (const p of mapped.problems) io.out(`not sendable: ${p.message} (${p.rule})`);
   io.out(operations.length ? 'operations:' : 'operations: none (the target is up to date, or the user is not in scope)');
-  for (const op of operations) io.out(`  ${describeOperation(op)}`);
+  for (const op of operations) io.out(`  ${escapeControl(describeOperation(op))}`);
 }
 
 /** `scimsync plan`: what the next cycle would send, without sending it. */
@@ -108,7 +109,7 @@ export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCod
       io.out(`[integration ${integration.name}] ${report.operations.length} operations`);
       if (report.hold) {
         const h = report.hold;
-        io.out(h.approved ? `approved mass deprovision: ${h.message}` : `HELD: ${h.message}`);
+        io.out(escapeControl(h.approved ? `approved mass deprovision: ${h.message}` : `HELD: ${h.message}`));
       }
       if (report.operations.length > 0) {
         for (const line of table(['OPERATION', 'SOURCE ID', 'DETAILS'], report.operations.map((op) => [op.kind, op.sourceId, details(op)]))) {

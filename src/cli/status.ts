@@ -1,6 +1,7 @@
 import type { ExitCode } from '../errors.js';
 import type { CycleRecord, EscrowEntry, HeldPlan, InflightEntry, Quarantine } from '../../state/store.js';
 import { nextRun } from '../daemon/daemon.js';
+import { escapeControl } from '../log.js';
 import { openContext, type Io } from './context.js';
 import { table } from './format.js';
 
@@ -57,7 +58,7 @@ export function statusCommand(options: StatusOptions, io: Io): ExitCode {
       }
       io.out(`  next cycle (daemon): ${s.nextCycle}`);
       if (s.quarantine && Date.parse(s.quarantine.until) > Date.now()) {
-        io.out(`  QUARANTINED until ${s.quarantine.until}: ${s.quarantine.reason} (sync --force, or new credentials, lifts it)`);
+        io.out(`  QUARANTINED until ${s.quarantine.until}: ${escapeControl(s.quarantine.reason)} (sync --force, or new credentials, lifts it)`);
       } else {
         io.out('  quarantine: no');
       }
@@ -68,7 +69,7 @@ export function statusCommand(options: StatusOptions, io: Io): ExitCode {
       if (s.held) {
         const h = s.held;
         const state = h.approvedAt ? `APPROVED ${h.approvedAt}, applied by the next cycle` : `HELD: approve with scimsync approve ${name}`;
-        io.out(`  mass deprovision held ${h.heldAt}: ${h.objects.length} users (${h.reason}); ${state}`);
+        io.out(`  mass deprovision held ${h.heldAt}: ${h.objects.length} users (${escapeControl(h.reason)}); ${state}`);
         const shown = h.objects.slice(0, 10);
         for (const line of table(['OPERATION', 'SOURCE ID', 'USERNAME'], shown.map((o) => [o.kind, o.sourceId, o.userName]))) io.out(`    ${line}`);
         if (h.objects.length > shown.length) io.out(`    ... and ${h.objects.length - shown.length} more (--json lists them all)`);
