@@ -93,6 +93,16 @@ export class TargetUnavailableError extends ScimsyncError {
   }
 }
 
+/** A read of the whole target that could not be completed (a target that pages forever, say): exit 1, nothing compared. */
+export class TargetReadError extends ScimsyncError {
+  readonly code = 'TARGET_READ';
+  readonly exitCode = 1 as const;
+  constructor(target: string, message: string) {
+    super(`[scimsync] target ${target}: ${message}`);
+    this.name = 'TargetReadError';
+  }
+}
+
 /** How the engine should act on a failed SCIM request. */
 export type ScimErrorKind =
   | 'transient' // 5xx, 408, network, timeout: retry with backoff

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
-import picomatch from 'picomatch';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { RuleProblem } from '../mapping/mapper.js';
@@ -24,10 +23,12 @@ import {
   type PatchOperation,
   type ScimAttrs,
 } from '../scim/attributes.js';
-import { ScimClient, filterValue, type ScimResource } from '../scim/client.js';
+import { ScimClient, backoffDelay, filterValue, type ScimResource } from '../scim/client.js';
 import { readPath } from '../scim/flatten.js';
 import { scopeSnapshot, type StateGroup } from './groups.js';
 import { AccountIndex, readAccountIndex } from './inventory.js';
+import { configChanged, credentialsChanged, integrationHashes } from './integration-hashes.js';
+import { matchKeys, protectRule, resourceMatches, type MatchKey, type ProtectRule } from './matching.js';
 import { planCycle, type DesiredUser, type GroupChange, type GroupOperation, type Operation, type StateUser } from './plan.js';
 
 export interface CycleCounts {
@@ -153,6 +154,7 @@ export function clientFor(integration: IntegrationConfig, logger: Logger, onRate
     baseUrl: t.url,
     auth: t.auth,
     timeoutMs: t.timeoutMs,
+    maxResponseBytes: t.maxResponseBytes,
     rateLimit: t.rateLimit,
     retry: t.retry,
     onRetry: (r) => {
@@ -162,13 +164,6 @@ export function clientFor(integration: IntegrationConfig, logger: Logger, onRate
       });
     },
   });
-}
-
-/** Hashes of an integration's settings, to tell config and credential changes apart. Secrets are only hashed. */
-export function integrationHashes(integration: IntegrationConfig): { configHash: string; authHash: string } {
-  const { auth, ...target } = integration.target;
-  const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
-  return { configHash: sha({ ...integration, target }), authHash: sha(auth) };
 }
 
 export interface MappedUsers {
@@ -309,10 +304,15 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     throw err;
   }
   const { snapshot, problems } = snapshotResult;
+  // A row that cannot be read names an object that is still in the source: it is held as it
+  // is in the target until the row is fixed, never taken for one that left.
+  const doubtfulUsers = new Set<string>();
+  const doubtfulGroups = new Set<string>();
   for (const p of problems) {
+    if (p.sourceId !== undefined && p.sourceId !== null) (isGroupRow(p.location) ? doubtfulGroups : doubtfulUsers).add(p.sourceId);
     counts.skippedRows++;
     emit({
-      type: p.location.includes('groups') ? 'group_create_provision' : 'user_create_provision',
+      type: isGroupRow(p.location) ? 'group_create_provision' : 'user_create_provision',
       result: 'skipped',
       sourceId: p.sourceId ?? null,
       summary: `source row skipped: ${p.location}: ${p.message}`,
@@ -352,11 +352,10 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   if (integration.scope?.skipOutOfScopeDeletions) {
     for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && !referable.has(s.sourceId)) alsoReferable(s.sourceId);
   }
-  const isProtected = integration.protect?.length ? picomatch(integration.protect, { nocase: true, dot: true }) : undefined;
-  const protectedName = (names: readonly unknown[]) => !!isProtected && names.some((v) => typeof v === 'string' && isProtected(v));
+  const protect = protectRule(integration.protect);
   // Users in state whose pushed userName or displayName is protected (read without the rest of their attributes).
   const protectedState = new Set<string>();
-  if (isProtected) for (const u of store.loadUserNames(name)) if (protectedName(u.names)) protectedState.add(u.sourceId);
+  if (protect.active) for (const u of store.loadUserNames(name)) if (protect.covers(u.names)) protectedState.add(u.sourceId);
   // A protected account stays as it is, so it can still be referenced (as a manager, say).
   if (protectedState.size > 0) {
     for (const s of allState) if (s.targetId !== null && s.status !== 'deleted' && protectedState.has(s.sourceId) && !referable.has(s.sourceId)) alsoReferable(s.sourceId);
@@ -371,6 +370,16 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     emit({ type: 'user_deprovision', result: 'skipped', summary: msg, detail: { sourceUsers: snapshot.users.length, inScope: 0, managed } });
     finish('aborted', 3, []);
     throw new SafetyAbortError(name, msg);
+  }
+  // Groups and memberships that vanish or shrink past the ratio are an outage too (a failed group search).
+  if (!options.force) {
+    const shrink = groupShrinkage(scoped.groups, { groups: groupState, memberships: store.membershipCount(name) }, ratio);
+    if (shrink) {
+      const msg = `${shrink}: cycle aborted, nothing sent; sync --force to accept it`;
+      emit({ type: 'group_delete_provision', result: 'skipped', summary: msg, detail: { minSourceRatio: ratio } });
+      finish('aborted', 3, []);
+      throw new SafetyAbortError(name, msg);
+    }
   }
   // Users who fail validation are held as they are: neither sent nor deprovisioned.
   const held = new Set(mapped.invalid.keys());
@@ -391,10 +400,14 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     });
   }
   // Protected accounts (by userName or displayName glob) are never modified or deprovisioned.
-  if (isProtected) {
+  // Their memberships stay as they are too (frozen), as do those of users whose row is in doubt.
+  const frozen = new Set<string>(doubtfulUsers);
+  if (protect.active) {
     for (const id of protectedState) held.add(id);
-    for (const d of desired) if (protectedName([d.attrs.userName, d.attrs.displayName])) held.add(d.sourceId);
+    for (const d of desired) if (protect.covers([d.attrs.userName, d.attrs.displayName])) held.add(d.sourceId);
+    for (const id of held) if (!mapped.invalid.has(id)) frozen.add(id);
   }
+  for (const id of doubtfulUsers) held.add(id);
   // With scope.skipOutOfScopeDeletions, users who are in the source but out of scope are left alone.
   if (integration.scope?.skipOutOfScopeDeletions) {
     for (const u of snapshot.users) if (!inScopeIds.has(u.id)) held.add(u.id);
@@ -406,6 +419,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     desired: scoped.groups,
     state: groupState,
     held: held.size > 0 ? new Map(allState.filter((s) => held.has(s.sourceId)).map((s) => [s.sourceId, s])) : new Map(),
+    ...(frozen.size > 0 ? { frozen } : {}),
+    ...(doubtfulGroups.size > 0 ? { heldGroups: doubtfulGroups } : {}),
     options: {
       behaviour: profile.groups,
       membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest,
@@ -460,6 +475,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
       escrowKeys: new Set(escrowed.map((e) => e.key)),
       dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
       ...(accounts ? { accounts } : {}),
+      protect,
       ...(options.signal ? { signal: options.signal } : {}),
       graceMs: options.shutdownGraceMs ?? 30_000,
     });
@@ -504,6 +520,40 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   return finish(partial ? 'partial' : 'success', partial ? 1 : 0, operations);
 }
 
+/** A group row's problem (its location names the groups part of the source), not a user row's. */
+function isGroupRow(location: string): boolean {
+  return location.includes('groups');
+}
+
+/**
+ * Why the source's groups or memberships look like an outage rather than a change:
+ * fewer groups, or fewer memberships, than `ratio` of those last pushed. Undefined when they do not.
+ */
+export function groupShrinkage(
+  desired: readonly { members: readonly string[] }[],
+  pushed: { groups: readonly StateGroup[]; memberships: number },
+  ratio: number,
+): string | undefined {
+  let groups = 0;
+  for (const g of pushed.groups) if (g.targetId !== null && g.status !== 'deleted') groups++;
+  const memberships = pushed.memberships;
+  if (groups > 0 && shrank(desired.length, groups, ratio)) {
+    return `the source returned ${desired.length} groups, ${percent(desired.length, groups)} of the ${groups} provisioned (safety.minSourceRatio ${ratio})`;
+  }
+  let wanted = 0;
+  for (const g of desired) wanted += g.members.length;
+  if (memberships > 0 && shrank(wanted, memberships, ratio)) {
+    return `the source's groups have ${wanted} members, ${percent(wanted, memberships)} of the ${memberships} provisioned (safety.minSourceRatio ${ratio})`;
+  }
+  return undefined;
+}
+
+/** Losses this small are ordinary changes (a group deleted, a person moved), whatever the ratio: only the ratio's larger losses, and vanishing, hold. */
+const SMALL_LOSS = 5;
+const shrank = (now: number, before: number, ratio: number) => now === 0 || (now < ratio * before && before - now > SMALL_LOSS);
+
+const percent = (n: number, of: number) => (n === 0 ? 'none' : `${Math.round((n / of) * 100)}%`);
+
 /**
  * Whether a plan deprovisions (deactivates or deletes) more users than
  * `safety.maxDeletes`, or more than `safety.maxDeletePercent` of those managed.
@@ -546,20 +596,21 @@ function recordIntegrationChange(
   emit: (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void,
 ): boolean {
   let reauth = false;
-  const hashes = integrationHashes(integration);
+  const key = store.fingerprintKey();
   const known = store.getIntegration(integration.name);
   if (!known) {
     emit({ type: 'idm_integration_activate', result: 'success', summary: `integration ${integration.name} activated` });
   } else {
-    if (known.authHash !== hashes.authHash) {
+    // A fingerprint stored before the state had a key compares with its legacy form: an upgrade is no new credential.
+    if (credentialsChanged(known.authHash, integration, key)) {
       emit({ type: 'idm_integration_reauth', result: 'success', summary: 'target credentials changed' });
       reauth = true;
     }
-    if (known.configHash !== hashes.configHash) {
+    if (configChanged(known.configHash, integration, key)) {
       emit({ type: 'idm_integration_update', result: 'success', summary: 'integration configuration changed' });
     }
   }
-  store.putIntegration({ name: integration.name, ...hashes });
+  store.putIntegration({ name: integration.name, ...integrationHashes(integration, key) });
   return reauth;
 }
 
@@ -575,6 +626,8 @@ interface DeliveryContext {
   graceMs: number;
   /** Every account of the target, read at the start of the cycle: lookups are answered from it. */
   accounts?: AccountIndex;
+  /** Accounts that are never adopted, changed or deprovisioned. */
+  protect: ProtectRule;
 }
 
 type Emit = (e: Omit<NewEvent, 'time' | 'integration' | 'cycleId'>) => void;
@@ -589,6 +642,26 @@ interface Outcome {
   /** Nothing was attempted and nothing needs saying (the cause was reported already). */
   silent?: boolean;
 }
+
+/** How an account came to be linked: found before creating, or found after a create whose answer was lost. */
+type AdoptOrigin = 'existing' | 'lost-answer';
+
+type Lookup = { kind: 'found'; resources: ScimResource[] } | { kind: 'failed'; outcome: Outcome };
+
+type CreateResult = { kind: 'created'; outcome: Outcome } | { kind: 'found'; resources: ScimResource[]; origin: AdoptOrigin };
+
+/** A key, and its lower-cased spelling where that differs (targets that fold case on write but filter with it). */
+function lookupVariants(keys: readonly MatchKey[]): MatchKey[] {
+  const out: MatchKey[] = [];
+  for (const k of keys) {
+    out.push(k);
+    const lower = k.value.toLowerCase();
+    if (lower !== k.value && k.attribute !== 'externalId') out.push({ attribute: k.attribute, value: lower });
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function errorDetail(err: unknown): Record<string, unknown> {
   if (err instanceof ScimHttpError) {
@@ -617,6 +690,8 @@ class Delivery {
   private readonly updatedGroups = new Set<string>();
   private readonly keepInflight = new Set<string>();
   private scanIndex: Promise<AccountIndex> | undefined;
+  /** Set once the target is seen ignoring a lookup filter: why no lookup is trusted for the rest of the cycle. */
+  private filterIgnored: string | undefined;
   /**
    * Operations recorded as in flight (a window at a time, ahead of their start): the commit
    * (markInflight's ticket) that holds each record, STARTED once the operation has started.
@@ -677,13 +752,17 @@ class Delivery {
       settled.set(op.key, after.then(() => start(op)));
     }
     const all = Promise.all(settled.values()).then(() => undefined);
+    let onAbort: (() => void) | undefined;
     try {
       if (!signal) return await all;
-      // On a shutdown, wait for the requests in flight, but not forever: what is still
-      // in flight then stays recorded as such and is checked at the next cycle.
+      // On a shutdown, wait for the requests in flight, but not forever: at the end of the
+      // grace they are cut off, stay recorded as in flight, and are checked at the next cycle.
       const grace = new Promise<void>((resolve) => {
-        const onAbort = () => {
-          const timer = setTimeout(resolve, this.cycle.graceMs);
+        onAbort = () => {
+          const timer = setTimeout(() => {
+            this.client.abort();
+            resolve();
+          }, this.cycle.graceMs);
           timer.unref();
           void all.then(() => clearTimeout(timer));
         };
@@ -692,6 +771,8 @@ class Delivery {
       });
       await Promise.race([all, grace]);
     } finally {
+      // The signal outlives the cycle (the daemon's): a listener left on it would pile up, cycle after cycle.
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
       // Recorded ahead, never started (a shutdown, a refused credential): not in flight after all.
       for (const [key, ticket] of this.tickets) if (ticket !== STARTED) this.store.clearInflight(this.integration.name, key);
     }
@@ -833,7 +914,7 @@ class Delivery {
     }
   }
 
-  /** Look up, then create or adopt. A match found before or after a 409 is linked, never duplicated. */
+  /** Look up, then create or adopt. A match found before or after a 409, or after a lost answer, is linked, never duplicated. */
   private async createOrAdopt(sourceId: string, attrs: ScimAttrs): Promise<Outcome> {
     const keys = matchKeys(this.profile.matching, attrs);
     const first = keys[0];
@@ -841,63 +922,132 @@ class Delivery {
       this.counts.failed++;
       return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${this.profile.matching.join(', ')})`, detail: {} };
     }
-    const [matchAttr, matchValue] = first;
-    // Each matching attribute in turn; the first that finds anyone decides.
-    let found: ScimResource[] = [];
-    for (const [attribute, value] of keys) {
-      if (this.cycle.accounts) {
-        found = this.cycle.accounts.find(attribute, value);
-      } else {
-        try {
-          found = (await this.client.findUsers(attribute, value)).resources;
-        } catch (err) {
-          // A refused credential or a dead network is the target's problem, not this user's.
-          if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
-          this.counts.failed++;
-          return { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${attribute} eq ${value} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
-        }
-      }
-      if (found.length > 0) break;
-    }
+    const looked = await this.lookupUser(keys, 'planned');
+    if (looked.kind === 'failed') return looked.outcome;
+    let found = looked.resources;
+    let origin: AdoptOrigin = 'existing';
     if (found.length === 0) {
-      const { body, sent } = buildResource(attrs, true, this.resolve);
-      try {
-        const { resource, attempts } = await this.client.createUser(body);
-        this.save(sourceId, resource.id, 'active', sent);
-        this.counts.created++;
-        return { result: 'success', type: 'user_create_provision', summary: `created ${matchValue}`, targetId: resource.id, detail: { attempts, attributes: Object.keys(sent).length } };
-      } catch (err) {
-        if (!(err instanceof ScimHttpError && err.kind === 'conflict')) throw err;
-        // 409: it exists under a spelling the filter missed (case-sensitive filters): find it and adopt.
-        found = await this.findAfterConflict(matchAttr, matchValue);
-        if (found.length === 0) throw err;
-      }
+      const created = await this.createUser(sourceId, attrs, keys);
+      if (created.kind === 'created') return created.outcome;
+      found = created.resources;
+      origin = created.origin;
     }
     if (found.length > 1) {
       this.counts.held++;
       return {
         result: 'failure',
         type: 'user_lookup_provision',
-        summary: `${matchValue} matches ${found.length} accounts in the target: held, not created or adopted`,
+        summary: `${first.value} matches ${found.length} accounts in the target: held, not created or adopted`,
         detail: { candidates: found.map((r) => r.id) },
       };
     }
-    return this.adopt(sourceId, attrs, found[0]!);
+    return this.adopt(sourceId, attrs, found[0]!, origin);
   }
 
-  private async findAfterConflict(attribute: string, value: string): Promise<ScimResource[]> {
-    for (const variant of new Set([value, value.toLowerCase()])) {
-      const { resources } = await this.client.findUsers(attribute, variant);
-      const exact = resources.filter((r) => String(readPath(r, attribute)).toLowerCase() === value.toLowerCase());
+  /**
+   * The target's accounts for the first matching key that finds any. Every returned
+   * account is checked against the filter: a target that ignores filters answers with
+   * accounts that do not match, and none of them is adopted. `fresh` reads the target
+   * even when the cycle's bulk read could answer (after a write whose answer was lost).
+   */
+  private async lookupUser(keys: readonly MatchKey[], when: 'planned' | 'fresh'): Promise<Lookup> {
+    let found: ScimResource[] = [];
+    for (const key of keys) {
+      if (this.cycle.accounts && when === 'planned') {
+        found = this.cycle.accounts.find(key.attribute, key.value);
+      } else {
+        if (this.filterIgnored) return { kind: 'failed', outcome: this.lookupRefused(key, this.filterIgnored) };
+        let resources: ScimResource[];
+        try {
+          resources = (await this.client.findUsers(key.attribute, key.value)).resources;
+        } catch (err) {
+          // A refused credential or a dead network is the target's problem, not this user's.
+          if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
+          this.counts.failed++;
+          return { kind: 'failed', outcome: { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${key.attribute} eq ${key.value} failed: ${errorMessage(err)}`, detail: errorDetail(err) } };
+        }
+        found = resources.filter((r) => resourceMatches(r, key));
+        if (found.length < resources.length) {
+          // Remembered for the cycle: no other user is looked up, or adopted, through this filter.
+          this.filterIgnored = `the target ignored the filter ${key.attribute} eq ${filterValue(key.value)}: it answered ${resources.length} accounts, ${resources.length - found.length} of which do not match`;
+          return { kind: 'failed', outcome: this.lookupRefused(key, this.filterIgnored) };
+        }
+      }
+      if (found.length > 0) break;
+    }
+    return { kind: 'found', resources: found };
+  }
+
+  private lookupRefused(key: MatchKey, why: string): Outcome {
+    this.counts.failed++;
+    return {
+      result: 'failure',
+      type: 'user_lookup_provision',
+      summary: `${key.value} not created or adopted: ${why}; lookups are off for the rest of this cycle (check the target's filter support)`,
+      detail: { reason: 'filter-ignored' },
+    };
+  }
+
+  /**
+   * POSTs the user. A create is never repeated blindly: when its answer is lost (no
+   * answer, 5xx, an answer that is not SCIM, a 201 without an id) it may have been
+   * applied, so the target is read first, and the account adopted if it is there.
+   */
+  private async createUser(sourceId: string, attrs: ScimAttrs, keys: readonly MatchKey[]): Promise<CreateResult> {
+    const { body, sent } = buildResource(attrs, true, this.resolve);
+    const policy = this.integration.target.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { resource, attempts } = await this.client.createUser(body);
+        this.save(sourceId, resource.id, 'active', sent);
+        this.counts.created++;
+        const detail = { attempts: attempt - 1 + attempts, attributes: Object.keys(sent).length };
+        return { kind: 'created', outcome: { result: 'success', type: 'user_create_provision', summary: `created ${keys[0]!.value}`, targetId: resource.id, detail } };
+      } catch (err) {
+        if (!(err instanceof ScimHttpError)) throw err;
+        if (err.kind === 'conflict') {
+          // 409: it exists under a spelling the filter missed (case-sensitive filters): find it and adopt.
+          const found = await this.findAfterConflict(keys[0]!);
+          if (found.length === 0) throw err;
+          return { kind: 'found', resources: found, origin: 'existing' };
+        }
+        if (err.kind !== 'transient') throw err;
+        // Whether it was applied is unknown. The next cycle looks the user up before any create, so a
+        // failure here is kept in escrow like any other; within this cycle, the target is read first.
+        // The read comes after the backoff, so that a request still being served has landed by then.
+        if (this.cycle.signal?.aborted) throw err;
+        await sleep(backoffDelay(attempt, policy) + policy.baseDelayMs);
+        const looked = await this.lookupUser(lookupVariants(keys), 'fresh');
+        if (looked.kind === 'failed') return { kind: 'created', outcome: looked.outcome };
+        if (looked.resources.length > 0) return { kind: 'found', resources: looked.resources, origin: 'lost-answer' };
+        if (attempt >= policy.maxAttempts) throw err;
+      }
+    }
+  }
+
+  private async findAfterConflict(key: MatchKey): Promise<ScimResource[]> {
+    for (const variant of lookupVariants([key])) {
+      const { resources } = await this.client.findUsers(variant.attribute, variant.value);
+      const exact = resources.filter((r) => resourceMatches(r, key));
       if (exact.length > 0) return exact;
     }
     // Last resort: one paginated read of all users per cycle, matched case-insensitively.
     this.scanIndex ??= this.client.listAll('Users').then((r) => new AccountIndex(r.resources, this.profile.matching));
-    return (await this.scanIndex).find(attribute, value);
+    return (await this.scanIndex).find(key.attribute, key.value);
   }
 
-  /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). */
-  private async adopt(sourceId: string, attrs: ScimAttrs, resource: ScimResource): Promise<Outcome> {
+  /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). A protected account is never adopted. */
+  private async adopt(sourceId: string, attrs: ScimAttrs, resource: ScimResource, origin: AdoptOrigin): Promise<Outcome> {
+    if (this.cycle.protect.covers([resource.userName, resource.displayName])) {
+      this.counts.held++;
+      return {
+        result: 'failure',
+        type: 'user_lookup_provision',
+        summary: `${String(attrs.userName ?? sourceId)} matches the protected account ${String(resource.userName ?? resource.id)} (protect): not adopted or changed`,
+        targetId: resource.id,
+        detail: { protected: true },
+      };
+    }
     const current: ScimAttrs = {};
     for (const [path, v] of Object.entries(attrs)) {
       const actual = readPath(resource, path);
@@ -915,11 +1065,22 @@ class Delivery {
     let attempts = 0;
     if (ops.length > 0) attempts = (await this.client.patchUser(resource.id, ops)).attempts;
     this.save(sourceId, resource.id, 'active', { ...current, ...sent });
+    const name = String(attrs.userName ?? sourceId);
+    if (origin === 'lost-answer') {
+      this.counts.created++;
+      return {
+        result: 'success',
+        type: 'user_create_provision',
+        summary: `created ${name} (the answer to the create was lost; the account was found in the target and linked)`,
+        targetId: resource.id,
+        detail: { recovered: true, attempts, changed: ops.map((o) => o.path) },
+      };
+    }
     this.counts.adopted++;
     return {
       result: 'success',
       type: 'user_create_provision',
-      summary: `adopted existing account ${String(attrs.userName ?? sourceId)}`,
+      summary: `adopted existing account ${name}`,
       targetId: resource.id,
       detail: { adopted: true, attempts, changed: ops.map((o) => o.path) },
     };
@@ -1030,15 +1191,34 @@ class Delivery {
     return out;
   }
 
+  /** Groups named `displayName` in the target; undefined when the target answered with groups of other names (it ignores filters). */
+  private async findGroups(displayName: string): Promise<ScimResource[] | undefined> {
+    const { resources } = await this.client.find('Groups', 'displayName', displayName, { excludeMembers: true });
+    const key = { attribute: 'displayName', value: displayName };
+    const found = resources.filter((r) => resourceMatches(r, key));
+    return found.length === resources.length ? found : undefined;
+  }
+
+  private groupLookupRefused(displayName: string): Outcome {
+    this.counts.failed++;
+    return {
+      result: 'failure',
+      type: 'group_create_provision',
+      summary: `group ${displayName} not created or adopted: the target ignored the filter displayName eq ${filterValue(displayName)} (it answered groups of other names)`,
+      detail: { reason: 'filter-ignored' },
+    };
+  }
+
   private async createGroup(op: Extract<GroupOperation, { kind: 'group.create' }>): Promise<Outcome> {
-    let found: ScimResource[];
+    let found: ScimResource[] | undefined;
     try {
-      found = (await this.client.find('Groups', 'displayName', op.displayName, { excludeMembers: true })).resources;
+      found = await this.findGroups(op.displayName);
     } catch (err) {
       if (err instanceof ScimHttpError && (err.kind === 'fatal' || err.status === undefined)) throw err;
       this.counts.failed++;
       return { result: 'failure', type: 'group_create_provision', summary: `lookup of group ${op.displayName} failed: ${errorMessage(err)}`, detail: errorDetail(err) };
     }
+    if (found === undefined) return this.groupLookupRefused(op.displayName);
     if (found.length === 0) {
       const members = this.resolved(op.members);
       const body: Record<string, unknown> = {
@@ -1048,8 +1228,8 @@ class Delivery {
         ...(members.length > 0 ? { members: members.map(([, value]) => ({ value })) } : {}),
       };
       try {
-        // Not repeated blindly after a lost answer: group names need not be unique in a target.
-        const { resource, attempts } = await this.client.create('Groups', body, { retryNetwork: false });
+        // Never repeated blindly after a lost answer: group names need not be unique in a target.
+        const { resource, attempts } = await this.client.create('Groups', body);
         this.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: members.map(([u]) => u) });
         this.counts.groupsCreated++;
         this.counts.membersAdded += members.length;
@@ -1061,10 +1241,10 @@ class Delivery {
           detail: { attempts, added: members.length },
         };
       } catch (err) {
-        const lost = err instanceof ScimHttpError && err.kind === 'transient' && err.status === undefined;
-        if (!(err instanceof ScimHttpError && err.kind === 'conflict') && !lost) throw err;
-        // 409, or no answer: it may exist now. Look again and adopt.
-        found = (await this.client.find('Groups', 'displayName', op.displayName, { excludeMembers: true })).resources;
+        // 409, or an answer lost (none, 5xx, not SCIM, no id): it may exist now. Look again and adopt.
+        if (!(err instanceof ScimHttpError && (err.kind === 'conflict' || err.kind === 'transient'))) throw err;
+        found = await this.findGroups(op.displayName);
+        if (found === undefined) return this.groupLookupRefused(op.displayName);
         if (found.length === 0) throw err;
       }
     }
@@ -1116,7 +1296,7 @@ class Delivery {
   private async sendGroupPatch(targetId: string, ops: PatchOperation[]): Promise<number> {
     if (ops.length === 0) return 0;
     // An add repeated after a lost answer would put members in twice on some targets.
-    const options = { retryNetwork: !ops.some((o) => o.op === 'add') };
+    const options = { lostAnswer: ops.some((o) => o.op === 'add') ? ('throw' as const) : ('retry' as const) };
     if (this.profile.groups.multipleOperations) return (await this.client.patch('Groups', targetId, ops, options)).attempts;
     let attempts = 0;
     for (const o of ops) attempts += (await this.client.patch('Groups', targetId, [o], options)).attempts;
@@ -1258,23 +1438,6 @@ export function concerns(op: Operation, userId: string): boolean {
     return op.add.includes(userId) || op.remove.includes(userId);
   }
   return false;
-}
-
-/** `[filter attribute, value]` pairs for the configured matching attributes that this user has. */
-export function matchKeys(matching: readonly string[], attrs: ScimAttrs): [string, string][] {
-  const out: [string, string][] = [];
-  for (const m of matching) {
-    if (m === 'emails') {
-      for (const path in attrs) {
-        const v = attrs[path];
-        if (path.startsWith('emails[') && typeof v === 'string') out.push(['emails.value', v]);
-      }
-      continue;
-    }
-    const v = attrs[m];
-    if (typeof v === 'string' && v !== '') out.push([m, v]);
-  }
-  return out;
 }
 
 function changedList(ops: PatchOperation[]): string {

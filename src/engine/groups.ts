@@ -109,6 +109,10 @@ export interface GroupPlanInput {
   creating: ReadonlySet<string>;
   /** Users held this cycle (not updated): their memberships still follow the source while their account exists. */
   held?: ReadonlyMap<string, StateUser>;
+  /** Users whose memberships stay exactly as pushed: neither added to nor removed from any group. */
+  frozen?: ReadonlySet<string>;
+  /** Groups whose source row is in doubt: no change, no deletion. */
+  heldGroups?: ReadonlySet<string>;
 }
 
 export interface GroupPlan {
@@ -219,9 +223,12 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
   const desiredIds = new Set<string>();
   for (const g of [...input.desired].sort((a, b) => a.sourceId.localeCompare(b.sourceId))) {
     desiredIds.add(g.sourceId);
-    const want = g.members.filter(eligible);
+    if (input.heldGroups?.has(g.sourceId)) continue;
     const s = stateById.get(g.sourceId);
     const linked = s && s.targetId !== null && s.status !== 'deleted' ? s : undefined;
+    const frozen = input.frozen && input.frozen.size > 0 ? input.frozen : undefined;
+    // A frozen member stays where it is: in the group if it was pushed there, out of it if not.
+    const want = frozen ? g.members.filter((m) => (frozen.has(m) ? !!linked?.members.has(m) : eligible(m))) : g.members.filter(eligible);
     let previous: string | undefined;
     let batch = 0;
     const emit = (req: Request, targetId: string | null) => {
@@ -268,6 +275,14 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
     // Most groups did not change: the same member digest as stored means no read of the stored members.
     if (rename === undefined && linked.membersDigest !== undefined && linked.membersDigest === membersDigest(want)) continue;
     const wantSet = new Set(want);
+    if (frozen) {
+      for (const m of linked.members) {
+        if (frozen.has(m) && !wantSet.has(m)) {
+          want.push(m);
+          wantSet.add(m);
+        }
+      }
+    }
     const add = want.filter((m) => !linked.members.has(m));
     const remove = [...linked.members].filter((m) => !wantSet.has(m)).sort();
     const requests = packRequests({ ...(rename !== undefined ? { displayName: rename } : {}), add, remove, all: want }, behaviour, n);
@@ -276,7 +291,7 @@ export function planGroups(input: GroupPlanInput, options: GroupPlanOptions): Gr
 
   if (options.groupDeprovision === 'delete') {
     for (const s of [...input.state].sort((a, b) => a.sourceId.localeCompare(b.sourceId))) {
-      if (desiredIds.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
+      if (desiredIds.has(s.sourceId) || input.heldGroups?.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
       deletions.push({ kind: 'group.delete', key: groupKey(s.sourceId), sourceId: s.sourceId, displayName: s.displayName, targetId: s.targetId, dependsOn: [] });
     }
   }

@@ -85,6 +85,10 @@ export interface GroupPlanInputs {
   state: readonly StateGroup[];
   /** Users held this cycle (failed validation, or out of scope with deletions skipped): memberships stay as they are. */
   held?: ReadonlyMap<string, StateUser>;
+  /** Users whose memberships are left exactly as pushed (protected accounts, rows in doubt). */
+  frozen?: ReadonlySet<string>;
+  /** Groups whose source row is in doubt: left as they are, never deleted. */
+  heldGroups?: ReadonlySet<string>;
   options: GroupPlanOptions;
 }
 
@@ -184,7 +188,11 @@ export function planCycle(
   if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
 
   const g = planGroups(
-    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()), held: groups.held ?? new Map() },
+    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()),
+      held: groups.held ?? new Map(),
+      ...(groups.frozen ? { frozen: groups.frozen } : {}),
+      ...(groups.heldGroups ? { heldGroups: groups.heldGroups } : {}),
+    },
     groups.options,
   );
   // A user leaves its groups before its account is deleted.

@@ -7,7 +7,10 @@ import { inScope } from '../mapping/scope.js';
 import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../scim/attributes.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../scim/flatten.js';
-import { integrationHashes, mapUsers, matchKeys } from './cycle.js';
+import { mapUsers } from './cycle.js';
+import { integrationHashes } from './integration-hashes.js';
+import { matchKeys } from './matching.js';
+import { TargetReadError } from '../errors.js';
 import { scopeSnapshot, type DesiredGroup, type StateGroup } from './groups.js';
 import { AccountIndex } from './inventory.js';
 import type { DesiredUser, ObjectStatus, StateUser } from './plan.js';
@@ -40,7 +43,10 @@ export interface TargetInventory {
 /** Reads every user and group of the target (GETs only), and the members of the groups `wantMembers` picks. */
 export async function readTarget(client: ScimClient, profile: ResolvedProfile, wantMembers: (group: ScimResource) => boolean): Promise<TargetInventory> {
   const users = await client.listAll('Users');
+  // A read cut short would make every unread account look gone: nothing is compared on it.
+  if (!users.complete) throw new TargetReadError(client.baseUrl, `the user list was not read to its end (${users.stoppedBecause}): nothing compared`);
   const groups = await client.listAll('Groups', { query: 'excludedAttributes=members' });
+  if (!groups.complete) throw new TargetReadError(client.baseUrl, `the group list was not read to its end (${groups.stoppedBecause}): nothing compared`);
   let requests = users.requests + groups.requests;
   let members: Map<string, string[]> | undefined;
   if (profile.groups.readsMembers) {
@@ -170,7 +176,7 @@ export function compare(input: ReconcileInput): Reconciliation {
   const matchOf = new Map<string, string>();
   for (const d of desired.users) {
     if (linkedSources.has(d.sourceId)) continue;
-    for (const [attribute, value] of matchKeys(input.matching, d.attrs)) {
+    for (const { attribute, value } of matchKeys(input.matching, d.attrs)) {
       const found = candidates.find(attribute, value);
       if (found.length === 1 && !matchOf.has(found[0]!.id)) {
         matchOf.set(found[0]!.id, d.sourceId);
@@ -282,7 +288,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
   const result: RebuildResult = { users: 0, inactive: 0, groups: 0, memberships: 0, unmatched: 0, ambiguous: [], requests: target.requests };
   for (const d of desired.users) {
     let found: ScimResource[] = [];
-    for (const [attribute, value] of matchKeys(matching, d.attrs)) {
+    for (const { attribute, value } of matchKeys(matching, d.attrs)) {
       found = index.find(attribute, value);
       if (found.length > 0) break;
     }
@@ -296,7 +302,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
   const sourceOfTarget = new Map([...links].map(([sourceId, l]) => [l.resource.id, sourceId]));
   store.db.transaction(() => {
     store.purgeObjects(name);
-    store.putIntegration({ name, ...integrationHashes(integration) });
+    store.putIntegration({ name, ...integrationHashes(integration, store.fingerprintKey()) });
     for (const [sourceId, { d, resource }] of links) {
       const status = statusOf(resource);
       store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: currentValues(resource, d.attrs, sourceOfTarget) });
