@@ -269,6 +269,11 @@ export const configSchema = z.strictObject({
   integrations: z.array(integrationSchema).min(1),
   events: z.strictObject({ retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90) }).optional(),
   http: z.strictObject({ listen: z.string() }).optional(),
+  /**
+   * On SIGINT/SIGTERM, how long the requests in flight may take to finish before they
+   * are cut off (they stay recorded as in flight and are checked at the next cycle).
+   */
+  shutdown: z.strictObject({ graceMs: bounded({ min: 0, max: 600_000, unit: 'milliseconds' }).default(30_000) }).default({ graceMs: 30_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;
