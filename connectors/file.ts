@@ -5,7 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Info as CsvInfo } from 'csv-parse';
 import { SourceError } from '../src/errors.js';
 import { escapeControl } from '../src/log.js';
-import type { SnapshotResult } from '../src/model.js';
+import type { SnapshotResult } from '../src/core/records.js';
 import type { SourceConnector } from './source.js';
 import { MalformedRow, validateRows, type RawRows } from './validate.js';
 

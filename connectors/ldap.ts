@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, type Entry } from 'ldapts';
 import { SourceError } from '../src/errors.js';
-import type { SnapshotResult } from '../src/model.js';
+import type { SnapshotResult } from '../src/core/records.js';
 import type { SourceConnector } from './source.js';
 import { rowsOf, validateRows, type RawRow } from './validate.js';
 

@@ -1,4 +1,4 @@
-import type { SnapshotResult } from '../src/model.js';
+import type { SnapshotResult } from '../src/core/records.js';
 
 /** A source of truth: returns the whole directory as one snapshot. */
 export interface SourceConnector {

@@ -1,4 +1,4 @@
-import type { SnapshotProblem, SourceGroup, SourceUser } from '../src/model.js';
+import type { SnapshotProblem, SourceGroup, SourceUser } from '../src/core/records.js';
 
 /** A source row and where it came from (a file position, a DN, a URL). */
 export interface RawRow {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { StateGroup } from '../src/engine/groups.js';
-import type { ObjectStatus, StateUser } from '../src/engine/plan.js';
-import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../src/digest.js';
-import type { ScimAttrs } from '../src/scim/attributes.js';
+import type { StateGroup } from '../src/core/records.js';
+import type { ObjectStatus, StateUser } from '../src/core/records.js';
+import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../src/core/digest.js';
+import type { ScimAttrs } from '../src/core/attributes.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
 import { StateFileError } from '../src/errors.js';
 import { FINGERPRINT_KEY_BYTES, migrations } from './migrations.js';

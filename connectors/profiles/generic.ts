@@ -1,5 +1,5 @@
-import { ENTERPRISE_USER_SCHEMA } from '../../src/scim/attributes.js';
-import type { MappingSpec } from '../../src/mapping/mapper.js';
+import { ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
+import type { MappingSpec } from '../../src/core/map.js';
 import type { GroupBehaviour, TargetProfile } from './profile.js';
 
 /** The RFC 7643 core User plus the enterprise manager: the base the other profiles extend. */

@@ -1,6 +1,6 @@
 import type { IntegrationConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
-import { UserMapper } from '../../src/mapping/mapper.js';
+import { UserMapper } from '../../src/core/map.js';
 import { generic } from './generic.js';
 import { gong } from './gong.js';
 import type { GroupBehaviour, TargetProfile } from './profile.js';

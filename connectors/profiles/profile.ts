@@ -1,4 +1,4 @@
-import type { MappingSpec, ProfileRule } from '../../src/mapping/mapper.js';
+import type { MappingSpec, ProfileRule } from '../../src/core/map.js';
 
 /** How a target takes member removals (QUIRKS.md: three dialects are in use). */
 export type MemberRemovalDialect =

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, UsageError, type ExitCode } from '../errors.js';
-import { isUserRef } from '../scim/attributes.js';
+import { isUserRef } from '../core/attributes.js';
 import { StateStore } from '../../state/store.js';
 import { openContext, type Io } from './context.js';
 

@@ -1,6 +1,6 @@
 import { PROFILES, resolveProfile } from '../../connectors/profiles/index.js';
-import { MappingError } from '../mapping/mapper.js';
-import { conditionProblem } from '../mapping/scope.js';
+import { MappingError } from '../core/map.js';
+import { conditionProblem } from '../core/scope.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -1,4 +1,4 @@
-import { SCOPE_OPERATORS } from '../mapping/scope.js';
+import { SCOPE_OPERATORS } from '../core/scope.js';
 import { z } from 'zod';
 
 const grouped = (n: number): string => n.toLocaleString('en-US');

@@ -2,34 +2,28 @@ import { createHash, randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
-import type { RuleProblem } from '../mapping/mapper.js';
-import { inScope } from '../mapping/scope.js';
-import type { SourceUser } from '../model.js';
+import type { RuleProblem } from '../core/map.js';
+import { inScope } from '../core/scope.js';
+import type { SourceUser } from '../core/records.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { InflightEntry, StateStore } from '../../state/store.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { SafetyAbortError, ScimHttpError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { EventResult, EventType, NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
-import {
-  CORE_GROUP_SCHEMA,
-  applyToResource,
-  buildPatchOps,
-  hasChanges,
-  buildResource,
-  diffAttrs,
-  isUserRef,
-  type AttrChanges,
-  type PatchOperation,
-  type ScimAttrs,
-} from '../scim/attributes.js';
+import { CORE_GROUP_SCHEMA, hasChanges, diffAttrs, isUserRef, type AttrChanges, type ScimAttrs } from '../core/attributes.js';
+import { applyToResource, buildPatchOps, buildResource, type PatchOperation } from '../scim/bodies.js';
 import { ScimClient, backoffDelay, filterValue, type ScimResource } from '../scim/client.js';
-import { readPath } from '../scim/flatten.js';
-import { scopeSnapshot, type StateGroup } from './groups.js';
-import { AccountIndex, readAccountIndex } from './inventory.js';
+import { readPath } from '../core/paths.js';
+import { scopeSnapshot } from '../core/scope.js';
+import { type StateGroup } from '../core/records.js';
+import { AccountIndex } from '../core/matching.js';
+import { readAccountIndex } from './inventory.js';
 import { configChanged, credentialsChanged, integrationHashes } from './integration-hashes.js';
-import { matchKeys, protectRule, resourceMatches, type MatchKey, type ProtectRule } from './matching.js';
-import { planCycle, type DesiredUser, type GroupChange, type GroupOperation, type Operation, type StateUser } from './plan.js';
+import { matchKeys, protectRule, resourceMatches, type MatchKey, type ProtectRule } from '../core/matching.js';
+import { planCycle } from '../core/plan-users.js';
+import { type DesiredUser, type StateUser } from '../core/records.js';
+import { type GroupChange, type GroupOperation, type Operation } from '../core/operations.js';
 
 export interface CycleCounts {
   planned: number;

@@ -3,17 +3,18 @@ import type { ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/store.js';
 import type { IntegrationConfig } from '../config/schema.js';
-import { inScope } from '../mapping/scope.js';
-import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../scim/attributes.js';
+import { inScope } from '../core/scope.js';
+import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
-import { readPath } from '../scim/flatten.js';
+import { readPath } from '../core/paths.js';
 import { mapUsers } from './cycle.js';
 import { integrationHashes } from './integration-hashes.js';
-import { matchKeys } from './matching.js';
+import { matchKeys } from '../core/matching.js';
 import { TargetReadError } from '../errors.js';
-import { scopeSnapshot, type DesiredGroup, type StateGroup } from './groups.js';
-import { AccountIndex } from './inventory.js';
-import type { DesiredUser, ObjectStatus, StateUser } from './plan.js';
+import { scopeSnapshot } from '../core/scope.js';
+import { type DesiredGroup, type StateGroup } from '../core/records.js';
+import { AccountIndex } from '../core/matching.js';
+import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
 
 /** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent). */
 export interface DesiredState {

@@ -256,10 +256,10 @@ describe('request counts for a large group', () => {
     ws.writeDirectory({ users: d.users, groups: [] });
     // The users exist already (pushed by earlier cycles): seed the target and the state as those cycles left them.
     const { generic } = await import('../../connectors/profiles/generic.js');
-    const { UserMapper } = await import('../../src/mapping/mapper.js');
-    const { buildResource } = await import('../../src/scim/attributes.js');
+    const { UserMapper } = await import('../../src/core/map.js');
+    const { buildResource } = await import('../../src/scim/bodies.js');
     const mapper = new UserMapper(generic.mappings, undefined, generic.rules);
-    const mapped: { id: string; attrs: Record<string, import("../../src/scim/attributes.js").AttrValue> }[] = [];
+    const mapped: { id: string; attrs: Record<string, import("../../src/core/attributes.js").AttrValue> }[] = [];
     for (const u of d.users) {
       const { id, active, ...attributes } = u;
       mapped.push({ id, attrs: (await mapper.map({ id, attributes, active: active !== false })).attrs });

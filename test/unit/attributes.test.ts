@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildPatchOps, buildResource, diffAttrs, parsePath } from '../../src/scim/attributes.js';
+import { buildPatchOps, buildResource } from '../../src/scim/bodies.js';
+import { diffAttrs, parsePath } from '../../src/core/attributes.js';
 import { generic } from '../../connectors/profiles/generic.js';
-import { UserMapper } from '../../src/mapping/mapper.js';
+import { UserMapper } from '../../src/core/map.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { GroupBehaviour } from '../../connectors/profiles/profile.js';
-import { packRequests, planGroups, scopeSnapshot, type StateGroup } from '../../src/engine/groups.js';
-import { planCycle, type DesiredUser, type GroupChange, type StateUser } from '../../src/engine/plan.js';
+import { packRequests, planGroups } from '../../src/core/plan-groups.js';
+import { scopeSnapshot } from '../../src/core/scope.js';
+import { type StateGroup } from '../../src/core/records.js';
+import { planCycle } from '../../src/core/plan-users.js';
+import { type DesiredUser, type StateUser } from '../../src/core/records.js';
+import { type GroupChange } from '../../src/core/operations.js';
 
 const rfc: GroupBehaviour = { membersPerRequest: 100, multipleOperations: true, memberRemoval: 'path', createWithMembers: true, inactiveMembers: 'keep', readsMembers: true };
 const ids = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);

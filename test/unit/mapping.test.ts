@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { generic } from '../../connectors/profiles/generic.js';
 import { gong, GONG_USER_SCHEMA } from '../../connectors/profiles/gong.js';
-import { checkRule, MappingError, UserMapper } from '../../src/mapping/mapper.js';
-import { unknownAttribute } from '../../src/mapping/schema.js';
-import { conditionProblem, inScope, matches, type ScopeCondition } from '../../src/mapping/scope.js';
-import { planCycle } from '../../src/engine/plan.js';
+import { checkRule, MappingError, UserMapper } from '../../src/core/map.js';
+import { unknownAttribute } from '../../src/core/target-schema.js';
+import { conditionProblem, inScope, matches, type ScopeCondition } from '../../src/core/scope.js';
+import { planCycle } from '../../src/core/plan-users.js';
 import { parseConfig } from '../../src/config/load.js';
 
 const user = (attributes: Record<string, unknown>, active = true) => ({ id: 'u1', active, attributes: { userName: 'ada@x.com', ...attributes } });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planCycle, type DesiredUser, type StateUser } from '../../src/engine/plan.js';
+import { planCycle } from '../../src/core/plan-users.js';
+import { type DesiredUser, type StateUser } from '../../src/core/records.js';
 
 const MANAGER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager';
 const want = (id: string, attrs: Record<string, string> = {}, active = true): DesiredUser => ({

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../../src/digest.js';
-import { planCycle, type DesiredUser } from '../../src/engine/plan.js';
+import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../../src/core/digest.js';
+import { planCycle } from '../../src/core/plan-users.js';
+import { type DesiredUser } from '../../src/core/records.js';
 import { migrations } from '../../state/migrations.js';
 import { StateStore } from '../../state/store.js';
 

@@ -1,0 +1,109 @@
+/**
+ * The desired state of a SCIM resource as a flat map from SCIM attribute path
+ * (RFC 7644 §3.5.2 path syntax) to value. Flat maps diff cheaply and make
+ * PATCH operations one per changed path.
+ */
+export type AttrValue = string | number | boolean | UserRef;
+
+/** A reference to another source user, resolved to its target id when sent (e.g. manager). */
+export interface UserRef {
+  userRef: string;
+}
+
+export type ScimAttrs = Record<string, AttrValue>;
+
+export const CORE_USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const CORE_GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const ENTERPRISE_USER_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+export function isUserRef(v: AttrValue): v is UserRef {
+  return typeof v === 'object' && v !== null && 'userRef' in v;
+}
+
+export interface ParsedPath {
+  /** Extension schema URN, when the path names one. */
+  schema?: string;
+  attribute: string;
+  /** `emails[type eq "work"]` → "work" */
+  type?: string;
+  sub?: string;
+}
+
+const CORE_PATH = /^([A-Za-z][\w$-]*)(?:\[type eq "([^"]*)"\])?(?:\.([A-Za-z][\w$-]*))?$/;
+
+/** Parses the path forms scimsync writes; throws on anything else. */
+export function parsePath(path: string): ParsedPath {
+  let parsed = parsedPaths.get(path);
+  if (parsed === undefined) {
+    parsed = Object.freeze(parseUncached(path));
+    // A mapping has a few dozen paths: the cache stays small (bounded anyway).
+    if (parsedPaths.size < 10_000) parsedPaths.set(path, parsed);
+  }
+  return parsed;
+}
+
+const parsedPaths = new Map<string, Readonly<ParsedPath>>();
+
+function parseUncached(path: string): ParsedPath {
+  let schema: string | undefined;
+  let rest = path;
+  if (path.startsWith('urn:')) {
+    const cut = path.lastIndexOf(':');
+    schema = path.slice(0, cut);
+    rest = path.slice(cut + 1);
+  }
+  const m = CORE_PATH.exec(rest);
+  if (!m) throw new Error(`unsupported SCIM attribute path ${JSON.stringify(path)}`);
+  return {
+    ...(schema ? { schema } : {}),
+    attribute: m[1]!,
+    ...(m[2] !== undefined ? { type: m[2] } : {}),
+    ...(m[3] !== undefined ? { sub: m[3] } : {}),
+  };
+}
+
+/** Stable text form of a value for comparisons and state. */
+export function valueKey(v: AttrValue | undefined): string {
+  return v === undefined ? '' : JSON.stringify(v);
+}
+
+/** Paths whose values differ between what was last pushed and what is desired now. */
+export interface AttrChanges {
+  set: ScimAttrs;
+  remove: string[];
+}
+
+function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
+  if (a === b) return true;
+  if (typeof a === 'object' && typeof b === 'object') return a.userRef === b.userRef;
+  return false;
+}
+
+export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
+  const set: ScimAttrs = {};
+  const remove: string[] = [];
+  for (const path in desired) {
+    const value = desired[path]!;
+    if (!sameValue(pushed[path], value)) set[path] = value;
+  }
+  for (const path in pushed) {
+    if (!(path in desired)) remove.push(path);
+  }
+  return { set, remove };
+}
+
+export function hasChanges(c: AttrChanges): boolean {
+  return c.remove.length > 0 || Object.keys(c.set).length > 0;
+}
+
+/** Resolves user references; an unresolvable reference is left out (sent in a later cycle). */
+export type RefResolver = (sourceId: string) => string | undefined;
+
+export function resolveValue(v: AttrValue, resolve: RefResolver): unknown {
+  if (isUserRef(v)) {
+    const id = resolve(v.userRef);
+    return id === undefined ? undefined : { value: id };
+  }
+  return v;
+}

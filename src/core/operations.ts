@@ -1,0 +1,46 @@
+import type { AttrChanges, ScimAttrs } from './attributes.js';
+
+interface OpBase {
+  /** Unique within a plan: `user:<sourceId>`. */
+  key: string;
+  sourceId: string;
+  /** Keys of operations that must settle first (e.g. a manager's create). */
+  dependsOn: string[];
+}
+
+export type UserOperation =
+  | (OpBase & { kind: 'user.create'; attrs: ScimAttrs })
+  | (OpBase & { kind: 'user.update'; targetId: string; changes: AttrChanges })
+  | (OpBase & { kind: 'user.deactivate'; targetId: string; changes: AttrChanges; reason: 'inactive' | 'removed' })
+  | (OpBase & { kind: 'user.reactivate'; targetId: string; changes: AttrChanges })
+  | (OpBase & { kind: 'user.delete'; targetId: string; reason: 'inactive' | 'removed' });
+
+interface GroupOpBase extends OpBase {
+  /** `group:<sourceId>` for a create or delete, `group:<sourceId>#<n>` for the n-th change request. */
+  key: string;
+  displayName: string;
+}
+
+/**
+ * One request's worth of change to a group. Members are user source ids; the
+ * target ids are resolved when the request is sent. `targetId` is null while the
+ * group is created in the same cycle.
+ */
+export interface GroupChange extends GroupOpBase {
+  kind: 'group.update' | 'group.members.add' | 'group.members.remove';
+  targetId: string | null;
+  rename?: string;
+  add: string[];
+  remove: string[];
+  /** Set for targets that only take removals as a whole new member list. */
+  replaceMembers?: string[];
+}
+
+export type GroupOperation =
+  | (GroupOpBase & { kind: 'group.create'; members: string[] })
+  | GroupChange
+  | (GroupOpBase & { kind: 'group.delete'; targetId: string });
+
+export type Operation = UserOperation | GroupOperation;
+
+export type OperationKind = Operation['kind'];

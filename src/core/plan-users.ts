@@ -1,0 +1,170 @@
+import { attrsDigest } from './digest.js';
+import {
+  diffAttrs,
+  hasChanges,
+  isUserRef,
+  type AttrChanges,
+  type ScimAttrs,
+} from './attributes.js';
+import type { Operation, UserOperation } from './operations.js';
+import { planGroups, type GroupPlanOptions } from './plan-groups.js';
+import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
+
+export interface PlanOptions {
+  deprovision: 'deactivate' | 'delete' | 'none';
+}
+
+export interface GroupPlanInputs {
+  desired: readonly DesiredGroup[];
+  state: readonly StateGroup[];
+  /** Users held this cycle (failed validation, or out of scope with deletions skipped): memberships stay as they are. */
+  held?: ReadonlyMap<string, StateUser>;
+  /** Users whose memberships are left exactly as pushed (protected accounts, rows in doubt). */
+  frozen?: ReadonlySet<string>;
+  /** Groups whose source row is in doubt: left as they are, never deleted. */
+  heldGroups?: ReadonlySet<string>;
+  options: GroupPlanOptions;
+}
+
+export interface Plan {
+  operations: Operation[];
+  /** Deactivations and deletions: what `safety.maxDeletes` counts. */
+  deprovisions: number;
+}
+
+const userKey = (id: string) => `user:${id}`;
+const NO_CHANGES: AttrChanges = { set: {}, remove: [] };
+
+function refsOf(attrs: ScimAttrs): string[] {
+  const out: string[] = [];
+  for (const v of Object.values(attrs)) if (isUserRef(v)) out.push(v.userRef);
+  return out;
+}
+
+/**
+ * Decides what to send. Pure: the same desired users and state give the same
+ * operations in the same order. Creates come first, managers before the people
+ * who report to them; deletions come last.
+ */
+export function planCycle(
+  desired: readonly DesiredUser[],
+  state: readonly StateUser[],
+  options: PlanOptions,
+  groups?: GroupPlanInputs,
+): Plan {
+  const stateById = new Map<string, StateUser>();
+  for (const s of state) stateById.set(s.sourceId, s);
+  const desiredUsers = new Map<string, DesiredUser>();
+  for (const d of desired) desiredUsers.set(d.sourceId, d);
+
+  const creates = new Map<string, DesiredUser>();
+  const updates: UserOperation[] = [];
+  const deprovisions: UserOperation[] = [];
+
+  const deprovision = (s: StateUser & { targetId: string }, reason: 'inactive' | 'removed', changes: AttrChanges) => {
+    if (options.deprovision === 'none') return;
+    if (options.deprovision === 'delete') {
+      deprovisions.push({ kind: 'user.delete', key: userKey(s.sourceId), sourceId: s.sourceId, targetId: s.targetId, reason, dependsOn: [] });
+    } else if (s.status === 'active') {
+      deprovisions.push({
+        kind: 'user.deactivate',
+        key: userKey(s.sourceId),
+        sourceId: s.sourceId,
+        targetId: s.targetId,
+        changes,
+        reason,
+        dependsOn: [],
+      });
+    }
+  };
+
+  for (const d of desired) {
+    const s = stateById.get(d.sourceId);
+    if (!s || s.targetId === null || s.status === 'deleted') {
+      // A user who is inactive at the source and not in the target stays out of it.
+      if (d.active) creates.set(d.sourceId, d.createOnly ? { ...d, attrs: { ...d.attrs, ...d.createOnly } } : d);
+      continue;
+    }
+    const linked = s as StateUser & { targetId: string };
+    // Most users did not change: the same digest as stored means no read of the stored attributes and no diff.
+    const unchanged = !d.createOnly && !d.keep && s.digest !== undefined && s.digest === attrsDigest(d.attrs);
+    if (unchanged && (d.active ? s.status === 'active' : s.status !== 'active')) continue;
+    const changes = unchanged ? { set: {}, remove: [] } : diffAttrs(comparable(s.attrs, d), d.attrs);
+    const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
+    if (!d.active && s.status === 'active') {
+      deprovision(linked, 'inactive', changes);
+      if (options.deprovision === 'none' && hasChanges(changes)) updates.push({ kind: 'user.update', ...base });
+    } else if (d.active && s.status === 'inactive') {
+      updates.push({ kind: 'user.reactivate', ...base });
+    } else if (hasChanges(changes)) {
+      updates.push({ kind: 'user.update', ...base });
+    }
+  }
+
+  for (const s of state) {
+    if (desiredUsers.has(s.sourceId) || s.targetId === null || s.status === 'deleted') continue;
+    deprovision(s as StateUser & { targetId: string }, 'removed', NO_CHANGES);
+  }
+
+  const ordered = orderCreates(creates);
+  const createOps: UserOperation[] = ordered.map(({ user, after }) => ({
+    kind: 'user.create',
+    key: userKey(user.sourceId),
+    sourceId: user.sourceId,
+    attrs: user.attrs,
+    dependsOn: after.map(userKey),
+  }));
+  for (const op of updates) {
+    if (op.kind === 'user.update' || op.kind === 'user.reactivate') {
+      op.dependsOn = refsOf(op.changes.set).filter((id) => creates.has(id)).map(userKey);
+    }
+  }
+  if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
+
+  const g = planGroups(
+    { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()),
+      held: groups.held ?? new Map(),
+      ...(groups.frozen ? { frozen: groups.frozen } : {}),
+      ...(groups.heldGroups ? { heldGroups: groups.heldGroups } : {}),
+    },
+    groups.options,
+  );
+  // A user leaves its groups before its account is deleted.
+  for (const op of deprovisions) {
+    if (op.kind === 'user.delete') op.dependsOn = g.removalsByUser.get(op.sourceId) ?? [];
+  }
+  return {
+    operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
+    deprovisions: deprovisions.length,
+  };
+}
+
+/** What was pushed, less what is not compared: create-only values, and kept values the source emptied. */
+function comparable(pushed: ScimAttrs, d: DesiredUser): ScimAttrs {
+  if (!d.createOnly && !d.keep) return pushed;
+  const out = { ...pushed };
+  for (const path of Object.keys(d.createOnly ?? {})) delete out[path];
+  for (const path of d.keep ?? []) if (!(path in d.attrs)) delete out[path];
+  return out;
+}
+
+/** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */
+function orderCreates(creates: Map<string, DesiredUser>): { user: DesiredUser; after: string[] }[] {
+  const out: { user: DesiredUser; after: string[] }[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string) => {
+    const user = creates.get(id)!;
+    state.set(id, 'visiting');
+    const after: string[] = [];
+    for (const ref of refsOf(user.attrs)) {
+      if (!creates.has(ref)) continue;
+      const st = state.get(ref);
+      if (st === undefined) visit(ref);
+      if (state.get(ref) === 'done') after.push(ref);
+    }
+    state.set(id, 'done');
+    out.push({ user, after });
+  };
+  for (const id of [...creates.keys()].sort()) if (!state.has(id)) visit(id);
+  return out;
+}
