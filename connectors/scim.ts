@@ -62,7 +62,6 @@ export function scimSource(options: ScimSourceOptions): SourceConnector {
         baseUrl: options.url,
         auth: options.auth,
         timeoutMs: options.timeoutMs,
-        rateLimit: { requestsPerSecond: 50, maxConcurrent: 2 },
         retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxTotalWaitMs: 60_000 },
       });
       const readAll = async (type: ResourceType): Promise<Resource[]> => {

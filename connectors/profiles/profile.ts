@@ -1,28 +1,7 @@
 import type { MappingSpec, ProfileRule } from '../../src/core/map.js';
 
-/** How a target takes member removals (QUIRKS.md: three dialects are in use). */
-export type MemberRemovalDialect =
-  /** RFC 7644: `{op: remove, path: 'members[value eq "id"]'}`, one operation per member. */
-  | 'path'
-  /** `{op: remove, path: 'members', value: [{value: id}, ...]}`, one operation per batch. */
-  | 'value-array'
-  /** `{op: replace, path: 'members', value: [the whole list]}`. */
-  | 'replace';
-
-/** What a target accepts for groups. */
-export interface GroupBehaviour {
-  /** Members per request unless `groups.membersPerRequest` is set. */
-  readonly membersPerRequest: number;
-  /** Several Operations in one PATCH request. */
-  readonly multipleOperations: boolean;
-  readonly memberRemoval: MemberRemovalDialect;
-  /** A POST /Groups may carry the first batch of members. */
-  readonly createWithMembers: boolean;
-  /** Whether a deactivated user stays in its groups (`keep`) or is taken out until reactivated. */
-  readonly inactiveMembers: 'keep' | 'remove';
-  /** Whether GET /Groups/{id} returns members (some servers never do). */
-  readonly readsMembers: boolean;
-}
+export type { GroupBehaviour, MemberRemovalDialect } from '../../src/core/target-behaviour.js';
+import type { GroupBehaviour } from '../../src/core/target-behaviour.js';
 
 /**
  * A target profile: data only. How source users become SCIM resources, what

@@ -33,7 +33,7 @@ export async function testConnectionCommand(options: TestConnectionOptions, io: 
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
       const url = integration.target.url;
-      const client = clientFor({ ...integration, target: { ...integration.target, retry: { ...integration.target.retry, maxAttempts: 2 } } }, ctx.logger);
+      const client = clientFor(integration, { logger: ctx.logger, use: 'reads', maxAttempts: 2 });
       io.out(`[integration ${integration.name}] ${url}`);
       try {
         let config: Record<string, Supported> | undefined;

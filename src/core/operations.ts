@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AttrChanges, ScimAttrs } from './attributes.js';
 
 interface OpBase {
@@ -44,3 +45,19 @@ export type GroupOperation =
 export type Operation = UserOperation | GroupOperation;
 
 export type OperationKind = Operation['kind'];
+
+/** Whether an operation is about a user: its own, or a membership change naming it. */
+export function concerns(op: Operation, userId: string): boolean {
+  if (op.kind.startsWith('user.')) return op.sourceId === userId;
+  if (op.kind === 'group.create') return op.members.includes(userId);
+  if (op.kind === 'group.update' || op.kind === 'group.members.add' || op.kind === 'group.members.remove') {
+    return op.add.includes(userId) || op.remove.includes(userId);
+  }
+  return false;
+}
+
+/** A stable digest of what an operation would send (its dependencies aside): an escrowed operation is given up until this changes. */
+export function fingerprint(op: Operation): string {
+  const content = JSON.stringify(op, (k, v: unknown) => (k === 'dependsOn' ? undefined : v));
+  return createHash('sha256').update(content).digest('hex').slice(0, 32);
+}

@@ -1,4 +1,4 @@
-import type { GroupBehaviour } from '../../connectors/profiles/profile.js';
+import type { GroupBehaviour } from './target-behaviour.js';
 import { membersDigest } from './digest.js';
 import type { GroupOperation } from './operations.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';

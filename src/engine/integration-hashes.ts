@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IntegrationConfig } from '../config/schema.js';
+import type { EventSink } from '../events/sink.js';
 
 /**
  * Fingerprints of an integration's settings, kept in state to tell a credential change
@@ -55,4 +56,35 @@ function sameFingerprint(stored: string, current: string): boolean {
   const a = Buffer.from(stored);
   const b = Buffer.from(current);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Records what changed in an integration since its last cycle (activated, new
+ * credentials, new settings), as events; true when its credentials changed.
+ */
+export function recordIntegrationChange(integration: IntegrationConfig, store: IntegrationRecords, sink: EventSink): boolean {
+  let reauth = false;
+  const key = store.fingerprintKey();
+  const known = store.getIntegration(integration.name);
+  if (!known) {
+    sink.emit({ type: 'idm_integration_activate', result: 'success', summary: `integration ${integration.name} activated` });
+  } else {
+    // A fingerprint stored before the state had a key compares with its legacy form: an upgrade is no new credential.
+    if (credentialsChanged(known.authHash, integration, key)) {
+      sink.emit({ type: 'idm_integration_reauth', result: 'success', summary: 'target credentials changed' });
+      reauth = true;
+    }
+    if (configChanged(known.configHash, integration, key)) {
+      sink.emit({ type: 'idm_integration_update', result: 'success', summary: 'integration configuration changed' });
+    }
+  }
+  store.putIntegration({ name: integration.name, ...integrationHashes(integration, key) });
+  return reauth;
+}
+
+/** What recording an integration's changes needs of the state. */
+export interface IntegrationRecords {
+  fingerprintKey(): Buffer;
+  getIntegration(name: string): { configHash: string; authHash: string } | undefined;
+  putIntegration(record: { name: string; configHash: string; authHash: string }): void;
 }

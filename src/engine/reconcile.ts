@@ -3,15 +3,13 @@ import type { ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/store.js';
 import type { IntegrationConfig } from '../config/schema.js';
-import { inScope } from '../core/scope.js';
 import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../core/paths.js';
-import { mapUsers } from './cycle.js';
+import { desiredState } from '../core/desired.js';
 import { integrationHashes } from './integration-hashes.js';
-import { matchKeys } from '../core/matching.js';
+import { matchKeys, protectRule } from '../core/matching.js';
 import { TargetReadError } from '../errors.js';
-import { scopeSnapshot } from '../core/scope.js';
 import { type DesiredGroup, type StateGroup } from '../core/records.js';
 import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
@@ -23,13 +21,28 @@ export interface DesiredState {
   sourceUsers: number;
 }
 
-export async function loadDesired(integration: IntegrationConfig, profile: ResolvedProfile, source?: SourceConnector): Promise<DesiredState> {
-  const { snapshot } = await (source ?? createSource(integration)).snapshot();
-  const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
-  const filters = integration.scope?.filters;
-  const users = filters && filters.length > 0 ? scoped.users.filter((u) => inScope(u, filters)) : scoped.users;
-  const mapped = await mapUsers(users, profile, new Set(users.map((u) => u.id)));
-  return { users: mapped.desired, groups: scoped.groups, sourceUsers: snapshot.users.length };
+/**
+ * The desired state through the cycle's own scoping path (core/desired.ts): users a
+ * cycle would hold as they are (protected, invalid, rows in doubt, out of scope with
+ * deletions skipped) are left out, so reconcile never repairs what a cycle leaves alone.
+ */
+export async function loadDesired(integration: IntegrationConfig, profile: ResolvedProfile, options: { store?: StateStore; source?: SourceConnector } = {}): Promise<DesiredState> {
+  const read = await (options.source ?? createSource(integration)).snapshot();
+  const protect = protectRule(integration.protect);
+  const store = options.store;
+  const protectedInState = new Set<string>();
+  if (store && protect.active) for (const u of store.loadUserNames(integration.name)) if (protect.covers(u.names)) protectedInState.add(u.sourceId);
+  const desired = await desiredState({
+    snapshot: read.snapshot,
+    problems: read.problems,
+    state: store ? store.loadUsers(integration.name) : [],
+    scope: { groups: integration.scope?.groups, filters: integration.scope?.filters, skipOutOfScopeDeletions: integration.scope?.skipOutOfScopeDeletions ?? false, nested: integration.groups.nested },
+    protect,
+    protectedInState,
+    mapper: profile.mapper,
+  });
+  const users = desired.held.size > 0 ? desired.users.filter((u) => !desired.held.has(u.sourceId)) : desired.users;
+  return { users, groups: desired.groups, sourceUsers: desired.sourceUsers };
 }
 
 /** The target's users and groups, each group with its member ids where the target lists them. */

@@ -1,3 +1,5 @@
+import type { OperationKind } from '../core/operations.js';
+
 /** The audit event catalogue (DESIGN.md, "Events"). */
 export const EVENT_TYPES = [
   'idm_integration_activate',
@@ -34,4 +36,27 @@ export interface NewEvent {
 export interface EventRecord extends Required<Omit<NewEvent, 'detail'>> {
   id: number;
   detail: Record<string, unknown>;
+}
+
+/** The event an operation's attempt writes. */
+export function eventTypeOf(kind: OperationKind): EventType {
+  switch (kind) {
+    case 'user.create':
+      return 'user_create_provision';
+    case 'user.update':
+    case 'user.reactivate':
+      return 'user_update_provision';
+    case 'user.deactivate':
+      return 'user_deprovision';
+    case 'user.delete':
+      return 'user_delete_provision';
+    case 'group.create':
+      return 'group_create_provision';
+    case 'group.update':
+    case 'group.members.add':
+    case 'group.members.remove':
+      return 'group_update_provision';
+    case 'group.delete':
+      return 'group_delete_provision';
+  }
 }

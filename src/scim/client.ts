@@ -5,7 +5,6 @@ import { PATCH_OP_SCHEMA } from '../core/attributes.js';
 import { type PatchOperation } from './bodies.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
 import { InFlight, type Attempt } from './in-flight.js';
-import { createLimiter, type Limiter, type RateLimit } from './limiter.js';
 import { readAllPages, type ListOptions, type ListResult, type ScimResource } from './paging.js';
 import { backoffDelay, classify, mayHaveBeenApplied, parseRateLimitWait, type LostAnswerPolicy, type RetryPolicy } from './retry.js';
 
@@ -20,7 +19,11 @@ export interface ScimClientOptions {
   timeoutMs: number;
   /** Largest answer read: past it the answer is abandoned and the request fails, not retried. @default 8 MiB */
   maxResponseBytes?: number | undefined;
-  rateLimit: RateLimit;
+  /**
+   * When each request may go: the request rate and concurrency the caller decides
+   * (src/delivery/rate.ts). Without one, every request goes at once.
+   */
+  limiter?: Limiter | undefined;
   retry: RetryPolicy;
   /** Called for each retry, for debug logs. */
   onRetry?: (info: { method: string; path: string; attempt: number; delayMs: number; reason: string }) => void;
@@ -28,13 +31,23 @@ export interface ScimClientOptions {
   onRequest?: (info: { method: string; path: string; status: number | undefined }) => void;
   /** Random source for jitter; injectable for tests. */
   random?: () => number;
-  /**
-   * The caller never has more than `rateLimit.maxConcurrent` requests out at
-   * once (a cycle's delivery, one request at a time per operation): with no
-   * request rate to keep, the client then adds no queue of its own.
-   */
-  boundedByCaller?: boolean;
 }
+
+/** What the client needs of a limiter: run a job when allowed, drain, or drop every job waiting. */
+export interface Limiter {
+  schedule<T>(job: () => Promise<T>): Promise<T>;
+  /** Resolves once every job queued has run. */
+  stop(): Promise<void>;
+  /**
+   * Rejects at once every job waiting for its turn, where the limiter would
+   * otherwise let them through one per rate slot; jobs running go on. A queue
+   * that only bounds concurrency need not: it drains by itself once the
+   * requests in flight are aborted, and the client fails the rest at once.
+   */
+  drop(): void;
+}
+
+const UNLIMITED: Limiter = { schedule: (job) => job(), stop: () => Promise.resolve(), drop: () => undefined };
 
 export type ResourceType = 'Users' | 'Groups';
 
@@ -79,7 +92,7 @@ export class ScimClient {
     this.options = options;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.http = axios.create(scimHttpOptions(options.baseUrl, { maxResponseBytes: this.maxResponseBytes }));
-    this.limiter = createLimiter(options.rateLimit, { boundedByCaller: options.boundedByCaller ?? false });
+    this.limiter = options.limiter ?? UNLIMITED;
   }
 
   /** The target's base URL, for messages (a URL with credentials in it is refused when the config loads). */

@@ -15,7 +15,7 @@ afterEach(async () => {
 async function lenientTarget(): Promise<{ target: DevTarget; ws: Workspace }> {
   target = await startDevTarget({ token: TOKEN, strict: true, uniqueUserNames: false, seed: 11 });
   const ws = workspace(target.url, TOKEN);
-  ws.writeConfig({ targetYaml: 'timeoutMs: 400' });
+  ws.writeConfig({ targetYaml: 'timeoutMs: 1500' });
   return { target, ws };
 }
 
@@ -34,7 +34,7 @@ describe('a create whose answer is lost', () => {
     // Each fault stores the user, then loses the answer; together about 30% of the creates.
     t.inject({ method: 'POST', path: /\/Users$/, rate: 0.1, afterApply: { status: 502 } });
     t.inject({ method: 'POST', path: /\/Users$/, rate: 0.11, afterApply: { html: true } });
-    t.inject({ method: 'POST', path: /\/Users$/, rate: 0.125, afterApply: { delayMs: 1_000 } });
+    t.inject({ method: 'POST', path: /\/Users$/, rate: 0.125, afterApply: { delayMs: 3_000 } });
 
     const first = await ws.run(['sync']);
     expect(first.err.join('\n')).not.toMatch(/unexpected error|\n\s+at /);
@@ -43,6 +43,7 @@ describe('a create whose answer is lost', () => {
     expect(lostPosts).toBeGreaterThan(45);
 
     const second = await ws.run(['sync']);
+    expect(second.out.join('\n') + (await ws.run(['events', '--result', 'failure'])).out.join('\n')).toMatch(/failed 0/);
     expect(second.code).toBe(0);
     const counts = accountsPerUserName(t);
     expect(counts.size).toBe(300);
@@ -67,6 +68,7 @@ describe('a create whose answer is lost', () => {
     // Linked now: the next cycle sends nothing at all.
     t.requests.length = 0;
     const second = await ws.run(['sync']);
+    expect(second.out.join('\n') + (await ws.run(['events', '--result', 'failure'])).out.join('\n')).toMatch(/failed 0/);
     expect(second.code).toBe(0);
     expect(t.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });

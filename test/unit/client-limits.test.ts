@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient, type ScimClientOptions } from '../../src/scim/client.js';
+import { targetLimiter } from '../../src/delivery/rate.js';
 
 /** A target on 127.0.0.1 that answers as `handler` says; it counts requests, and connections closed. */
 interface LocalTarget {
@@ -44,7 +45,7 @@ function client(url: string, over: Partial<ScimClientOptions> = {}): ScimClient 
     baseUrl: url,
     auth: { type: 'bearer', token: 'tok' },
     timeoutMs: 5_000,
-    rateLimit: { requestsPerSecond: 1000, maxConcurrent: 4 },
+    limiter: targetLimiter({ requestsPerSecond: 1000, maxConcurrent: 4 }),
     retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
     ...over,
   });
@@ -122,7 +123,7 @@ describe('abort(): a hard stop for shutdown', () => {
     });
     const c = client(target.url, {
       timeoutMs: 60_000,
-      rateLimit: { requestsPerSecond: 2, maxConcurrent: 1 },
+      limiter: targetLimiter({ requestsPerSecond: 2, maxConcurrent: 1 }),
       retry: { maxAttempts: 5, baseDelayMs: 30_000, maxDelayMs: 30_000 },
       random: () => 0.99,
     });

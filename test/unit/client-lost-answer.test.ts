@@ -4,6 +4,7 @@ import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient, type ScimClientOptions } from '../../src/scim/client.js';
+import { targetLimiter } from '../../src/delivery/rate.js';
 
 const BASE = 'https://target.test/scim/v2';
 const scim = () => nock('https://target.test');
@@ -15,7 +16,7 @@ function client(over: Partial<ScimClientOptions> = {}): ScimClient {
     baseUrl: BASE,
     auth: { type: 'bearer', token: 'tok' },
     timeoutMs: 2000,
-    rateLimit: { requestsPerSecond: 1000, maxConcurrent: 4 },
+    limiter: targetLimiter({ requestsPerSecond: 1000, maxConcurrent: 4 }),
     retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     ...over,
   });

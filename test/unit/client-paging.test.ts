@@ -1,13 +1,14 @@
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimClient } from '../../src/scim/client.js';
+import { targetLimiter } from '../../src/delivery/rate.js';
 
 const client = () =>
   new ScimClient({
     baseUrl: 'https://target.test/scim/v2',
     auth: { type: 'bearer', token: 'tok' },
     timeoutMs: 2000,
-    rateLimit: { requestsPerSecond: 100_000, maxConcurrent: 4 },
+    limiter: targetLimiter({ requestsPerSecond: 100_000, maxConcurrent: 4 }),
     retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
   });
 

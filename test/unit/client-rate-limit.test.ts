@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient } from '../../src/scim/client.js';
 import { parseRateLimitWait } from '../../src/scim/retry.js';
+import { targetLimiter } from '../../src/delivery/rate.js';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 
@@ -47,7 +48,7 @@ describe('a 429 with a non-SCIM body', () => {
       baseUrl: BASE,
       auth: { type: 'bearer', token: 'tok' },
       timeoutMs: 2000,
-      rateLimit: { requestsPerSecond: 1000, maxConcurrent: 4 },
+      limiter: targetLimiter({ requestsPerSecond: 1000, maxConcurrent: 4 }),
       retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, ...(maxRateLimitWaits !== undefined ? { maxRateLimitWaits } : {}) },
     });
 

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient, filterValue, type ScimClientOptions } from '../../src/scim/client.js';
 import { backoffDelay, parseRetryAfter } from '../../src/scim/retry.js';
+import { targetLimiter } from '../../src/delivery/rate.js';
 
 const BASE = 'https://target.test/scim/v2';
 const scim = () => nock('https://target.test').matchHeader('authorization', 'Bearer tok');
@@ -12,7 +13,7 @@ function client(over: Partial<ScimClientOptions> = {}): ScimClient {
     baseUrl: BASE,
     auth: { type: 'bearer', token: 'tok' },
     timeoutMs: 2000,
-    rateLimit: { requestsPerSecond: 1000, maxConcurrent: 4 },
+    limiter: targetLimiter({ requestsPerSecond: 1000, maxConcurrent: 4 }),
     retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     ...over,
   });
@@ -155,7 +156,7 @@ describe('ScimClient', () => {
       baseUrl: BASE,
       auth: { type: 'oauth2', tokenUrl: 'https://auth.test/token', clientId: 'id', clientSecret: 'secret' },
       timeoutMs: 1000,
-      rateLimit: { requestsPerSecond: 1000, maxConcurrent: 1 },
+      limiter: targetLimiter({ requestsPerSecond: 1000, maxConcurrent: 1 }),
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
     });
     nock('https://target.test').matchHeader('authorization', 'Bearer t1').get('/scim/v2/Users/1').times(2).reply(200, { id: '1' });
@@ -247,7 +248,7 @@ describe('limiter', () => {
           resolve([200, { id: 'x' }]);
         }, 20));
       });
-    const c = client({ rateLimit });
+    const c = client({ limiter: targetLimiter(rateLimit) });
     const started = Date.now();
     await Promise.all(Array.from({ length: n }, (_, i) => c.request('GET', `/Users/${i}`)));
     return { peak, ms: Date.now() - started };

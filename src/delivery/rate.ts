@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import PQueue from 'p-queue';
+import type { Limiter } from '../scim/client.js';
 
 export interface RateLimit {
   requestsPerSecond: number;
@@ -7,41 +8,40 @@ export interface RateLimit {
   burst?: number | undefined;
 }
 
-/** What the client needs of a limiter: run a job when allowed, drain, or drop every job waiting. */
-export interface Limiter {
-  schedule<T>(job: () => Promise<T>): Promise<T>;
-  /** Resolves once every job queued has run. */
-  stop(): Promise<void>;
-  /**
-   * Rejects at once every job waiting for its turn, where the limiter would
-   * otherwise let them through one per rate slot; jobs running go on. A queue
-   * that only bounds concurrency need not: it drains by itself once the
-   * requests in flight are aborted, and the client fails the rest at once.
-   */
-  drop(): void;
+/**
+ * The limiter of a delivery's client: the request rate only. The delivery's own queue
+ * runs `maxConcurrent` operations, each sending its requests one after the other, so
+ * concurrency is already bounded. At 1,000 requests/s and more Bottleneck's spacing
+ * is 0 ms: no limiter at all then.
+ */
+export function deliveryLimiter(rateLimit: RateLimit): Limiter {
+  if (Math.floor(1000 / rateLimit.requestsPerSecond) === 0 && !rateLimit.burst) return UNLIMITED;
+  return bottleneck(rateLimit);
 }
 
 /**
- * The target's limiter. A request rate is kept by Bottleneck (`minTime`, or a
- * reservoir for `burst`). At 1,000 requests/s and more Bottleneck's spacing is
- * 0 ms, i.e. only concurrency is limited: a plain queue does that at a fraction
- * of Bottleneck's cost per job, and a caller that bounds its own concurrency
- * needs none.
+ * The limiter of a client used outside a delivery (reconcile, test-connection, a
+ * rebuild): the request rate and the concurrency both. Where the rate needs no
+ * spacing, a plain queue bounds concurrency at a fraction of Bottleneck's cost per job.
  */
-export function createLimiter(rateLimit: RateLimit, options: { boundedByCaller: boolean }): Limiter {
-  const { requestsPerSecond: rps, maxConcurrent, burst } = rateLimit;
-  const minTime = Math.floor(1000 / rps);
-  if (minTime === 0 && !burst && options.boundedByCaller) {
-    return { schedule: (job) => job(), stop: () => Promise.resolve(), drop: () => undefined };
-  }
-  if (minTime === 0 && !burst) {
-    const queue = new PQueue({ concurrency: maxConcurrent });
+export function targetLimiter(rateLimit: RateLimit): Limiter {
+  if (Math.floor(1000 / rateLimit.requestsPerSecond) === 0 && !rateLimit.burst) {
+    const queue = new PQueue({ concurrency: rateLimit.maxConcurrent });
     return {
       schedule: <T>(job: () => Promise<T>) => queue.add(job) as Promise<T>,
       stop: () => queue.onIdle(),
       drop: () => undefined,
     };
   }
+  return bottleneck(rateLimit);
+}
+
+const UNLIMITED: Limiter = { schedule: (job) => job(), stop: () => Promise.resolve(), drop: () => undefined };
+
+/** A request rate kept by Bottleneck (`minTime`, or a reservoir for `burst`), with `maxConcurrent` at once. */
+function bottleneck(rateLimit: RateLimit): Limiter {
+  const { requestsPerSecond: rps, maxConcurrent, burst } = rateLimit;
+  const minTime = Math.floor(1000 / rps);
   const limiter = new Bottleneck({
     maxConcurrent,
     minTime: burst ? 0 : minTime,

@@ -1,0 +1,28 @@
+import type { AccountIndex, ProtectRule } from '../core/matching.js';
+import type { TargetBehaviour } from '../core/target-behaviour.js';
+import type { ScimClient } from '../scim/client.js';
+import type { RetryPolicy } from '../scim/retry.js';
+import type { CycleCounts } from './counts.js';
+import type { TargetState } from './target-state.js';
+
+/** What every operation of one delivery shares: the target, what is known of it, and the cycle's counts. */
+export interface DeliveryContext {
+  integration: string;
+  cycleId: string;
+  client: ScimClient;
+  target: TargetBehaviour;
+  retry: RetryPolicy;
+  state: TargetState;
+  counts: CycleCounts;
+  /** Accounts that are never adopted, changed or deprovisioned. */
+  protect: ProtectRule;
+  /** Every account of the target, read at the start of the cycle: planned lookups are answered from it. */
+  accounts?: AccountIndex | undefined;
+  signal?: AbortSignal | undefined;
+  /** Groups whose change was in flight when a cycle was interrupted: read back before changing. */
+  dirtyGroups: Set<string>;
+  /** Operations whose in-flight record stays after they settle, so the next cycle reads first. */
+  keepInflight: Set<string>;
+  /** What the target was seen doing wrong this cycle. */
+  quirks: { filterIgnored?: string };
+}

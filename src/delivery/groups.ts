@@ -1,0 +1,263 @@
+import { resourceMatches } from '../core/matching.js';
+import type { GroupChange, GroupOperation } from '../core/operations.js';
+import { CORE_GROUP_SCHEMA } from '../core/attributes.js';
+import type { TargetResource } from '../core/records.js';
+import { ScimHttpError, errorMessage } from '../errors.js';
+import type { PatchOperation } from '../scim/bodies.js';
+import { filterValue } from '../scim/client.js';
+import { findOrCreate, type Lookup } from './adoption.js';
+import type { DeliveryContext } from './context.js';
+import { errorDetail, isTargetProblem, type Outcome } from './outcome.js';
+
+type GroupCreate = Extract<GroupOperation, { kind: 'group.create' }>;
+type GroupDelete = Extract<GroupOperation, { kind: 'group.delete' }>;
+
+/** The group operations of one delivery: create or adopt, renames and member batches, delete. */
+export class GroupDelivery {
+  private readonly updated = new Set<string>();
+
+  constructor(private readonly ctx: DeliveryContext) {}
+
+  create(op: GroupCreate): Promise<Outcome> {
+    const ctx = this.ctx;
+    return findOrCreate(
+      {
+        find: () => this.lookup(op.displayName),
+        create: () => this.post(op),
+        findAfterConflict: async () => {
+          const again = await this.lookup(op.displayName);
+          return again.kind === 'found' ? again.resources : [];
+        },
+        adopt: (resource) => this.adopt(op, resource),
+        ambiguous: (found) => {
+          ctx.counts.held++;
+          return {
+            result: 'failure',
+            type: 'group_create_provision',
+            summary: `group ${op.displayName} matches ${found.length} groups in the target: held, not created or adopted`,
+            detail: { candidates: found.map((r) => r.id) },
+          };
+        },
+      },
+      // Group names need not be unique in a target: a create is never repeated on a lost answer, only looked up.
+      { retry: { ...ctx.retry, maxAttempts: 1 }, signal: ctx.signal },
+    );
+  }
+
+  /** Groups named `displayName` in the target, each checked against the filter (some targets ignore it). */
+  private async lookup(displayName: string): Promise<Lookup> {
+    const ctx = this.ctx;
+    let resources: TargetResource[];
+    try {
+      resources = (await ctx.client.find('Groups', 'displayName', displayName, { excludeMembers: true })).resources;
+    } catch (err) {
+      if (isTargetProblem(err)) throw err;
+      ctx.counts.failed++;
+      return { kind: 'failed', outcome: { result: 'failure', type: 'group_create_provision', summary: `lookup of group ${displayName} failed: ${errorMessage(err)}`, detail: errorDetail(err) } };
+    }
+    const key = { attribute: 'displayName', value: displayName };
+    const found = resources.filter((r) => resourceMatches(r, key));
+    if (found.length === resources.length) return { kind: 'found', resources: found };
+    ctx.counts.failed++;
+    return {
+      kind: 'failed',
+      outcome: {
+        result: 'failure',
+        type: 'group_create_provision',
+        summary: `group ${displayName} not created or adopted: the target ignored the filter displayName eq ${filterValue(displayName)} (it answered groups of other names)`,
+        detail: { reason: 'filter-ignored' },
+      },
+    };
+  }
+
+  private async post(op: GroupCreate): Promise<Outcome> {
+    const ctx = this.ctx;
+    const members = ctx.state.resolved(op.members);
+    const body: Record<string, unknown> = {
+      schemas: [CORE_GROUP_SCHEMA],
+      displayName: op.displayName,
+      externalId: op.sourceId,
+      ...(members.length > 0 ? { members: members.map((m) => ({ value: m.targetId })) } : {}),
+    };
+    const { resource, attempts } = await ctx.client.create('Groups', body);
+    ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: members.map((m) => m.sourceId) });
+    ctx.counts.groupsCreated++;
+    ctx.counts.membersAdded += members.length;
+    return {
+      result: 'success',
+      type: 'group_create_provision',
+      summary: `created group ${op.displayName} with ${members.length} members`,
+      targetId: resource.id,
+      detail: { attempts, added: members.length },
+    };
+  }
+
+  /** Links an existing group. Members already in it are learnt first, so none is added twice. */
+  private async adopt(op: GroupCreate, resource: TargetResource): Promise<Outcome> {
+    const ctx = this.ctx;
+    const present = new Set<string>();
+    let attempts = 0;
+    if (ctx.target.groups.readsMembers) {
+      const read = await ctx.client.get('Groups', resource.id, 'attributes=members');
+      attempts += read.attempts;
+      for (const u of this.membersOf(read.resource)) present.add(u);
+    }
+    const ops: PatchOperation[] = [];
+    if (resource.displayName !== op.displayName) ops.push({ op: 'replace', path: 'displayName', value: op.displayName });
+    const add = ctx.state.resolved(op.members.filter((u) => !present.has(u)));
+    if (add.length > 0) ops.push({ op: 'add', path: 'members', value: add.map((m) => ({ value: m.targetId })) });
+    attempts += await this.sendPatch(resource.id, ops);
+    ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: [...present, ...add.map((m) => m.sourceId)] });
+    ctx.counts.groupsAdopted++;
+    ctx.counts.membersAdded += add.length;
+    return {
+      result: 'success',
+      type: 'group_create_provision',
+      summary: `adopted existing group ${op.displayName} (${present.size} members already in it, ${add.length} added)`,
+      targetId: resource.id,
+      detail: { adopted: true, attempts, present: present.size, added: add.length },
+    };
+  }
+
+  /** The source ids of a group's members as the target listed them (members that are not ours are left out). */
+  private membersOf(resource: TargetResource): string[] {
+    const bySourceTarget = this.ctx.state.sourceIdsByTargetId();
+    const members = Array.isArray(resource.members) ? (resource.members as { value?: unknown }[]) : [];
+    const out: string[] = [];
+    for (const m of members) {
+      const u = typeof m.value === 'string' ? bySourceTarget.get(m.value) : undefined;
+      if (u !== undefined) out.push(u);
+    }
+    return out;
+  }
+
+  /** Sends PATCH operations, one request unless the target takes one operation a request. */
+  private async sendPatch(targetId: string, ops: PatchOperation[]): Promise<number> {
+    if (ops.length === 0) return 0;
+    const ctx = this.ctx;
+    // An add repeated after a lost answer would put members in twice on some targets.
+    const options = { lostAnswer: ops.some((o) => o.op === 'add') ? ('throw' as const) : ('retry' as const) };
+    if (ctx.target.groups.multipleOperations) return (await ctx.client.patch('Groups', targetId, ops, options)).attempts;
+    let attempts = 0;
+    for (const o of ops) attempts += (await ctx.client.patch('Groups', targetId, [o], options)).attempts;
+    return attempts;
+  }
+
+  async change(op: GroupChange): Promise<Outcome> {
+    const ctx = this.ctx;
+    const known = ctx.state.groups.get(op.sourceId);
+    const targetId = op.targetId ?? (known && known.status !== 'deleted' ? known.targetId : null);
+    if (!known || targetId === null) {
+      // Its create failed and was reported; the members wait for the next cycle.
+      return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName} is not in the target yet`, detail: {}, silent: true };
+    }
+    let refreshAttempts = 0;
+    if (ctx.dirtyGroups.delete(op.sourceId)) refreshAttempts = await this.refreshMembers(op.sourceId, targetId);
+    const g = ctx.state.groups.get(op.sourceId) ?? known; // the refresh replaces the record
+    const add = ctx.state.resolved(op.add.filter((u) => !g.members.has(u)));
+    const remove: { sourceId: string; targetId: string }[] = [];
+    const forget: string[] = [];
+    for (const u of op.remove) {
+      if (!g.members.has(u)) continue;
+      const t = ctx.state.user(u)?.targetId;
+      if (t) remove.push({ sourceId: u, targetId: t });
+      else forget.push(u);
+    }
+    const ops: PatchOperation[] = [];
+    if (op.rename !== undefined) ops.push({ op: 'replace', path: 'displayName', value: op.rename });
+    let replaced: { sourceId: string; targetId: string }[] | undefined;
+    if (op.replaceMembers) {
+      replaced = ctx.state.resolved(op.replaceMembers);
+      ops.push({ op: 'replace', path: 'members', value: replaced.map((m) => ({ value: m.targetId })) });
+    } else {
+      if (remove.length > 0) {
+        if (ctx.target.groups.memberRemoval === 'value-array') {
+          ops.push({ op: 'remove', path: 'members', value: remove.map((m) => ({ value: m.targetId })) });
+        } else {
+          for (const m of remove) ops.push({ op: 'remove', path: `members[value eq ${filterValue(m.targetId)}]` });
+        }
+      }
+      if (add.length > 0) ops.push({ op: 'add', path: 'members', value: add.map((m) => ({ value: m.targetId })) });
+    }
+    const record = { targetId, status: 'active' as const, displayName: op.rename ?? g.displayName };
+    if (ops.length === 0) {
+      if (forget.length > 0) ctx.state.saveGroup(op.sourceId, record, { remove: forget });
+      return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName}: nothing to send`, detail: {}, silent: true };
+    }
+    let attempts: number;
+    try {
+      attempts = refreshAttempts + (await this.sendPatch(targetId, ops));
+    } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'transient' && op.add.length > 0 && ctx.target.groups.readsMembers) {
+        // The answer was lost, not necessarily the change: read the group back, so the
+        // next cycle adds only who is really missing (no member twice).
+        await this.refreshMembers(op.sourceId, targetId).catch(() => {
+          // Unknown: leave the change marked in flight, so the next cycle reads the group first.
+          ctx.keepInflight.add(op.key);
+        });
+        throw err;
+      }
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+      // Removed in the target: unlink it; the next cycle creates it again with its members.
+      ctx.state.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: g.displayName }, { members: [] });
+      ctx.counts.failed++;
+      return {
+        result: 'failure',
+        type: 'group_update_provision',
+        summary: `group ${g.displayName} no longer exists in the target: unlinked, it is created again next cycle`,
+        targetId,
+        detail: { status: 404, unlinked: true },
+      };
+    }
+    let added = add.length;
+    let removedCount = remove.length + forget.length;
+    if (replaced) {
+      const next = replaced.map((m) => m.sourceId);
+      const nextSet = new Set(next);
+      added = next.filter((u) => !g.members.has(u)).length;
+      removedCount = [...g.members].filter((u) => !nextSet.has(u)).length;
+      ctx.state.saveGroup(op.sourceId, record, { members: next });
+    } else {
+      ctx.state.saveGroup(op.sourceId, record, { add: add.map((m) => m.sourceId), remove: [...remove.map((m) => m.sourceId), ...forget] });
+    }
+    ctx.counts.membersAdded += added;
+    ctx.counts.membersRemoved += removedCount;
+    this.updated.add(op.sourceId);
+    ctx.counts.groupsUpdated = this.updated.size;
+    const renamed = op.rename !== undefined ? `renamed from ${g.displayName}; ` : '';
+    return {
+      result: 'success',
+      type: 'group_update_provision',
+      summary: `group ${record.displayName}: ${renamed}${added} members added, ${removedCount} removed`,
+      targetId,
+      detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), request: op.key },
+    };
+  }
+
+  /**
+   * Reads a group's members from the target into state, when a change to it may
+   * or may not have been applied (interrupted cycle, lost answer), so that no
+   * member is added twice.
+   */
+  private async refreshMembers(sourceId: string, targetId: string): Promise<number> {
+    const ctx = this.ctx;
+    const g = ctx.state.groups.get(sourceId);
+    if (!g || !ctx.target.groups.readsMembers) return 0;
+    const read = await ctx.client.get('Groups', targetId, 'attributes=members');
+    ctx.state.saveGroup(sourceId, { targetId, status: g.status, displayName: g.displayName }, { members: this.membersOf(read.resource) });
+    return read.attempts;
+  }
+
+  async delete(op: GroupDelete): Promise<Outcome> {
+    const ctx = this.ctx;
+    let attempts = 1;
+    try {
+      attempts = (await ctx.client.remove('Groups', op.targetId)).attempts;
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+    }
+    ctx.state.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: op.displayName }, { members: [] });
+    ctx.counts.groupsDeleted++;
+    return { result: 'success', type: 'group_delete_provision', summary: `deleted group ${op.displayName}`, targetId: op.targetId, detail: { attempts } };
+  }
+}

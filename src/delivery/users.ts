@@ -1,0 +1,260 @@
+import { diffAttrs, hasChanges, isUserRef, type ScimAttrs } from '../core/attributes.js';
+import { AccountIndex, matchKeys, resourceMatches, type MatchKey } from '../core/matching.js';
+import type { UserOperation } from '../core/operations.js';
+import { readPath } from '../core/paths.js';
+import type { StateUser, TargetResource } from '../core/records.js';
+import type { EventType } from '../events/types.js';
+import { ScimHttpError, errorMessage } from '../errors.js';
+import { applyToResource, buildPatchOps, buildResource, type PatchOperation } from '../scim/bodies.js';
+import { filterValue } from '../scim/client.js';
+import { findOrCreate, type AdoptOrigin, type Lookup } from './adoption.js';
+import type { DeliveryContext } from './context.js';
+import { changedList, errorDetail, isTargetProblem, type Outcome } from './outcome.js';
+
+type Change = Extract<UserOperation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>;
+
+/** A key, and its lower-cased spelling where that differs (targets that fold case on write but filter with it). */
+function lookupVariants(keys: readonly MatchKey[]): MatchKey[] {
+  const out: MatchKey[] = [];
+  for (const k of keys) {
+    out.push(k);
+    const lower = k.value.toLowerCase();
+    if (lower !== k.value && k.attribute !== 'externalId') out.push({ attribute: k.attribute, value: lower });
+  }
+  return out;
+}
+
+/** The user operations of one delivery: create or adopt, update, deactivate, reactivate, delete. */
+export class UserDelivery {
+  private scanIndex: Promise<AccountIndex> | undefined;
+
+  constructor(private readonly ctx: DeliveryContext) {}
+
+  /** Look up, then create or adopt. A match found before or after a 409, or after a lost answer, is linked, never duplicated. */
+  create(sourceId: string, attrs: ScimAttrs): Promise<Outcome> {
+    const ctx = this.ctx;
+    const keys = matchKeys(ctx.target.matching, attrs);
+    const first = keys[0];
+    if (!first) {
+      ctx.counts.failed++;
+      return Promise.resolve({ result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${ctx.target.matching.join(', ')})`, detail: {} });
+    }
+    return findOrCreate(
+      {
+        find: (when) => this.lookup(when === 'planned' ? keys : lookupVariants(keys), when),
+        create: (attempt) => this.post(sourceId, attrs, first, attempt),
+        findAfterConflict: () => this.findAfterConflict(first),
+        adopt: (resource, origin) => this.adopt(sourceId, attrs, resource, origin),
+        ambiguous: (found) => {
+          ctx.counts.held++;
+          return {
+            result: 'failure',
+            type: 'user_lookup_provision',
+            summary: `${first.value} matches ${found.length} accounts in the target: held, not created or adopted`,
+            detail: { candidates: found.map((r) => r.id) },
+          };
+        },
+      },
+      { retry: ctx.retry, signal: ctx.signal },
+    );
+  }
+
+  private async post(sourceId: string, attrs: ScimAttrs, first: MatchKey, attempt: number): Promise<Outcome> {
+    const { body, sent } = buildResource(attrs, true, this.ctx.state.resolve);
+    const { resource, attempts } = await this.ctx.client.createUser(body);
+    this.ctx.state.saveUser(sourceId, resource.id, 'active', sent);
+    this.ctx.counts.created++;
+    return {
+      result: 'success',
+      type: 'user_create_provision',
+      summary: `created ${first.value}`,
+      targetId: resource.id,
+      detail: { attempts: attempt - 1 + attempts, attributes: Object.keys(sent).length },
+    };
+  }
+
+  /**
+   * The target's accounts for the first key that finds any. Every returned account is
+   * checked against the filter: a target that ignores filters answers with accounts that
+   * do not match, and none of them is adopted.
+   */
+  private async lookup(keys: readonly MatchKey[], when: 'planned' | 'fresh'): Promise<Lookup> {
+    const ctx = this.ctx;
+    let found: TargetResource[] = [];
+    for (const key of keys) {
+      if (ctx.accounts && when === 'planned') {
+        found = ctx.accounts.find(key.attribute, key.value);
+      } else {
+        if (ctx.quirks.filterIgnored) return { kind: 'failed', outcome: this.lookupRefused(key, ctx.quirks.filterIgnored) };
+        let resources: TargetResource[];
+        try {
+          resources = (await ctx.client.findUsers(key.attribute, key.value)).resources;
+        } catch (err) {
+          if (isTargetProblem(err)) throw err;
+          ctx.counts.failed++;
+          return { kind: 'failed', outcome: { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${key.attribute} eq ${key.value} failed: ${errorMessage(err)}`, detail: errorDetail(err) } };
+        }
+        found = resources.filter((r) => resourceMatches(r, key));
+        if (found.length < resources.length) {
+          // Remembered for the cycle: no other user is looked up, or adopted, through this filter.
+          ctx.quirks.filterIgnored = `the target ignored the filter ${key.attribute} eq ${filterValue(key.value)}: it answered ${resources.length} accounts, ${resources.length - found.length} of which do not match`;
+          return { kind: 'failed', outcome: this.lookupRefused(key, ctx.quirks.filterIgnored) };
+        }
+      }
+      if (found.length > 0) break;
+    }
+    return { kind: 'found', resources: found };
+  }
+
+  private lookupRefused(key: MatchKey, why: string): Outcome {
+    this.ctx.counts.failed++;
+    return {
+      result: 'failure',
+      type: 'user_lookup_provision',
+      summary: `${key.value} not created or adopted: ${why}; lookups are off for the rest of this cycle (check the target's filter support)`,
+      detail: { reason: 'filter-ignored' },
+    };
+  }
+
+  private async findAfterConflict(key: MatchKey): Promise<TargetResource[]> {
+    const client = this.ctx.client;
+    for (const variant of lookupVariants([key])) {
+      const { resources } = await client.findUsers(variant.attribute, variant.value);
+      const exact = resources.filter((r) => resourceMatches(r, key));
+      if (exact.length > 0) return exact;
+    }
+    // Last resort: one paginated read of all users per cycle, matched case-insensitively.
+    this.scanIndex ??= client.listAll('Users').then((r) => new AccountIndex(r.resources, this.ctx.target.matching));
+    return (await this.scanIndex).find(key.attribute, key.value);
+  }
+
+  /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). A protected account is never adopted. */
+  private async adopt(sourceId: string, attrs: ScimAttrs, resource: TargetResource, origin: AdoptOrigin): Promise<Outcome> {
+    const ctx = this.ctx;
+    if (ctx.protect.covers([resource.userName, resource.displayName])) {
+      ctx.counts.held++;
+      return {
+        result: 'failure',
+        type: 'user_lookup_provision',
+        summary: `${String(attrs.userName ?? sourceId)} matches the protected account ${String(resource.userName ?? resource.id)} (protect): not adopted or changed`,
+        targetId: resource.id,
+        detail: { protected: true },
+      };
+    }
+    const current: ScimAttrs = {};
+    for (const [path, v] of Object.entries(attrs)) {
+      const actual = readPath(resource, path);
+      if (isUserRef(v)) {
+        const id = (actual as { value?: unknown } | undefined)?.value;
+        if (typeof id === 'string' && id === ctx.state.resolve(v.userRef)) current[path] = v;
+      } else if (actual !== undefined && actual !== null) {
+        current[path] = actual as ScimAttrs[string];
+      }
+    }
+    const changes = diffAttrs(current, attrs);
+    changes.remove = [];
+    const { ops, sent } = buildPatchOps(changes, ctx.state.resolve);
+    if (resource.active !== true) ops.push({ op: 'replace', path: 'active', value: true });
+    let attempts = 0;
+    if (ops.length > 0) attempts = (await ctx.client.patchUser(resource.id, ops)).attempts;
+    ctx.state.saveUser(sourceId, resource.id, 'active', { ...current, ...sent });
+    const name = String(attrs.userName ?? sourceId);
+    const changed = ops.map((o) => o.path);
+    if (origin === 'lost-answer') {
+      ctx.counts.created++;
+      return {
+        result: 'success',
+        type: 'user_create_provision',
+        summary: `created ${name} (the answer to the create was lost; the account was found in the target and linked)`,
+        targetId: resource.id,
+        detail: { recovered: true, attempts, changed },
+      };
+    }
+    ctx.counts.adopted++;
+    return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed } };
+  }
+
+  async change(op: Change): Promise<Outcome> {
+    const ctx = this.ctx;
+    const usePut = ctx.target.updateVerb === 'put' && hasChanges(op.changes);
+    const patch = buildPatchOps(op.changes, ctx.state.resolve);
+    const removed = patch.removed;
+    let { ops, sent } = patch;
+    const status: StateUser['status'] = op.kind === 'user.deactivate' ? 'inactive' : 'active';
+    const activeOps: PatchOperation[] = [];
+    if (op.kind === 'user.deactivate') activeOps.push({ op: 'replace', path: 'active', value: false });
+    if (op.kind === 'user.reactivate') activeOps.push({ op: 'replace', path: 'active', value: true });
+    const type: EventType = op.kind === 'user.deactivate' ? 'user_deprovision' : 'user_update_provision';
+    const prior = ctx.state.user(op.sourceId);
+    if (ops.length + activeOps.length === 0) {
+      return { result: 'skipped', type, summary: `${op.sourceId}: nothing to send yet (a reference is not resolvable)`, targetId: op.targetId, detail: {} };
+    }
+    let attempts = 0;
+    try {
+      if (usePut && ops.length > 0) {
+        // Okta-style targets: read the resource, change what we manage, PUT it whole; `active` goes by PATCH.
+        const { resource, attempts: read } = await ctx.client.get('Users', op.targetId);
+        const put = applyToResource(resource, op.changes, ctx.state.resolve);
+        sent = put.sent;
+        attempts += read + (await ctx.client.request('PUT', `/Users/${encodeURIComponent(op.targetId)}`, put.body)).attempts;
+        if (activeOps.length > 0) attempts += (await ctx.client.patchUser(op.targetId, activeOps)).attempts;
+      } else {
+        ops = [...ops, ...activeOps];
+        attempts = (await ctx.client.patchUser(op.targetId, ops)).attempts;
+      }
+    } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'not-found') return this.relink(op, prior);
+      throw err;
+    }
+    if (usePut) ops = [...ops, ...activeOps];
+    const attrs: ScimAttrs = { ...(prior?.attrs ?? {}), ...sent };
+    for (const path of removed) delete attrs[path];
+    ctx.state.saveUser(op.sourceId, op.targetId, status, attrs);
+    if (op.kind === 'user.deactivate') ctx.counts.deactivated++;
+    else if (op.kind === 'user.reactivate') ctx.counts.reactivated++;
+    else ctx.counts.updated++;
+    const verb = op.kind === 'user.deactivate' ? 'deactivated' : op.kind === 'user.reactivate' ? 'reactivated' : 'updated';
+    return {
+      result: 'success',
+      type,
+      summary: `${verb} ${String(attrs.userName ?? op.sourceId)}${changedList(ops)}`,
+      targetId: op.targetId,
+      detail: { attempts, changed: ops.map((o) => o.path), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
+    };
+  }
+
+  /** 404 on a stored id: the account was removed in the target. Unlink, then re-match (Entra: InvalidAnchor). */
+  private async relink(op: Change, prior: StateUser | undefined): Promise<Outcome> {
+    const ctx = this.ctx;
+    ctx.state.saveUser(op.sourceId, null, 'deleted', {});
+    ctx.state.forgetMemberships(op.sourceId);
+    const desired = ctx.state.desiredUser(op.sourceId);
+    if (op.kind === 'user.deactivate' || !desired) {
+      ctx.counts.deactivated++;
+      return {
+        result: 'success',
+        type: 'user_deprovision',
+        summary: `${String(prior?.attrs.userName ?? op.sourceId)} no longer exists in the target: unlinked`,
+        targetId: op.targetId,
+        detail: { status: 404, unlinked: true },
+      };
+    }
+    const outcome = await this.create(op.sourceId, desired.attrs);
+    return { ...outcome, detail: { ...outcome.detail, relinkedFrom: op.targetId } };
+  }
+
+  async delete(sourceId: string, targetId: string): Promise<Outcome> {
+    const ctx = this.ctx;
+    const prior = ctx.state.user(sourceId);
+    let attempts = 1;
+    try {
+      attempts = (await ctx.client.deleteUser(targetId)).attempts;
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
+    }
+    ctx.state.saveUser(sourceId, null, 'deleted', {});
+    ctx.state.forgetMemberships(sourceId);
+    ctx.counts.deleted++;
+    return { result: 'success', type: 'user_delete_provision', summary: `deleted ${String(prior?.attrs.userName ?? sourceId)}`, targetId, detail: { attempts } };
+  }
+}
