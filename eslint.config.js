@@ -1,5 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layeringConfigs } from './eslint/boundaries.js';
+import { TEMPORARY_EXCEPTIONS } from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
@@ -13,4 +15,11 @@ export default tseslint.config(
       'no-sequences': 'off',
     },
   },
+  {
+    files: ['eslint/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  // The layering of DESIGN.md: allowed edges and temporary exceptions are named in eslint/layers.js.
+  ...layeringConfigs({ exceptions: TEMPORARY_EXCEPTIONS }),
 );

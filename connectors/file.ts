@@ -190,7 +190,8 @@ function csvRows(integration: string, path: string, bytes: Buffer): RawRows {
     return `${name}:${positionOf(start).line}`;
   };
   const [header, ...body] = parsed.map((p) => p.record);
-  if (!header) return { records: [], at };
+  // A file without even a header row is a failed export, not a directory of nobody.
+  if (!header) throw new SourceError(integration, `${path}: the file is empty (no header row)`);
   const idColumn = header.indexOf('id');
   const records = body.map((cells, i) => {
     const id = idColumn >= 0 && cells[idColumn] ? cells[idColumn] : undefined;

@@ -250,8 +250,8 @@ async function read(
           }
         });
         members = values
-          .map((v) => (memberAttr.toLowerCase() === 'memberuid' ? userIdByUid.get(v) : (userIdByDn.get(normalizeDn(v)) ?? groupIdByDn.get(normalizeDn(v)))))
-          .filter((m): m is string => m !== undefined);
+          // A member that names no user or group stays as it is, so the validation reports it against its group.
+          .map((v) => (memberAttr.toLowerCase() === 'memberuid' ? (userIdByUid.get(v) ?? v) : (userIdByDn.get(normalizeDn(v)) ?? groupIdByDn.get(normalizeDn(v)) ?? v)));
       }
       rawGroups.push({ location: e.dn, record: { id, displayName: first(get(e, g.nameAttribute)), members } });
     }

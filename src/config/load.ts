@@ -28,7 +28,8 @@ const MAX_ALIASES = 50;
 const MAX_ALIAS_VALUES = 10_000;
 
 /** Keys whose values are secrets, kept out of every error message. */
-const SECRET_KEYS = new Set(['token', 'password', 'clientSecret', 'bindPassword']);
+// A webhook URL is itself a credential (Slack's, Teams'): it is never echoed either.
+const SECRET_KEYS = new Set(['token', 'password', 'clientSecret', 'bindPassword', 'secret', 'webhook', 'passwordHash', 'hash']);
 
 /** One `${…}` of the config text and the placeholder scalar that stood in for it while YAML was parsed. */
 interface Reference {

@@ -1,5 +1,7 @@
 import { SCOPE_OPERATORS } from '../core/scope.js';
 import { z } from 'zod';
+import { forwardSchema } from '../events/forward/config.js';
+import { notifySchema } from '../events/notify/config.js';
 
 const grouped = (n: number): string => n.toLocaleString('en-US');
 
@@ -267,7 +269,17 @@ export const configSchema = z.strictObject({
     })
     .default({ level: 'info', format: 'pretty' }),
   integrations: z.array(integrationSchema).min(1),
-  events: z.strictObject({ retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90) }).optional(),
+  events: z
+    .strictObject({
+      retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90),
+      /** A safety valve on the event table: past it the oldest events are pruned, in bounded batches. */
+      maxRows: bounded({ min: 1_000, max: 1_000_000_000 }).optional(),
+      /** Where every new event is also sent, at least once and in order (src/events/forward). */
+      forward: forwardSchema.default([]),
+    })
+    .default({ retainDays: 90, forward: [] }),
+  /** Who is told of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources. */
+  notify: notifySchema.default([]),
   http: z.strictObject({ listen: z.string() }).optional(),
   /**
    * On SIGINT/SIGTERM, how long the requests in flight may take to finish before they

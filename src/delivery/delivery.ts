@@ -45,6 +45,8 @@ export class Delivery {
   fatal: string | undefined;
   /** Operations that succeeded. */
   succeeded = 0;
+  /** Why each operation given up this cycle failed (escrow.maxCycles reached). */
+  readonly givenUp: string[] = [];
   private readonly users: UserDelivery;
   private readonly groups: GroupDelivery;
   /** The commit that holds each in-flight record (STARTED once the operation has started). */
@@ -207,6 +209,7 @@ export class Delivery {
       ctx.counts.escrowed++;
       return;
     }
+    this.givenUp.push(outcome.summary);
     this.options.sink.emit({
       type: outcome.type,
       result: 'failure',

@@ -15,8 +15,10 @@ import { emptyCounts } from '../delivery/counts.js';
 import { Delivery } from '../delivery/delivery.js';
 import { TargetState } from '../delivery/target-state.js';
 import { EventSink } from '../events/sink.js';
+import type { Notification, NotifyOn } from '../events/notify/rules.js';
+import { cycleFailed, givenUp as givenUpNotice, held as heldNotice, quarantineEntered, quarantineLifted, sourceShrank } from '../events/notify/rules.js';
 import type { NewEvent } from '../events/types.js';
-import { SafetyAbortError, TargetUnavailableError, type ExitCode } from '../errors.js';
+import { SafetyAbortError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ScimClient } from '../scim/client.js';
 import { clientFor } from './clients.js';
@@ -52,6 +54,31 @@ export interface CycleOptions {
   onEvent?: (event: NewEvent) => void;
   /** Called when the target answers 429 and the client waits (metrics). */
   onRateLimit?: () => void;
+  /** Tells admins of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources. */
+  notifier?: CycleNotifier | undefined;
+}
+
+/** What a cycle needs of the notifier (src/events/notify): news to tell, and conditions that ended. */
+export interface CycleNotifier {
+  notify(n: Notification): unknown;
+  clear(integration: string, topic: Exclude<NotifyOn, 'quarantine'>): void;
+}
+
+/**
+ * One cycle, with the failed-cycle notification: a cycle that stops on an error other
+ * than a safety rule is told once; one that completes ends that condition.
+ */
+export async function runCycle(options: CycleOptions): Promise<CycleReport> {
+  const notifier = options.dryRun ? undefined : options.notifier;
+  const name = options.integration.name;
+  try {
+    const report = await cycle(options);
+    if (report.outcome !== 'aborted') notifier?.clear(name, 'cycleFailed');
+    return report;
+  } catch (err) {
+    if (!(err instanceof SafetyAbortError)) notifier?.notify(cycleFailed({ integration: name, error: errorMessage(err) }));
+    throw err;
+  }
 }
 
 /**
@@ -59,7 +86,7 @@ export interface CycleOptions {
  * events (DESIGN.md, "The pipeline"). The decisions are core's; the requests are
  * the delivery's; this function puts them in order and says when to stop.
  */
-export async function runCycle(options: CycleOptions): Promise<CycleReport> {
+async function cycle(options: CycleOptions): Promise<CycleReport> {
   const { integration, store, logger } = options;
   const name = integration.name;
   const started = Date.now();
@@ -69,6 +96,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const profile = resolveProfile(integration);
   const sink = new EventSink({ integration: name, cycleId, logger, store: dryRun ? undefined : store, onEvent: options.onEvent });
   const now = options.now ?? (() => new Date());
+  const notifier = dryRun ? undefined : options.notifier;
   const timing: { deliveryMs?: number } = {};
   const finish = (outcome: CycleReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): CycleReport => {
     if (!dryRun) store.finishCycle(cycleId, outcome === 'dry-run' ? 'success' : outcome, { ...counts });
@@ -122,6 +150,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   const lastGood = store.lastSourceUsers(name);
   const usersShrank = options.force ? undefined : userShrinkage(sourceCount, lastGood, ratio);
   if (usersShrank) {
+    notifier?.notify(sourceShrank({ integration: name, sourceUsers: sourceCount, lastGood: lastGood ?? 0, reason: usersShrank }));
     abort(`${usersShrank}: cycle aborted, nothing sent; sync --force to accept it`, {
       type: 'user_deprovision',
       summary: `${usersShrank}: cycle aborted, nothing sent; sync --force to accept it`,
@@ -151,14 +180,17 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') managed++;
   if (desired.inScope === 0 && managed > 0) {
     const msg = `the source returned no users in scope while ${managed} are provisioned: cycle aborted, nothing sent`;
+    notifier?.notify(sourceShrank({ integration: name, sourceUsers: 0, lastGood: managed, reason: 'no users in scope' }));
     abort(msg, { type: 'user_deprovision', summary: msg, detail: { sourceUsers: sourceCount, inScope: 0, managed } });
   }
   // Groups and memberships that vanish or shrink past the ratio are an outage too (a failed group search).
   const groupsShrank = options.force ? undefined : groupShrinkage(desired.groups, { groups: groupState, memberships: store.membershipCount(name) }, ratio);
   if (groupsShrank) {
     const msg = `${groupsShrank}: cycle aborted, nothing sent; sync --force to accept it`;
+    notifier?.notify(sourceShrank({ integration: name, sourceUsers: sourceCount, lastGood: lastGood ?? sourceCount, reason: groupsShrank }));
     abort(msg, { type: 'group_delete_provision', summary: msg, detail: { minSourceRatio: ratio } });
   }
+  notifier?.clear(name, 'sourceShrank');
   let stateIndex: Map<string, StateUser> | undefined;
   const stateOf = (id: string) => (stateIndex ??= new Map(allState.map((s) => [s.sourceId, s]))).get(id);
   for (const [sourceId, problems] of desired.invalid) {
@@ -203,9 +235,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
       sink.emit({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } });
       return { ...finish('dry-run', 3, plan.operations), hold };
     }
+    notifier?.notify(heldNotice({ integration: name, deprovisions: hold.deprovisions, reason: hold.reason }));
     abort(hold.message, { type: 'user_deprovision', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } }, plan.operations);
   }
   if (hold?.approved && !dryRun) {
+    notifier?.clear(name, 'held');
     sink.emit({ type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${hold.message}`, detail: { deprovisions: hold.deprovisions, approved: true } });
   }
   // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
@@ -281,8 +315,15 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
     const until = quarantineUntil(level, now());
     store.setQuarantine(name, { until, level, reason });
     sink.emit({ type: 'idm_integration_update', result: 'failure', summary: `integration quarantined until ${until}: ${reason}`, detail: { quarantine: { until, level, reason } } });
+    notifier?.notify(quarantineEntered({ integration: name, until, reason }));
   } else if (delivery.succeeded > 0 && store.quarantineLevel(name) > 0) {
     store.setQuarantine(name, undefined);
+    notifier?.notify(quarantineLifted({ integration: name, reason: 'a request succeeded' }));
+  }
+  if (delivery.givenUp.length > 0) {
+    notifier?.notify(givenUpNotice({ integration: name, operations: delivery.givenUp.length, reason: delivery.givenUp[0]! }));
+  } else {
+    notifier?.clear(name, 'givenUp');
   }
   if (delivery.fatal) {
     finish('failed', 1, operations, delivery.fatal);
@@ -315,9 +356,12 @@ function openCycle(options: CycleOptions, sink: EventSink, now: () => Date, abor
       summary: `quarantine lifted (${reauth ? 'credentials changed' : 'sync --force'})`,
       detail: { quarantine: { lifted: true, was: quarantine } },
     });
+    options.notifier?.notify(quarantineLifted({ integration: name, reason: reauth ? 'credentials changed' : 'sync --force' }));
   } else if (quarantine && Date.parse(quarantine.until) > now().getTime()) {
     const msg = `quarantined until ${quarantine.until} (${quarantine.reason}); run scimsync sync --force to try now`;
     logger.warn(msg, { integration: name });
+    // Told once when it began; the notifier's memory makes this a no-op unless that message failed.
+    options.notifier?.notify(quarantineEntered({ integration: name, until: quarantine.until, reason: quarantine.reason }));
     aborted();
     throw new SafetyAbortError(name, msg);
   }

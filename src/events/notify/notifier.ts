@@ -1,0 +1,233 @@
+/**
+ * Sends notifications to the destinations of the `notify:` rules. Each
+ * destination remembers what it was last told about each integration and
+ * topic (rules.ts `decide`), so a flapping target gives one message per change
+ * of state, not one per cycle, across restarts when the memory is the state's.
+ * Sending never throws into the cycle: a failure is logged and reported.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { redactSecrets } from '../../redact.js';
+import type { NotifyConfig, NotifyRuleConfig } from './config.js';
+import { email } from './email.js';
+import { untilAborted } from '../forward/forwarder.js';
+import { CLEARED, decide, memoryKey, topicOf, type Notification, type NotifyMemory, type NotifyOn } from './rules.js';
+import { webhook } from './webhook.js';
+
+/** One place a rule sends to. */
+export interface NotifyDestination {
+  /** Stable across restarts, free of secrets: the key of its memory. */
+  id: string;
+  /** For messages: where it goes, without its credential. */
+  label: string;
+  on: readonly NotifyOn[];
+  repeatAfterMs: number;
+  timeoutMs: number;
+  /** Values no message may show (the webhook URL, the SMTP password). */
+  secrets: readonly string[];
+  send(n: Notification, signal: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+export interface NotifyReport {
+  /** Labels of the destinations told. */
+  sent: string[];
+  /** Labels of the destinations that had already been told. */
+  suppressed: string[];
+  failed: { destination: string; error: string }[];
+}
+
+export interface NotifierOptions {
+  destinations: readonly NotifyDestination[];
+  memory: NotifyMemory;
+  logger?: Logger;
+  /** @default () => Date.now() */
+  now?: () => number;
+  /** Attempts per message, the first included. @default 3 */
+  attempts?: number;
+  /** The first pause between attempts, doubled each time. @default 1000 */
+  retryDelayMs?: number;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** The destinations of `notify:`. A CA file that cannot be read is a ConfigError naming its key. */
+export function destinationsFromConfig(config: NotifyConfig): NotifyDestination[] {
+  return config.flatMap((rule, i) => ruleDestinations(rule, `notify[${i}]`));
+}
+
+function ruleDestinations(rule: NotifyRuleConfig, key: string): NotifyDestination[] {
+  const common = { on: rule.on, repeatAfterMs: rule.repeatAfter, timeoutMs: rule.timeoutMs };
+  const out: NotifyDestination[] = [];
+  if (rule.webhook) {
+    const hook = webhook({ url: rule.webhook, format: rule.format });
+    out.push({ ...common, id: `webhook:${digest(`${rule.webhook} ${rule.format}`)}`, label: hook.label, secrets: [rule.webhook], send: hook.send, close: hook.close });
+  }
+  if (rule.email) {
+    const { smtp } = rule.email;
+    let ca: Buffer | undefined;
+    if (smtp.caFile) {
+      try {
+        ca = readFileSync(smtp.caFile);
+      } catch (err) {
+        throw new ConfigError(`${key}.email.smtp.caFile: ${smtp.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      }
+    }
+    const mail = email({
+      to: rule.email.to,
+      from: rule.email.from,
+      timeoutMs: rule.timeoutMs,
+      smtp: {
+        host: smtp.host,
+        secure: smtp.secure,
+        rejectUnauthorized: smtp.rejectUnauthorized,
+        ...(smtp.port !== undefined ? { port: smtp.port } : {}),
+        ...(smtp.requireTLS !== undefined ? { requireTLS: smtp.requireTLS } : {}),
+        ...(smtp.auth ? { auth: smtp.auth } : {}),
+        ...(ca ? { ca } : {}),
+      },
+    });
+    out.push({
+      ...common,
+      id: `email:${digest(`${rule.email.to.join(',')} ${smtp.host}`)}`,
+      label: mail.label,
+      secrets: smtp.auth ? [smtp.auth.password] : [],
+      send: (n) => mail.send(n),
+      close: mail.close,
+    });
+  }
+  return out;
+}
+
+export class Notifier {
+  private readonly now: () => number;
+  private readonly pending = new Set<Promise<NotifyReport>>();
+  /** One decision at a time per memory key: two calls racing must not both find the news unsent. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: NotifierOptions) {
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /** Tells every destination whose rule is `on` this topic and that has not been told already. Never rejects. */
+  notify(n: Notification): Promise<NotifyReport> {
+    const work = this.deliver(n);
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+    return work;
+  }
+
+  /** The condition ended (a cycle succeeded, a hold was approved): its next occurrence is told at once, window or not. */
+  clear(integration: string, topic: Exclude<NotifyOn, 'quarantine'>): void {
+    for (const d of this.options.destinations) {
+      if (!d.on.includes(topic)) continue;
+      const key = memoryKey(d.id, integration, topic);
+      try {
+        if (this.options.memory.last(key) !== undefined) this.options.memory.remember(key, CLEARED);
+      } catch (err) {
+        this.options.logger?.warn(`notifications: could not record that ${topic} ended: ${errorMessage(err)}`, { integration });
+      }
+    }
+  }
+
+  /** Waits for the messages under way (at the end of a command), then releases connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.pending]);
+    for (const d of this.options.destinations) d.close();
+  }
+
+  private async deliver(n: Notification): Promise<NotifyReport> {
+    const report: NotifyReport = { sent: [], suppressed: [], failed: [] };
+    const topic = topicOf(n);
+    await Promise.all(
+      this.options.destinations
+        .filter((d) => d.on.includes(topic))
+        .map((d) => {
+          const key = memoryKey(d.id, n.integration, topic);
+          return this.serially(key, () => this.tell(d, n, key, report));
+        }),
+    );
+    return report;
+  }
+
+  private serially(key: string, work: () => Promise<void>): Promise<void> {
+    // A failure of the one before must not skip this one.
+    const next = (this.chains.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+    this.chains.set(key, next);
+    return next.finally(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  private async tell(d: NotifyDestination, n: Notification, key: string, report: NotifyReport): Promise<void> {
+    let decision;
+    try {
+      decision = decide(n, this.options.memory.last(key), { now: this.now(), repeatAfterMs: d.repeatAfterMs });
+    } catch (err) {
+      report.failed.push({ destination: d.label, error: `reading what was already sent: ${errorMessage(err)}` });
+      return;
+    }
+    if (!decision.send) {
+      report.suppressed.push(d.label);
+      return;
+    }
+    const error = await this.attempt(d, n);
+    if (error !== undefined) {
+      // Not remembered: the next time this is seen, it is tried again.
+      report.failed.push({ destination: d.label, error });
+      this.options.logger?.warn(`notification ${n.kind} to ${d.label} not sent: ${error}`, { integration: n.integration });
+      return;
+    }
+    report.sent.push(d.label);
+    try {
+      this.options.memory.remember(key, decision.remember);
+    } catch (err) {
+      this.options.logger?.warn(`notification ${n.kind} sent to ${d.label}, but not recorded (it may be sent again): ${errorMessage(err)}`, { integration: n.integration });
+    }
+  }
+
+  /** Sends with retries; the error of the last attempt, with the destination's secrets hidden, or undefined once sent. */
+  private async attempt(d: NotifyDestination, n: Notification): Promise<string | undefined> {
+    const attempts = this.options.attempts ?? 3;
+    let delay = this.options.retryDelayMs ?? 1000;
+    let error = '';
+    for (let i = 1; i <= attempts; i++) {
+      const signal = AbortSignal.timeout(d.timeoutMs);
+      try {
+        await untilAborted(d.send(n, signal), signal);
+        return undefined;
+      } catch (err) {
+        const timedOut = signal.aborted;
+        error = timedOut ? `no answer within ${d.timeoutMs} ms` : errorMessage(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!timedOut && code && !error.includes(code)) error += ` (${code})`;
+        error = redactSecrets(error, [...d.secrets, ...d.secrets.map(pathOf)]);
+      }
+      if (i < attempts) await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+    }
+    return `${error} (after ${attempts} attempts)`;
+  }
+}
+
+/** A webhook's path and query hold its token: hidden on their own too. */
+function pathOf(secret: string): string {
+  if (!URL.canParse(secret)) return '';
+  const url = new URL(secret);
+  return url.pathname.length > 1 || url.search ? `${url.pathname}${url.search}` : '';
+}
+
+export interface NotifierFromConfigOptions {
+  /** `config.notify`. */
+  config: NotifyConfig;
+  memory: NotifyMemory;
+  logger?: Logger;
+}
+
+/** Undefined when no rule is configured. */
+export function notifierFromConfig(options: NotifierFromConfigOptions): Notifier | undefined {
+  if (options.config.length === 0) return undefined;
+  return new Notifier({ destinations: destinationsFromConfig(options.config), memory: options.memory, ...(options.logger ? { logger: options.logger } : {}) });
+}
