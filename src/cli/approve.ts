@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { UsageError, type ExitCode } from '../errors.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../state/index.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 
 export interface ApproveOptions {

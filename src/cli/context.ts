@@ -2,7 +2,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { StateStore } from '../../state/store.js';
+import { type StateStore, openStateStore } from '../../state/index.js';
 
 /** Where a command writes: injectable so tests can run the CLI in-process. */
 export interface Io {
@@ -31,7 +31,7 @@ export interface CommandContext {
 export function openContext(configPath: string | undefined, io: Io, quiet = false): CommandContext {
   const { config } = loadConfig(configPath, io.env);
   const logger = createLogger({ level: config.log.level, format: config.log.format, silent: quiet });
-  const store = StateStore.open(config.state.path);
+  const store = openStateStore(config.state.path);
   return { config, logger, store };
 }
 

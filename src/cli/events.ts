@@ -1,10 +1,9 @@
 import { ConfigError, type ExitCode } from '../errors.js';
 import { EVENT_RESULTS, EVENT_TYPES, type EventResult, type EventType } from '../events/types.js';
-import type { EventQuery } from '../../state/store.js';
+import { type EventQuery, openStateStore } from '../../state/index.js';
 import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
 import { escapeControl } from '../log.js';
-import { StateStore } from '../../state/store.js';
 import type { Io } from './context.js';
 import { parseDuration, pause, table } from './format.js';
 
@@ -61,7 +60,7 @@ const FOLLOW_POLL_MS = 500;
 export async function eventsCommand(options: EventsOptions, io: Io, signal?: AbortSignal): Promise<ExitCode> {
   const query = eventQuery(options);
   const { config } = loadConfig(options.config, io.env);
-  const store = StateStore.open(config.state.path);
+  const store = openStateStore(config.state.path);
   const stop = new AbortController();
   signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const onSignal = () => stop.abort();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, UsageError, type ExitCode } from '../errors.js';
 import { isUserRef } from '../core/attributes.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 import { openContext, type Io } from './context.js';
 
 export interface PurgeOptions {
@@ -19,7 +19,7 @@ export function purgeCommand(name: string, options: PurgeOptions, io: Io): ExitC
   if (config.integrations.some((i) => i.name === name)) {
     throw new ConfigError(`state purge ${name}: the integration is still configured; remove it from the config first`);
   }
-  const store = StateStore.open(config.state.path);
+  const store = openStateStore(config.state.path);
   try {
     if (!store.knownIntegrations().includes(name)) {
       throw new ConfigError(`state purge ${name}: the state holds no integration of that name (it has: ${store.knownIntegrations().join(', ') || 'none'})`);

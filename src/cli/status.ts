@@ -1,5 +1,5 @@
 import type { ExitCode } from '../errors.js';
-import type { CycleRecord, EscrowEntry, HeldPlan, InflightEntry, Quarantine } from '../../state/store.js';
+import type { CycleRecord, EscrowEntry, HeldPlan, InflightEntry, Quarantine } from '../../state/index.js';
 import { nextRun } from '../daemon/daemon.js';
 import { escapeControl } from '../log.js';
 import { openContext, type Io } from './context.js';

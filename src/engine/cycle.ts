@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
-import type { InflightEntry, StateStore } from '../../state/store.js';
+import type { InflightEntry, StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { desiredState, isGroupRow } from '../core/desired.js';
 import { protectRule, type AccountIndex } from '../core/matching.js';

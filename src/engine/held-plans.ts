@@ -2,7 +2,7 @@ import type { Operation } from '../core/operations.js';
 import type { StateUser } from '../core/records.js';
 import { approvalCovers, massDeprovision } from '../core/safety.js';
 import type { IntegrationConfig } from '../config/schema.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../state/index.js';
 import type { MassDeprovision } from './report.js';
 
 export interface HoldCheck {

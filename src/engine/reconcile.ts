@@ -1,7 +1,7 @@
 import { createSource } from '../../connectors/index.js';
 import type { ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
@@ -241,7 +241,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
   for (const s of input.state) if (s.targetId !== null && s.status !== 'deleted') sourceOfTarget.set(s.targetId, s.sourceId);
   let corrected = 0;
   let adopted = 0;
-  store.db.transaction(() => {
+  store.transaction(() => {
     for (const sourceId of new Set(r.drift.map((d) => d.sourceId))) {
       const s = stateById.get(sourceId)!;
       const resource = usersById.get(s.targetId!)!;
@@ -271,7 +271,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
         adopted++;
       }
     }
-  })();
+  });
   store.flush();
   return { corrected, adopted };
 }
@@ -314,7 +314,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
     }
   }
   const sourceOfTarget = new Map([...links].map(([sourceId, l]) => [l.resource.id, sourceId]));
-  store.db.transaction(() => {
+  store.transaction(() => {
     store.purgeObjects(name);
     store.putIntegration({ name, ...integrationHashes(integration, store.fingerprintKey()) });
     for (const [sourceId, { d, resource }] of links) {
@@ -341,7 +341,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
       result.memberships += members.length;
     }
     store.setLastSourceUsers(name, desired.sourceUsers);
-  })();
+  });
   store.flush();
   return result;
 }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
 import type { EventRecord } from '../../src/events/types.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
 
 const TOKEN = 'events-token';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   ws.writeDirectory(d);
   await ws.run(['sync']);
   // An old event, for --since/--until and retention.
-  const store = StateStore.open(`${ws.dir}/state.db`);
+  const store = openStateStore(`${ws.dir}/state.db`);
   store.insertEvent({ time: '2020-01-01T00:00:00.000Z', integration: 'old', cycleId: 'c0', type: 'user_create_provision', result: 'success', sourceId: 'x', summary: 'long ago', detail: {} });
   store.close();
 });
@@ -83,8 +83,12 @@ describe('scimsync events', () => {
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise((r) => setTimeout(r, 1000));
+    // It prints the events already there first: wait for them (process start-up varies with load).
+    const existing = parse((await ws.run(['events', '--type', 'user_create_provision', '--json'])).out).length;
+    const ready = Date.now() + 10_000;
+    while (out.split('\n').filter(Boolean).length < existing && Date.now() < ready) await new Promise((r) => setTimeout(r, 50));
     const before = out.split('\n').filter(Boolean).length;
+    expect(before).toBe(existing);
     const d = makeDirectory(7);
     d.users[2]!.active = false;
     d.users[3]!.title = 'Changed';
@@ -101,7 +105,7 @@ describe('scimsync events', () => {
   }, 20_000);
 
   it('prunes events older than events.retainDays at the end of a cycle', async () => {
-    const store = StateStore.open(`${ws.dir}/state.db`);
+    const store = openStateStore(`${ws.dir}/state.db`);
     store.insertEvent({ time: '2020-01-01T00:00:00.000Z', integration: 'old', cycleId: 'c0', type: 'user_create_provision', result: 'success', sourceId: 'x', summary: 'long ago', detail: {} });
     store.close();
     expect(parse((await ws.run(['events', '--integration', 'old', '--json'])).out)).toHaveLength(1);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -264,14 +264,14 @@ describe('request counts for a large group', () => {
       const { id, active, ...attributes } = u;
       mapped.push({ id, attrs: (await mapper.map({ id, attributes, active: active !== false })).attrs });
     }
-    const store = StateStore.open(join(ws.dir, 'state.db'));
-    store.db.transaction(() => {
+    const store = openStateStore(join(ws.dir, 'state.db'));
+    store.transaction(() => {
       for (const { id, attrs } of mapped) {
         const { body, sent } = buildResource(attrs, true, () => undefined);
         const seeded = target.seedUser(body);
         store.saveUser('app', { sourceId: id, targetId: seeded.id, status: 'active', attrs: sent });
       }
-    })();
+    });
     store.close();
 
     ws.writeDirectory(d);

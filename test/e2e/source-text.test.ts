@@ -7,7 +7,7 @@ import type { DevTarget } from '../../src/devtarget/server.js';
 import type { Io } from '../../src/cli/context.js';
 import { eventsCommand } from '../../src/cli/events.js';
 import type { EventRecord } from '../../src/events/types.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 import { makeDirectory, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -92,7 +92,7 @@ describe('source values with control characters', () => {
     const following = eventsCommand({ config: ws.configPath, follow: true }, io, stop.signal);
     await new Promise((r) => setTimeout(r, 200));
     const printed = out.length;
-    const store = StateStore.open(join(ws.dir, 'state.db'));
+    const store = openStateStore(join(ws.dir, 'state.db'));
     store.insertEvent({
       time: new Date().toISOString(),
       integration: 'app',

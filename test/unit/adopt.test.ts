@@ -4,7 +4,7 @@ import type { IntegrationConfig } from '../../src/config/schema.js';
 import { integrationSchema } from '../../src/config/schema.js';
 import { runCycle } from '../../src/engine/cycle.js';
 import { createLogger } from '../../src/log.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 
 const integration: IntegrationConfig = integrationSchema.parse({
   name: 'app',
@@ -38,7 +38,7 @@ describe('409 on create', () => {
     });
     let patch: unknown;
     t.patch('/scim/v2/Users/existing', (b: unknown) => ((patch = b), true)).reply(204);
-    const store = StateStore.open(':memory:');
+    const store = openStateStore(':memory:');
     const report = await runCycle({ integration, store, logger: createLogger({ level: 'error', format: 'json', silent: true }), source });
     expect(report.counts).toMatchObject({ created: 0, adopted: 1, failed: 0 });
     expect(nock.isDone()).toBe(true);
@@ -52,7 +52,7 @@ describe('409 on create', () => {
   it('holds a user whose lookup matches two accounts', async () => {
     const t = nock('https://target.test');
     t.get('/scim/v2/Users').query(true).reply(200, { Resources: [{ id: 'a', userName: 'Ada@Example.com' }, { id: 'b', userName: 'Ada@Example.com' }] });
-    const store = StateStore.open(':memory:');
+    const store = openStateStore(':memory:');
     const report = await runCycle({ integration, store, logger: createLogger({ level: 'error', format: 'json', silent: true }), source });
     expect(report.counts).toMatchObject({ created: 0, adopted: 0, held: 1 });
     expect(report.exitCode).toBe(1);

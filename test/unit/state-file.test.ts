@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { integrationSchema, type IntegrationConfig } from '../../src/config/schema.js';
 import { configChanged, credentialsChanged, integrationHashes } from '../../src/engine/integration-hashes.js';
 import { StateFileError } from '../../src/errors.js';
-import { migrations } from '../../state/migrations.js';
-import { StateStore } from '../../state/store.js';
+import { migrations } from '../../state/sqlite/migrations.js';
+import { openStateStore } from '../../state/index.js';
 
 const folder = () => mkdtempSync(join(tmpdir(), 'scimsync-state-file-'));
 const modeOf = (path: string) => statSync(path).mode & 0o777;
@@ -31,18 +31,18 @@ function legacyHashes(i: IntegrationConfig): { configHash: string; authHash: str
 
 /** A state with a few users, closed: a real file as scimsync leaves it. */
 function realState(path: string, users = 2000): void {
-  const store = StateStore.open(path);
-  store.db.transaction(() => {
+  const store = openStateStore(path);
+  store.transaction(() => {
     for (let i = 0; i < users; i++) {
       store.saveUser('app', { sourceId: `u${i}`, targetId: `t${i}`, status: 'active', attrs: { userName: `user${i}@example.com`, title: 'Engineer' } });
     }
-  })();
+  });
   store.close();
 }
 
 function openError(path: string): StateFileError {
   try {
-    StateStore.open(path).close();
+    openStateStore(path).close();
   } catch (err) {
     if (err instanceof StateFileError) return err;
     throw err;
@@ -70,7 +70,7 @@ describe('a new state file', () => {
     const path = join(root, 'data', 'scimsync', 'state.db');
     const umask = process.umask(0);
     try {
-      const store = StateStore.open(path);
+      const store = openStateStore(path);
       store.saveUser('app', { sourceId: 'u1', targetId: 't1', status: 'active', attrs: { userName: 'ada@example.com' } });
       store.flush();
       expect(readdirSync(join(root, 'data', 'scimsync')).sort()).toEqual(['state.db', 'state.db-shm', 'state.db-wal']);
@@ -87,7 +87,7 @@ describe('a new state file', () => {
   it('starts afresh where no file exists, and keeps what it wrote', () => {
     const path = join(folder(), 'state.db');
     realState(path, 3);
-    const store = StateStore.open(path);
+    const store = openStateStore(path);
     expect(store.loadUsers('app').map((u) => u.sourceId).sort()).toEqual(['u0', 'u1', 'u2']);
     store.close();
   });
@@ -142,7 +142,7 @@ describe('a state file that cannot be used', () => {
       undo();
     }
     // Writable again, the same state opens with what it held.
-    const store = StateStore.open(path);
+    const store = openStateStore(path);
     expect(store.loadUsers('app')).toHaveLength(3);
     store.close();
   });
@@ -165,8 +165,8 @@ describe('a state file that cannot be used', () => {
 
 describe('integration fingerprints', () => {
   it('differ between two states for the same token, and are not the plain sha256 of it', () => {
-    const a = StateStore.open(join(folder(), 'state.db'));
-    const b = StateStore.open(join(folder(), 'state.db'));
+    const a = openStateStore(join(folder(), 'state.db'));
+    const b = openStateStore(join(folder(), 'state.db'));
     const app = integration('the-same-token');
     const [ka, kb] = [a.fingerprintKey(), b.fingerprintKey()];
     expect(ka).toHaveLength(32);
@@ -182,16 +182,16 @@ describe('integration fingerprints', () => {
 
   it('keep the key of a state from one opening to the next', () => {
     const path = join(folder(), 'state.db');
-    const first = StateStore.open(path);
+    const first = openStateStore(path);
     const key = Buffer.from(first.fingerprintKey());
     first.close();
-    const again = StateStore.open(path);
+    const again = openStateStore(path);
     expect(again.fingerprintKey().equals(key)).toBe(true);
     again.close();
   });
 
   it('tell a credential change from a config change, keyed or legacy', () => {
-    const store = StateStore.open(join(folder(), 'state.db'));
+    const store = openStateStore(join(folder(), 'state.db'));
     const key = store.fingerprintKey();
     const app = integration('token-1');
     const newToken = integration('token-2');
@@ -205,7 +205,7 @@ describe('integration fingerprints', () => {
       expect(configChanged(stored.configHash, newUrl, key)).toBe(true);
     }
     // A fingerprint made with another state's key does not pass for this one's.
-    const other = StateStore.open(join(folder(), 'state.db'));
+    const other = openStateStore(join(folder(), 'state.db'));
     expect(credentialsChanged(integrationHashes(app, other.fingerprintKey()).authHash, app, key)).toBe(true);
     other.close();
     store.close();
@@ -224,7 +224,7 @@ describe('integration fingerprints', () => {
     old.prepare(`INSERT INTO integrations (name, config_hash, auth_hash, created_at, updated_at) VALUES ('app', ?, ?, 'x', 'x')`).run(legacy.configHash, legacy.authHash);
     old.close();
 
-    const store = StateStore.open(path);
+    const store = openStateStore(path);
     expect(store.getIntegration('app')).toEqual({ name: 'app', ...legacy });
     const key = store.fingerprintKey();
     expect(key).toHaveLength(32);

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../../src/core/digest.js';
 import { planCycle } from '../../src/core/plan-users.js';
 import { type DesiredUser } from '../../src/core/records.js';
-import { migrations } from '../../state/migrations.js';
-import { StateStore } from '../../state/store.js';
+import { SqliteStateStore } from '../../state/sqlite/index.js';
+import { migrations } from '../../state/sqlite/migrations.js';
+import type { StateStore } from '../../state/index.js';
 
 const dbPath = () => join(mkdtempSync(join(tmpdir(), 'scimsync-state-')), 'state.db');
 
@@ -47,7 +48,7 @@ describe('digests', () => {
 
 describe('state store', () => {
   it('reads users without their attributes, and an unchanged user costs no operation', () => {
-    const store = StateStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     const attrs = { userName: 'ada@example.com', title: 'Engineer' };
     store.saveUser('app', { sourceId: 'u1', targetId: 't1', status: 'active', attrs });
     store.saveUser('app', { sourceId: 'u2', targetId: 't2', status: 'active', attrs: { userName: 'alan@example.com' } });
@@ -68,7 +69,7 @@ describe('state store', () => {
   });
 
   it('keeps each group’s member digest equal to its members through every kind of change', () => {
-    const store = StateStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     const group = { sourceId: 'g1', targetId: 'tg1', status: 'active' as const, displayName: 'Sales' };
     const check = () => {
       store.flush();
@@ -94,11 +95,11 @@ describe('state store', () => {
 
   it('opens an up-to-date state while another connection is writing, without waiting for its lock', () => {
     const path = dbPath();
-    const writing = StateStore.open(path);
+    const writing = SqliteStateStore.open(path);
     writing.db.exec('BEGIN IMMEDIATE');
     writing.saveUser('app', { sourceId: 'u1', targetId: 't1', status: 'active', attrs: { userName: 'u1@example.com' } });
     const started = Date.now();
-    const reader = StateStore.open(path);
+    const reader = SqliteStateStore.open(path);
     // The busy timeout is 5 s: opening must not have queued for the write lock.
     expect(Date.now() - started).toBeLessThan(2000);
     expect(reader.loadUsers('app')).toHaveLength(0);
@@ -109,12 +110,12 @@ describe('state store', () => {
   });
 
   it('applies a batch of writes as one by one would, in-flight clears gathered', () => {
-    const store = StateStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     const put = (keys: string[]) => ({ kind: 'inflight' as const, integration: 'app', cycleId: 'c1', at: '2026-01-01T00:00:00.000Z', ops: keys.map((k) => ({ key: k, kind: 'user.create', sourceId: k })) });
     const clear = (key: string, integration = 'app') => ({ kind: 'inflight.clear' as const, integration, key });
-    store.db.transaction(() => store.applyBatch([put(['a', 'b', 'c']), { ...put(['a']), integration: 'other' }]))();
+    store.transaction(() => store.applyBatch([put(['a', 'b', 'c']), { ...put(['a']), integration: 'other' }]));
     // b cleared; a cleared then recorded again in the same batch; c and the other integration's a untouched.
-    store.db.transaction(() => store.applyBatch([clear('b'), clear('a'), put(['a']), clear('zz'), clear('x', 'other')]))();
+    store.transaction(() => store.applyBatch([clear('b'), clear('a'), put(['a']), clear('zz'), clear('x', 'other')]));
     expect(store.loadInflight('app').map((e) => e.key).sort()).toEqual(['a', 'c']);
     expect(store.loadInflight('other').map((e) => e.key)).toEqual(['a']);
     store.close();
@@ -136,7 +137,7 @@ describe('state store', () => {
     for (const u of ['u1', 'u2']) old.prepare(`INSERT INTO group_members VALUES ('app', 'g1', ?)`).run(u);
     old.close();
 
-    const store = StateStore.open(path);
+    const store = SqliteStateStore.open(path);
     expect(store.loadUsers('app')[0]!.digest).toBe(attrsDigest(attrs));
     const groups = store.loadGroups('app');
     expect(groups.map((g) => [g.sourceId, g.membersDigest])).toEqual([
@@ -148,14 +149,12 @@ describe('state store', () => {
 });
 
 describe('the writer thread of a delivery', () => {
-  // The thread runs the built script (npm test builds first); from the TypeScript sources the writes stay on the main thread.
-  const built = async () => (await import(new URL('../../dist/state/store.js', import.meta.url).href)) as typeof import('../../state/store.js');
+  // Run from these TypeScript sources as from the build: the thread loads them through tsx.
   const user = (id: string) => ({ sourceId: id, targetId: `t-${id}`, status: 'active' as const, attrs: { userName: `${id}@example.com` } });
 
   it('commits in-flight records before their ticket returns, and everything by the time it stops', async () => {
-    const { StateStore: BuiltStore } = await built();
     const path = dbPath();
-    const store = BuiltStore.open(path);
+    const store = SqliteStateStore.open(path);
     const other = new Database(path, { readonly: true });
     const count = (table: string) => (other.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number);
     expect(store.startBackgroundWrites()).toBe(true);
@@ -187,8 +186,7 @@ describe('the writer thread of a delivery', () => {
   };
 
   it('honours a ticket from an earlier writer, as when two integrations deliver side by side', async () => {
-    const { StateStore: BuiltStore } = await built();
-    const store = BuiltStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     store.startBackgroundWrites();
     const early = store.markInflight('app', [{ key: 'user:u1', kind: 'user.create', sourceId: 'u1' }], 'c1');
     await store.stopBackgroundWrites();
@@ -200,8 +198,7 @@ describe('the writer thread of a delivery', () => {
   });
 
   it('uses a writer started ahead of the delivery, numbered on from the writers before it', async () => {
-    const { StateStore: BuiltStore } = await built();
-    const store = BuiltStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     store.startBackgroundWrites();
     const early = store.markInflight('app', [{ key: 'user:u1', kind: 'user.create', sourceId: 'u1' }], 'c1');
     // Booting while the first delivery still runs, as the next cycle's would in the daemon.
@@ -218,8 +215,7 @@ describe('the writer thread of a delivery', () => {
   });
 
   it('turns a write the database refuses into a one-line state error for the cycle', async () => {
-    const { StateStore: BuiltStore } = await built();
-    const store = BuiltStore.open(dbPath());
+    const store = SqliteStateStore.open(dbPath());
     store.startBackgroundWrites();
     // The schema only knows active, inactive and deleted.
     store.saveUser('app', { ...user('u1'), status: 'gone' as 'active' });
@@ -232,15 +228,6 @@ describe('the writer thread of a delivery', () => {
     expect(error).toMatchObject({ name: 'StateError', exitCode: 1 });
     expect((error as Error).message).toMatch(/^\[scimsync\] state: writing the results failed: CHECK constraint failed/);
     expect((error as Error).message).not.toContain('\n');
-    store.close();
-  });
-
-  it('stays on the main thread when run from the TypeScript sources', () => {
-    const store = StateStore.open(dbPath());
-    expect(store.startBackgroundWrites()).toBe(false);
-    store.saveUser('app', user('u1'));
-    store.flush();
-    expect(store.loadUsers('app')).toHaveLength(1);
     store.close();
   });
 });

@@ -1,3 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { ScimAttrs } from '../../src/core/attributes.js';
+import { attrsDigest, NO_MEMBERS, withMember } from '../../src/core/digest.js';
+
 /** The length of a state's fingerprint key (migration 8). */
 export const FINGERPRINT_KEY_BYTES = 32;
 
@@ -164,3 +169,42 @@ export const migrations: readonly { version: number; sql: string }[] = [
     `,
   },
 ];
+
+/**
+ * Brings the schema at `db` up to date. An up-to-date state (the common case, and
+ * always so for the writer thread) is only read: no write lock is taken.
+ */
+export function migrate(db: Database.Database): void {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
+  if (table) {
+    const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
+    if (migrations.every((m) => applied.has(m.version))) return;
+  }
+  registerMigrationFunctions(db);
+  // One process at a time (BEGIN IMMEDIATE takes the write lock; others wait on busy_timeout),
+  // re-reading what is applied inside the lock: two processes opening a new database never
+  // apply the same migration twice.
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
+    const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
+    }
+  }).immediate();
+}
+
+/** The SQL functions the migrations call. */
+function registerMigrationFunctions(db: Database.Database): void {
+  // Migration 7 adds the digests to existing state.
+  db.function('scimsync_attrs_digest', { deterministic: true }, (text: unknown) =>
+    typeof text === 'string' ? attrsDigest(JSON.parse(text) as ScimAttrs) : null,
+  );
+  db.aggregate('scimsync_members_digest', {
+    start: NO_MEMBERS,
+    step: (digest: number, id: unknown) => (typeof id === 'string' ? withMember(digest, id) : digest),
+  });
+  // Migration 8 gives the state its fingerprint key: from the system's CSPRNG.
+  db.function('scimsync_random_key', { deterministic: false }, () => randomBytes(FINGERPRINT_KEY_BYTES));
+}

@@ -1,8 +1,12 @@
+/**
+ * The main thread's side of a delivery's writer thread (writer-worker.ts):
+ * batches posted in order, progress and failure shared through memory.
+ */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { StateError } from '../src/errors.js';
-import type { WriteCommand } from './store.js';
+import { StateError } from '../../src/errors.js';
+import type { WriteCommand } from './writes.js';
 
 /** How long a commit on the writer thread may take before the state counts as broken. */
 const SYNC_TIMEOUT_MS = 60_000;
@@ -16,9 +20,55 @@ export interface WriterShared {
   message: Uint8Array;
 }
 
+/** What the writer thread is started with. */
+export interface WriterData {
+  path: string;
+  shared: WriterShared;
+}
+
+/** A message to the writer thread: a batch to commit (JSON of WriteCommand[]), or the end. */
+export type WriterMessage = { seq: number; writes: string } | { close: true };
+
+/** Tells the main thread that batch `seq` is committed. */
+export function reportCommitted(shared: WriterShared, seq: number): void {
+  Atomics.store(shared.flags, 0, seq);
+  Atomics.notify(shared.flags, 0);
+}
+
+/** Records a failure where the main thread will see it, even while it waits. */
+export function reportFailure(shared: WriterShared, message: string): void {
+  const bytes = new TextEncoder().encode(message.split('\n')[0]!.slice(0, 1000));
+  shared.message.fill(0);
+  shared.message.set(bytes.subarray(0, MESSAGE_BYTES));
+  Atomics.store(shared.flags, 1, 1);
+  Atomics.notify(shared.flags, 0);
+}
+
 /**
- * The main thread's side of the writer thread (state/writer-worker.ts): it
- * gathers writes into batches, posts a batch every few milliseconds, and can
+ * The writer thread's entry. Built, the script beside this one. From the TypeScript
+ * sources (vitest, tsx) a small module that registers tsx's loader in the thread, then
+ * imports the source script: on Node 20 a worker gets no loader hooks from `--import tsx`,
+ * whether in its execArgv or the process's. Undefined where neither can run.
+ */
+function workerEntry(): URL | undefined {
+  if (!import.meta.url.endsWith('.ts')) {
+    const built = new URL('./writer-worker.js', import.meta.url);
+    return existsSync(fileURLToPath(built)) ? built : undefined;
+  }
+  let tsx: string;
+  try {
+    tsx = import.meta.resolve('tsx/esm/api');
+  } catch {
+    // tsx is a devDependency: without it the sources' writes stay on the main thread.
+    return undefined;
+  }
+  const script = new URL('./writer-worker.ts', import.meta.url).href;
+  const boot = `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(script)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
+}
+
+/**
+ * Gathers writes into batches, posts a batch every few milliseconds, and can
  * wait until everything posted is committed (`sync`), without giving up the
  * thread's order: the worker commits batches in the order they were posted.
  */
@@ -36,19 +86,19 @@ export class BackgroundWriter {
 
   /**
    * A writer on the database at `path`, its thread booting; undefined where the
-   * worker script is not built (TypeScript sources). `numberFrom` it before the
-   * first write.
+   * thread cannot run. `numberFrom` it before the first write.
    */
   static start(path: string, commitMs: number): BackgroundWriter | undefined {
-    const script = new URL('./writer-worker.js', import.meta.url);
-    if (!existsSync(fileURLToPath(script))) return undefined;
+    const entry = workerEntry();
+    if (!entry) return undefined;
     const shared: WriterShared = {
       flags: new Int32Array(new SharedArrayBuffer(8)),
       message: new Uint8Array(new SharedArrayBuffer(MESSAGE_BYTES)),
     };
-    const worker = new Worker(script, { workerData: { path, shared } });
+    const workerData: WriterData = { path, shared };
+    const worker = new Worker(entry, { workerData });
     // A worker that dies outright (not a failed batch) is seen by sync's timeout or the flag below.
-    worker.on('error', (err) => BackgroundWriter.fail(shared, err.message));
+    worker.on('error', (err) => reportFailure(shared, err.message));
     worker.unref();
     return new BackgroundWriter(worker, shared, commitMs);
   }
@@ -64,15 +114,6 @@ export class BackgroundWriter {
     Atomics.store(this.shared.flags, 0, after);
   }
 
-  /** Records a failure where the main thread will see it, even while it waits. */
-  static fail(shared: WriterShared, message: string): void {
-    const bytes = new TextEncoder().encode(message.split('\n')[0]!.slice(0, 1000));
-    shared.message.fill(0);
-    shared.message.set(bytes.subarray(0, MESSAGE_BYTES));
-    Atomics.store(shared.flags, 1, 1);
-    Atomics.notify(shared.flags, 0);
-  }
-
   push(w: WriteCommand): void {
     this.check();
     this.batch.push(w);
@@ -86,7 +127,8 @@ export class BackgroundWriter {
     if (this.batch.length === 0) return;
     this.posted++;
     // One string for the batch: serialised once here, where cloning each write would cost more.
-    this.worker.postMessage({ seq: this.posted, writes: JSON.stringify(this.batch) });
+    const message: WriterMessage = { seq: this.posted, writes: JSON.stringify(this.batch) };
+    this.worker.postMessage(message);
     this.batch = [];
   }
 
@@ -128,7 +170,8 @@ export class BackgroundWriter {
       this.terminate();
       throw err;
     }
-    this.worker.postMessage({ close: true });
+    const message: WriterMessage = { close: true };
+    this.worker.postMessage(message);
   }
 
   /** Ends the thread at once (after a sync, nothing is lost). */

@@ -5,10 +5,12 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { StateStore, type WriteCommand } from './store.js';
-import { BackgroundWriter, type WriterShared } from './writer.js';
+import type Database from 'better-sqlite3';
+import { openStateDatabase } from './open.js';
+import { reportCommitted, reportFailure, type WriterData, type WriterMessage } from './writer.js';
+import { WriteApplier, type WriteCommand } from './writes.js';
 
-const { path, shared } = workerData as { path: string; shared: WriterShared };
+const { path, shared } = workerData as WriterData;
 
 // Background work: on Linux this thread (not the process) runs at a lower priority, so that
 // its commits take idle CPU rather than preempting the HTTP loop. Elsewhere it runs as it is.
@@ -18,35 +20,35 @@ try {
 } catch {
   // No /proc/thread-self, or not permitted: the same thread at the same priority.
 }
-let store: StateStore | undefined;
-let failed = false;
+
+let db: Database.Database | undefined;
+let applier: WriteApplier | undefined;
 try {
-  store = StateStore.open(path);
+  db = openStateDatabase(path);
   // Checkpoints (copying the log into the database, with an fsync) every 10,000 pages, not
   // SQLite's 1,000: a delivery rewrites the same index pages often, and copies them far fewer times.
-  store.db.pragma('wal_autocheckpoint = 10000');
+  db.pragma('wal_autocheckpoint = 10000');
+  applier = new WriteApplier(db);
 } catch (err) {
   // Told through shared memory: the main thread may be blocked waiting for a commit.
-  failed = true;
-  BackgroundWriter.fail(shared, `the writer thread cannot open ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  reportFailure(shared, `the writer thread cannot open ${path}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-parentPort?.on('message', (message: { seq: number; writes: string } | { close: true }) => {
+parentPort?.on('message', (message: WriterMessage) => {
   if ('close' in message) {
     // Everything posted is committed (the main thread synced first): close and end.
-    store?.close();
+    db?.close();
     parentPort?.close();
     return;
   }
-  const { seq, writes } = message;
-  if (failed || !store) return;
-  const db = store;
+  if (!db || !applier) return;
+  const run = applier;
   try {
-    db.db.transaction(() => db.applyBatch(JSON.parse(writes) as WriteCommand[]))();
-    Atomics.store(shared.flags, 0, seq);
-    Atomics.notify(shared.flags, 0);
+    db.transaction(() => run.applyBatch(JSON.parse(message.writes) as WriteCommand[]))();
+    reportCommitted(shared, message.seq);
   } catch (err) {
-    failed = true;
-    BackgroundWriter.fail(shared, err instanceof Error ? err.message : String(err));
+    // Nothing more is committed after a failed batch: the main thread sees the failure and ends the thread.
+    applier = undefined;
+    reportFailure(shared, err instanceof Error ? err.message : String(err));
   }
 });

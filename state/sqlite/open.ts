@@ -2,13 +2,33 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { StateFileError } from '../src/errors.js';
+import { StateFileError } from '../../src/errors.js';
+import { migrate } from './migrations.js';
 
 /** What to do with a state SQLite cannot read: the same advice wherever it is found damaged. */
 const RESTORE_OR_REBUILD =
   'restore it from a backup, or move it aside and run `scimsync state rebuild <integration>` for each integration';
 const MAKE_WRITABLE =
   'scimsync writes its state on every run: make the file and its folder writable by the user scimsync runs as (mode, owner, immutable attribute, read-only mount)';
+
+/**
+ * Opens the state at `path` ready for use: the file checked or created (openStateFile),
+ * the connection set up, the schema brought up to date. A file that cannot be used as a
+ * state is a StateFileError, and nothing is written.
+ */
+export function openStateDatabase(path: string): Database.Database {
+  const db = openStateFile(path);
+  try {
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw stateFileFailure(path, err);
+  }
+}
 
 /**
  * Opens the SQLite state at `path` in WAL mode, checking first that it can be one.
