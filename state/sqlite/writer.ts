@@ -3,7 +3,8 @@
  * batches posted in order, progress and failure shared through memory.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateError } from '../../src/errors.js';
 import type { WriteCommand } from './writes.js';
@@ -46,15 +47,42 @@ export function reportFailure(shared: WriterShared, message: string): void {
 
 /**
  * The writer thread's entry. Built, the script beside this one. From the TypeScript
- * sources (vitest, tsx) a small module that registers tsx's loader in the thread, then
- * imports the source script: on Node 20 a worker gets no loader hooks from `--import tsx`,
- * whether in its execArgv or the process's. Undefined where neither can run.
+ * sources (vitest, tsx), the worker script bundled once per process with esbuild (tsx's
+ * own compiler) beside node_modules, so its packages resolve: a thread then starts as
+ * fast as the built one. Without esbuild, a small module that registers tsx's loader in
+ * the thread (on Node 20 a worker gets no loader hooks from `--import tsx`). Undefined
+ * where neither can run.
  */
 function workerEntry(): URL | undefined {
   if (!import.meta.url.endsWith('.ts')) {
     const built = new URL('./writer-worker.js', import.meta.url);
     return existsSync(fileURLToPath(built)) ? built : undefined;
   }
+  return (sourceEntry ??= bundledWorker() ?? tsxBoot());
+}
+
+let sourceEntry: URL | undefined;
+
+function bundledWorker(): URL | undefined {
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as { buildSync(options: Record<string, unknown>): unknown };
+    const outfile = fileURLToPath(new URL(`../../node_modules/.cache/scimsync/writer-worker-${process.pid}.mjs`, import.meta.url));
+    esbuild.buildSync({
+      entryPoints: [fileURLToPath(new URL('./writer-worker.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      outfile,
+      logLevel: 'silent',
+    });
+    return pathToFileURL(outfile);
+  } catch {
+    return undefined;
+  }
+}
+
+function tsxBoot(): URL | undefined {
   let tsx: string;
   try {
     tsx = import.meta.resolve('tsx/esm/api');
