@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isAlias, isCollection, isPair, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
+import { httpConfigProblem } from './http.js';
 import { ConfigError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { configSchema, type Config } from './schema.js';
@@ -270,6 +271,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!parsed.success) return report.fail(describeIssue(parsed.error.issues[0]!));
   const config = resolvePaths(parsed.data, dirname(resolve(file)));
   checkIntegrations(config, report);
+  if (config.http) {
+    const problem = httpConfigProblem(config.http);
+    if (problem) report.fail(problem);
+  }
   return config;
 }
 

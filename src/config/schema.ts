@@ -2,6 +2,7 @@ import { SCOPE_OPERATORS } from '../core/scope.js';
 import { z } from 'zod';
 import { forwardSchema } from '../events/forward/config.js';
 import { notifySchema } from '../events/notify/config.js';
+import { httpConfigSchema } from './http.js';
 
 const grouped = (n: number): string => n.toLocaleString('en-US');
 
@@ -280,7 +281,8 @@ export const configSchema = z.strictObject({
     .default({ retainDays: 90, forward: [] }),
   /** Who is told of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources. */
   notify: notifySchema.default([]),
-  http: z.strictObject({ listen: z.string() }).optional(),
+  /** The daemon's and `scimsync console`'s HTTP side: /healthz, /metrics and the console (src/config/http.ts). */
+  http: httpConfigSchema.optional(),
   /**
    * On SIGINT/SIGTERM, how long the requests in flight may take to finish before they
    * are cut off (they stay recorded as in flight and are checked at the next cycle).

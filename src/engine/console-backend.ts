@@ -1,0 +1,379 @@
+import { randomUUID } from 'node:crypto';
+import cronParser from 'cron-parser';
+import { createSource } from '../../connectors/index.js';
+import { resolveProfile } from '../../connectors/profiles/index.js';
+import type { SourceConnector } from '../../connectors/source.js';
+import { StateStore, type CycleRecord } from '../../state/store.js';
+import type * as C from '../console/backend.js';
+import { ConsoleActionError, type ConsoleBackend, type ProgressFeed } from '../console/backend.js';
+import { byKind, cyclePointOf, previewOf, showValue, stateOf, summaryOf } from '../console/views.js';
+import { provisionSteps } from '../console/provision-steps.js';
+import type { Config, IntegrationConfig } from '../config/schema.js';
+import type { Operation } from '../core/operations.js';
+import type { SnapshotResult } from '../core/records.js';
+import { inScope, scopeSnapshot } from '../core/scope.js';
+import { LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import type { NewEvent } from '../events/types.js';
+import type { Logger } from '../log.js';
+import { buildResource } from '../scim/bodies.js';
+import { clientFor, runCycle } from './cycle.js';
+import { leaseOwner, withLease } from './lease.js';
+import { type ConsoleStateQueries } from './console-queries.js';
+import { compare, correctState, loadDesired, readTarget, type ReconcileInput } from './reconcile.js';
+
+export interface EngineConsoleBackendOptions {
+  /** The running configuration (the daemon's changes on SIGHUP). */
+  config: () => Config;
+  store: StateStore;
+  logger: Logger;
+  /** The daemon's live progress of its cycles; without it, a running cycle is told from the state. */
+  progress?: ProgressFeed;
+  /** When an integration runs next (the daemon's schedule); by default from its schedule and quarantine. */
+  nextCycle?: (integration: IntegrationConfig, last: CycleRecord | undefined) => Date | null;
+  /** The reads the StateStore does not offer yet; by default SQL on the SQLite state. */
+  queries?: ConsoleStateQueries;
+  now?: () => Date;
+}
+
+/** A source read once and handed to each step that reads it (scope, map, the cycle). */
+function cachedSource(read: SnapshotResult): SourceConnector {
+  return { kind: 'cached', snapshot: async () => read };
+}
+
+/** The duration in an `every:` schedule. */
+function everyMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  return m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : 40 * 60_000;
+}
+
+/**
+ * The console's backend over the state, the cycle and reconcile: a thin
+ * adapter, each method a read of the state or a call of the engine function
+ * the CLI uses. Admin actions take the integration's lease and write an audit
+ * event naming the console user.
+ */
+export function createEngineConsoleBackend(options: EngineConsoleBackendOptions): ConsoleBackend {
+  const { store, logger } = options;
+  const now = options.now ?? (() => new Date());
+  const queries = options.queries ?? { recentCycles: (i, n) => store.recentCycles(i, n), eventsPage: (q) => store.eventsPage(q), event: (id) => store.getEvent(id), leaseExpiresAt: (i) => store.leaseExpiresAt(i), cycleEvents: (c) => store.cycleEvents(c) };
+
+  const integrationOf = (name: string): IntegrationConfig => {
+    const found = options.config().integrations.find((i) => i.name === name);
+    if (!found) throw new ConsoleActionError('NOT_FOUND', `there is no integration ${name}`);
+    return found;
+  };
+
+  const audit = (integration: string, actor: C.IntegrationAction['actor'], summary: string, detail: Record<string, unknown>, extra: Partial<NewEvent> = {}) => {
+    store.insertEvent({
+      time: now().toISOString(),
+      integration,
+      cycleId: extra.cycleId ?? randomUUID(),
+      type: 'idm_integration_update',
+      result: 'success',
+      sourceId: extra.sourceId ?? null,
+      summary: `${summary} by ${actor.name} (console${actor.via === 'token' ? ' API token' : ''})`,
+      detail: { ...detail, console: { user: actor.name, via: actor.via } },
+    });
+    store.flush();
+  };
+
+  /** A cycle of this integration open in the state while another process holds its lease: running elsewhere. */
+  const progressFromState = (name: string, last: CycleRecord | undefined): C.CycleProgress | null => {
+    if (!last || last.endedAt !== null) return null;
+    const expires = queries.leaseExpiresAt(name);
+    if (expires === undefined || expires < now().getTime()) return null;
+    const r = queries.cycleEvents(last);
+    return { cycleId: last.id, startedAt: last.startedAt, done: r.done, total: null, failed: r.failed, rateLimitWaits: 0, etaMs: null, source: 'events' };
+  };
+
+  const progressOf = (name: string, last: CycleRecord | undefined): C.CycleProgress | null => {
+    const live = options.progress?.get(name);
+    if (live) return { ...live, cycleId: last && last.endedAt === null ? last.id : live.cycleId };
+    return progressFromState(name, last);
+  };
+
+  const nextCycleOf = (integration: IntegrationConfig, last: CycleRecord | undefined): string | null => {
+    if (options.nextCycle) return options.nextCycle(integration, last)?.toISOString() ?? null;
+    const from = last ? new Date(last.startedAt) : now();
+    const s = integration.schedule;
+    const next = 'every' in s ? from.getTime() + everyMs(s.every) : cronParser.parseExpression(s.cron, { currentDate: from }).next().getTime();
+    const q = store.getQuarantine(integration.name);
+    return new Date(Math.max(next, q ? Date.parse(q.until) : 0, now().getTime())).toISOString();
+  };
+
+  const overview = (integration: IntegrationConfig): C.IntegrationOverview => {
+    const name = integration.name;
+    const last = store.lastCycle(name);
+    const escrow = store.loadEscrow(name);
+    const givenUp = escrow.filter((e) => e.givenUp).length;
+    const q = store.getQuarantine(name);
+    const held = store.getHeldPlan(name);
+    const progress = progressOf(name, last);
+    const state = stateOf({ progress, quarantine: q, held, last, escrow: { size: escrow.length, givenUp }, now: now().getTime(), lastProblem: () => (last ? queries.cycleEvents(last).lastProblem : undefined) });
+    const counts = store.objectCounts(name);
+    return {
+      name,
+      state,
+      lastCycle: last ? summaryOf(last) : null,
+      nextCycle: nextCycleOf(integration, last),
+      objects: { usersActive: counts.user?.active ?? 0, usersInactive: counts.user?.inactive ?? 0, groups: counts.group?.active ?? 0 },
+      escrow: { size: escrow.length, givenUp },
+    };
+  };
+
+  const history = (name: string, cycles: number): C.CyclePoint[] => {
+    integrationOf(name);
+    return queries.recentCycles(name, cycles).map(cyclePointOf);
+  };
+
+  /** Newest first, by keyset: a page costs what it returns, whatever the size of the log. */
+  const events = (q: C.EventsQuery): C.EventPage => {
+    const { user, ...rest } = q;
+    let userIds: string[] | undefined;
+    if (user) {
+      // The user's ids in state (by source id, target id or userName), then the events that carry them.
+      const ids = new Set([user]);
+      for (const o of store.findObjects(q.integration, user)) {
+        if (o.kind !== 'user') continue;
+        ids.add(o.sourceId);
+        if (o.targetId) ids.add(o.targetId);
+      }
+      userIds = [...ids];
+    }
+    const rows = queries.eventsPage({ ...rest, limit: q.limit + 1, ...(userIds ? { userIds } : {}) });
+    const page = rows.slice(0, q.limit);
+    return { events: page, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
+  };
+
+  const plan = async (name: string): Promise<C.PlanPreview> => {
+    const integration = integrationOf(name);
+    const preview: C.PlanPreview = { integration: name, total: 0, groups: [], hold: null, error: null };
+    let operations: Operation[];
+    try {
+      const report = await runCycle({ integration, store, logger, dryRun: true });
+      operations = report.operations;
+      if (report.hold) preview.hold = { deprovisions: report.hold.deprovisions, reason: report.hold.reason, approved: report.hold.approved, message: report.hold.message };
+    } catch (err) {
+      if (!(err instanceof ScimsyncError)) throw err;
+      return { ...preview, error: err.message };
+    }
+    const state = new Map(store.loadUsers(name).map((u) => [u.sourceId, u]));
+    return { ...preview, total: operations.length, groups: byKind(operations.map((op) => previewOf(op, state.get(op.sourceId)?.attrs ?? {}))) };
+  };
+
+  const readSource = async (integration: IntegrationConfig): Promise<SnapshotResult | { error: string }> => {
+    try {
+      return await createSource(integration).snapshot();
+    } catch (err) {
+      if (!(err instanceof ScimsyncError)) throw err;
+      return { error: err.message };
+    }
+  };
+
+  /** A user as the source, the mapping and the state see it, from a source read already made. */
+  const userView = async (integration: IntegrationConfig, sourceId: string, read: SnapshotResult | { error: string }): Promise<C.UserView> => {
+    const name = integration.name;
+    const view: C.UserView = { integration: name, sourceId, source: null, inScope: false, resource: null, problems: [], state: null, groups: [], events: [], sourceError: null };
+    if ('error' in read) view.sourceError = read.error;
+    else {
+      const u = read.snapshot.users.find((x) => x.id === sourceId);
+      if (u) {
+        const scoped = scopeSnapshot(read.snapshot.users, read.snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
+        const filters = integration.scope?.filters;
+        view.inScope = scoped.users.some((x) => x.id === sourceId) && (!filters?.length || inScope(u, filters));
+        const mapped = await resolveProfile(integration).mapper.map(u);
+        view.problems = mapped.problems.map((p) => p.message);
+        view.resource = buildResource({ ...mapped.attrs, ...mapped.createOnly }, u.active, (id) => `<target id of ${id}>`).body;
+        view.source = { ...u.attributes, active: u.active };
+      }
+    }
+    const record = store.findObjects(name, sourceId).find((o) => o.kind === 'user' && o.sourceId === sourceId);
+    if (record) {
+      const attrs: Record<string, string> = {};
+      for (const [k, v] of Object.entries(record.attrs)) attrs[k] = showValue(v) ?? '';
+      view.state = { targetId: record.targetId, status: record.status, attrs, createdAt: record.createdAt, updatedAt: record.updatedAt };
+      const names = new Map(store.loadGroups(name).map((g) => [g.sourceId, g.displayName]));
+      view.groups = (record.groups ?? []).map((g) => ({ sourceId: g, displayName: names.get(g) ?? g }));
+    }
+    view.events = events({ integration: name, user: sourceId, limit: 50 }).events;
+    return view;
+  };
+
+  const user = async (name: string, sourceId: string): Promise<C.UserView | undefined> => {
+    const integration = options.config().integrations.find((i) => i.name === name);
+    return integration ? userView(integration, sourceId, await readSource(integration)) : undefined;
+  };
+
+  /** Runs `work` holding the integration's lease; another scimsync running it is a BUSY refusal, not an error page. */
+  const leased = async <T>(name: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    try {
+      return await withLease({ store, integration: name, owner: leaseOwner() }, (lease) => work(lease.signal));
+    } catch (err) {
+      if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `${err.message.replace(/^\[scimsync\] \[integration [^\]]+\] /, '')}: try again when its cycle ends`);
+      throw err;
+    }
+  };
+
+  const provisionNow = async (action: C.IntegrationAction & { sourceId: string }): Promise<C.ProvisionResult> => {
+    const integration = integrationOf(action.integration);
+    const name = integration.name;
+    const read = await readSource(integration);
+    if ('error' in read) {
+      return { integration: name, sourceId: action.sourceId, cycleId: null, steps: [{ step: 'source', status: 'failed', title: 'The source could not be read', lines: [read.error] }] };
+    }
+    const before = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
+    const view = await userView(integration, action.sourceId, read);
+    const seen: NewEvent[] = [];
+    let cycleId: string | null = null;
+    let operations: Operation[] = [];
+    let failure: string | undefined;
+    await leased(name, async (signal) => {
+      try {
+        const report = await runCycle({ integration, store, logger, signal, source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
+        cycleId = report.cycleId;
+        operations = report.operations;
+      } catch (err) {
+        if (!(err instanceof ScimsyncError)) throw err;
+        failure = err.message;
+      }
+    });
+    const after = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
+    const pushed = before?.attrs ?? {};
+    const steps = provisionSteps({
+      sourceId: action.sourceId,
+      view,
+      before,
+      after,
+      operations: operations.map((op) => previewOf(op, pushed)),
+      events: seen,
+      failure,
+      deprovision: integration.deprovision.action,
+    });
+    audit(name, action.actor, `provision now of ${action.sourceId}: ${operations.length} ${operations.length === 1 ? 'operation' : 'operations'}${failure ? ' (stopped)' : ''}`, { provisionNow: { operations: operations.map((o) => o.kind) } }, { sourceId: action.sourceId, ...(cycleId ? { cycleId } : {}) });
+    return { integration: name, sourceId: action.sourceId, cycleId, steps };
+  };
+
+  const reconcileInput = async (integration: IntegrationConfig): Promise<ReconcileInput> => {
+    const name = integration.name;
+    const profile = resolveProfile(integration);
+    const desired = await loadDesired(integration, profile, { store });
+    const state = store.loadUsers(name);
+    const groupState = store.loadGroups(name);
+    const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
+    const client = clientFor(integration, { logger, use: 'reads' });
+    try {
+      const target = await readTarget(client, profile, (g) => managedGroups.has(g.id));
+      return { integration, state, groupState, desired, target, matching: profile.matching };
+    } finally {
+      await client.close();
+    }
+  };
+
+  const reportOf = async (integration: IntegrationConfig): Promise<{ input: ReconcileInput; report: ReturnType<typeof compare> }> => {
+    try {
+      const input = await reconcileInput(integration);
+      return { input, report: compare(input) };
+    } catch (err) {
+      if (err instanceof ScimsyncError) throw new ConsoleActionError('CONFLICT', err.message);
+      throw err;
+    }
+  };
+
+  const reconcile = async (action: C.IntegrationAction & { mode: C.ReconcileMode }): Promise<C.ReconcileOutcome> => {
+    const integration = integrationOf(action.integration);
+    const name = integration.name;
+    return leased(name, async (signal) => {
+      const { input, report } = await reportOf(integration);
+      const { corrected, adopted } = correctState(store, report, input, action.mode === 'adopt');
+      audit(name, action.actor, `reconcile ${action.mode}: ${corrected} objects found changed in the target, ${adopted} existing accounts adopted`, {
+        reconcile: { mode: action.mode, drift: report.drift.length, vanished: report.vanished.length, groupDrift: report.groupDrift.length, adopted },
+      });
+      if (action.mode !== 'apply') return { integration: name, mode: action.mode, corrected, adopted, cycle: null };
+      try {
+        const cycle = await runCycle({ integration, store, logger, signal });
+        return { integration: name, mode: action.mode, corrected, adopted, cycle: { outcome: cycle.outcome, counts: { ...cycle.counts } } };
+      } catch (err) {
+        if (!(err instanceof ScimsyncError)) throw err;
+        return { integration: name, mode: action.mode, corrected, adopted, cycle: { outcome: `stopped: ${errorMessage(err)}`, counts: {} } };
+      }
+    });
+  };
+
+  return {
+    integrations: async () => options.config().integrations.map(overview),
+    integration: async (name, o): Promise<C.IntegrationDetail | undefined> => {
+      const integration = options.config().integrations.find((i) => i.name === name);
+      if (!integration) return undefined;
+      const ov = overview(integration);
+      const held = store.getHeldPlan(name);
+      const q = store.getQuarantine(name);
+      return {
+        overview: ov,
+        history: history(name, o.historyCycles),
+        progress: ov.state.kind === 'running' ? ov.state.progress : null,
+        escrow: store.loadEscrow(name).map(({ key: _key, fingerprint: _fp, ...e }) => e),
+        held: held ? { heldAt: held.heldAt, reason: held.reason, managed: held.managed, approvedAt: held.approvedAt, objects: held.objects } : null,
+        quarantine: q && Date.parse(q.until) > now().getTime() ? { reason: q.reason, until: q.until, level: q.level } : null,
+      };
+    },
+    progress: async (name) => progressOf(integrationOf(name).name, store.lastCycle(name)),
+    history: async (name, cycles) => history(name, cycles),
+    plan,
+    events: async (q) => events(q),
+    event: async (id) => queries.event(id),
+    user,
+    reconcileReport: async (name) => {
+      const { report } = await reportOf(integrationOf(name));
+      return {
+        integration: name,
+        usersRead: report.usersRead,
+        groupsRead: report.groupsRead,
+        drift: report.drift.map(({ sourceId, userName, path, pushed, actual }) => ({ sourceId, userName, path, pushed, actual })),
+        vanished: report.vanished,
+        unmanaged: report.unmanaged,
+        groupDrift: report.groupDrift.map((g) => ({ displayName: g.displayName, missing: g.missing, extra: g.extra })),
+        membersUnchecked: report.membersUnchecked,
+      } satisfies C.ReconcileReport;
+    },
+    approve: async ({ integration, actor }): Promise<C.ActionResult> => {
+      const name = integrationOf(integration).name;
+      const held = store.getHeldPlan(name);
+      if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held for approval`);
+      store.setApproval(name, now().toISOString());
+      const n = held.objects.length;
+      audit(name, actor, `mass deprovision of ${n} users approved for the next cycle (${held.reason})`, { approved: true, deprovisions: n, heldAt: held.heldAt });
+      return { ok: true, message: `Approved: the next cycle of ${name} deprovisions up to these ${n} users.` };
+    },
+    discard: async ({ integration, actor }): Promise<C.ActionResult> => {
+      const name = integrationOf(integration).name;
+      const held = store.getHeldPlan(name);
+      if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held`);
+      const n = held.objects.length;
+      if (held.approvedAt) {
+        store.setApproval(name, null);
+        audit(name, actor, `approval of the mass deprovision of ${n} users withdrawn`, { approved: false, deprovisions: n });
+        return { ok: true, message: `Approval withdrawn: the next cycle of ${name} holds the deprovisions again.` };
+      }
+      store.clearHeldPlan(name);
+      audit(name, actor, `held mass deprovision of ${n} users discarded`, { discarded: true, deprovisions: n, heldAt: held.heldAt });
+      return { ok: true, message: `Discarded: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
+    },
+    liftQuarantine: async ({ integration, actor }): Promise<C.ActionResult> => {
+      const name = integrationOf(integration).name;
+      const q = store.getQuarantine(name);
+      if (!q || Date.parse(q.until) <= now().getTime()) throw new ConsoleActionError('CONFLICT', `${name} is not quarantined`);
+      store.setQuarantine(name, undefined);
+      audit(name, actor, 'quarantine lifted', { quarantine: { lifted: true, was: q } });
+      return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
+    },
+    provisionNow,
+    reconcile,
+  };
+}
+
+/** The backend of `scimsync console`: a state connection of its own, closed with it; no cycle runs but the admin's actions. */
+export function openEngineConsoleBackend(options: { config: Config; logger: Logger }): { backend: ConsoleBackend; close: () => void } {
+  const store = StateStore.open(options.config.state.path);
+  return { backend: createEngineConsoleBackend({ config: () => options.config, store, logger: options.logger }), close: () => store.close() };
+}
