@@ -14,6 +14,14 @@ import { statusCommand, type StatusOptions } from './status.js';
 import { syncCommand, type SyncOptions } from './sync.js';
 import { testConnectionCommand, type TestConnectionOptions } from './test-connection.js';
 
+const EXIT_CODES = `
+Exit codes:
+  0  every operation succeeded
+  1  some operations failed (kept for retry), or the target refused us or was unreachable
+  2  bad configuration or arguments, or an unreadable source or state file
+  3  a safety rule aborted the cycle (deletion threshold, shrunken source, quarantine)
+  4  another scimsync process (a daemon, another sync) is running the integration; try again later or pass --wait 5m`;
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCode> {
   let exit: ExitCode = 0;
@@ -21,7 +29,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .name('scimsync')
     .description('Provision users from a source directory into SCIM 2.0 apps')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .addHelpText('after', EXIT_CODES);
 
   program
     .command('sync')
@@ -31,6 +40,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--dry-run', 'plan and print, send nothing')
     .option('--force', 'run even if the integration is quarantined (and lift the quarantine)')
     .option('--user <id>', "only this source user's operations")
+    .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
+    .addHelpText('after', EXIT_CODES)
     .action(async (o: SyncOptions) => {
       exit = await syncCommand(o, io);
     });
@@ -84,6 +95,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .description('rebuild the state of an integration from the target and the source (reads only, sends no write)')
     .option('-c, --config <file>', 'config file')
     .option('--json', 'the result as one JSON object')
+    .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (name: string, o: RebuildOptions) => {
       exit = await rebuildCommand(name, o, io);
     });
@@ -105,6 +117,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--json', 'the report as one JSON object per integration')
     .option('--apply', 'restore the source values in the target (drift, vanished accounts, memberships)')
     .option('--adopt', 'link unmanaged accounts that match a source user')
+    .option('--wait <duration>', 'with --apply or --adopt: when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (o: ReconcileOptions) => {
       exit = await reconcileCommand(o, io);
     });

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { resolveProfile } from '../../connectors/profiles/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { clientFor, runCycle } from '../engine/cycle.js';
+import { leaseOwner, withLease, type HeldLease } from '../engine/lease.js';
 import { compare, correctState, loadDesired, readTarget, rebuildState, type Reconciliation } from '../engine/reconcile.js';
 import type { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../state/index.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 import { table } from './format.js';
-import { summaryLine } from './sync.js';
+import { parseWait, summaryLine } from './sync.js';
 
 export interface ReconcileOptions {
   config?: string;
@@ -16,6 +17,20 @@ export interface ReconcileOptions {
   json?: boolean;
   apply?: boolean;
   adopt?: boolean;
+  /** With --apply or --adopt: how long to wait for another scimsync process running the integration. */
+  wait?: string;
+}
+
+/** The lease of a run that writes, and how to take it (`--wait`). */
+interface LeaseUse {
+  owner: string;
+  waitMs: number;
+  wait: string | undefined;
+  io: Io;
+}
+
+function leased<T>(store: StateStore, integration: string, use: LeaseUse, run: (lease: HeldLease) => Promise<T>): Promise<T> {
+  return withLease({ store, integration, owner: use.owner, waitMs: use.waitMs, ...(use.wait ? { waitText: use.wait } : {}), onWait: use.io.err }, run);
 }
 
 function audit(store: StateStore, integration: string, summary: string, detail: Record<string, unknown>): void {
@@ -51,14 +66,21 @@ function printReport(r: Reconciliation, io: Io): void {
 
 const findings = (r: Reconciliation) => r.drift.length + r.vanished.length + r.groupDrift.length + r.vanishedGroups.length;
 
-async function reconcileOne(integration: IntegrationConfig, store: StateStore, logger: Logger, options: ReconcileOptions, io: Io): Promise<ExitCode> {
+async function reconcileOne(
+  integration: IntegrationConfig,
+  store: StateStore,
+  logger: Logger,
+  options: ReconcileOptions,
+  io: Io,
+  lease: HeldLease | undefined,
+): Promise<ExitCode> {
   const name = integration.name;
   const profile = resolveProfile(integration);
-  const desired = await loadDesired(integration, profile);
+  const desired = await loadDesired(integration, profile, { store });
   const state = store.loadUsers(name);
   const groupState = store.loadGroups(name);
   const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
-  const client = clientFor(integration, logger);
+  const client = clientFor(integration, { logger, use: 'reads' });
   let report: Reconciliation;
   let input;
   try {
@@ -82,7 +104,7 @@ async function reconcileOne(integration: IntegrationConfig, store: StateStore, l
   }
   if (!options.json) io.out(`state: ${corrected} objects recorded as the target holds them, ${adopted} accounts adopted`);
   if (!options.apply) return 0;
-  const cycle = await runCycle({ integration, store, logger });
+  const cycle = await runCycle({ integration, store, logger, ...(lease ? { signal: lease.signal } : {}) });
   if (options.json) io.out(JSON.stringify({ integration: name, applied: { outcome: cycle.outcome, counts: cycle.counts } }));
   else io.out(summaryLine(cycle));
   return cycle.exitCode;
@@ -94,11 +116,17 @@ async function reconcileOne(integration: IntegrationConfig, store: StateStore, l
  * cycle, `--adopt` links unmanaged accounts that match source users.
  */
 export async function reconcileCommand(options: ReconcileOptions, io: Io): Promise<ExitCode> {
+  const writes = options.apply || options.adopt;
+  const use: LeaseUse = { owner: leaseOwner(), waitMs: parseWait(options.wait), wait: options.wait, io };
   const ctx = openContext(options.config, io, true);
   let exit: ExitCode = 0;
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
-      exit = Math.max(exit, await reconcileOne(integration, ctx.store, ctx.logger, options, io)) as ExitCode;
+      // A read-only report takes no lease; --apply and --adopt hold it from the read of the target to the end.
+      const code = writes
+        ? await leased(ctx.store, integration.name, use, (lease) => reconcileOne(integration, ctx.store, ctx.logger, options, io, lease))
+        : await reconcileOne(integration, ctx.store, ctx.logger, options, io, undefined);
+      exit = Math.max(exit, code) as ExitCode;
     }
   } finally {
     ctx.store.close();
@@ -109,37 +137,46 @@ export async function reconcileCommand(options: ReconcileOptions, io: Io): Promi
 export interface RebuildOptions {
   config?: string;
   json?: boolean;
+  /** How long to wait for another scimsync process running the integration. */
+  wait?: string;
 }
 
 /** `scimsync state rebuild NAME`: state from the target and the source, with reads only. */
 export async function rebuildCommand(name: string, options: RebuildOptions, io: Io): Promise<ExitCode> {
+  const use: LeaseUse = { owner: leaseOwner(), waitMs: parseWait(options.wait), wait: options.wait, io };
   const ctx = openContext(options.config, io, true);
   try {
     const [integration] = selectIntegrations(ctx.config, name);
-    const profile = resolveProfile(integration!);
-    const desired = await loadDesired(integration!, profile);
-    const names = new Set(desired.groups.map((g) => g.displayName.toLowerCase()));
-    const ids = new Set(desired.groups.map((g) => g.sourceId));
-    const client = clientFor(integration!, ctx.logger);
-    let target;
-    try {
-      target = await readTarget(client, profile, (g) => names.has(String(g.displayName ?? '').toLowerCase()) || ids.has(String(g.externalId ?? '')));
-    } finally {
-      await client.close();
-    }
-    const r = rebuildState(ctx.store, integration!, desired, target, profile.matching);
-    audit(ctx.store, name, `state rebuilt from the target: ${r.users} users, ${r.groups} groups, ${r.memberships} memberships linked; nothing sent`, { rebuild: r });
-    if (options.json) {
-      io.out(JSON.stringify({ integration: name, ...r }));
-      return 0;
-    }
-    io.out(
-      `[integration ${name}] state rebuilt from ${r.requests} reads, no writes: ${r.users} users linked (${r.inactive} inactive), ` +
-        `${r.groups} groups with ${r.memberships} memberships; ${r.unmatched} source users have no account yet (the next cycle creates them)`,
-    );
-    if (r.ambiguous.length > 0) io.out(`not linked, several accounts match: ${r.ambiguous.join(', ')}`);
-    return 0;
+    // It rewrites the integration's state: not while a cycle writes it.
+    return await leased(ctx.store, name, use, () => rebuildOne(integration!, ctx.store, ctx.logger, options, io));
   } finally {
     ctx.store.close();
   }
+}
+
+async function rebuildOne(integration: IntegrationConfig, store: StateStore, logger: Logger, options: RebuildOptions, io: Io): Promise<ExitCode> {
+  const name = integration.name;
+  const profile = resolveProfile(integration);
+  const desired = await loadDesired(integration, profile, { store });
+  const names = new Set(desired.groups.map((g) => g.displayName.toLowerCase()));
+  const ids = new Set(desired.groups.map((g) => g.sourceId));
+  const client = clientFor(integration, { logger, use: 'reads' });
+  let target;
+  try {
+    target = await readTarget(client, profile, (g) => names.has(String(g.displayName ?? '').toLowerCase()) || ids.has(String(g.externalId ?? '')));
+  } finally {
+    await client.close();
+  }
+  const r = rebuildState(store, integration, desired, target, profile.matching);
+  audit(store, name, `state rebuilt from the target: ${r.users} users, ${r.groups} groups, ${r.memberships} memberships linked; nothing sent`, { rebuild: r });
+  if (options.json) {
+    io.out(JSON.stringify({ integration: name, ...r }));
+    return 0;
+  }
+  io.out(
+    `[integration ${name}] state rebuilt from ${r.requests} reads, no writes: ${r.users} users linked (${r.inactive} inactive), ` +
+      `${r.groups} groups with ${r.memberships} memberships; ${r.unmatched} source users have no account yet (the next cycle creates them)`,
+  );
+  if (r.ambiguous.length > 0) io.out(`not linked, several accounts match: ${r.ambiguous.join(', ')}`);
+  return 0;
 }

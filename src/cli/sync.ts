@@ -1,7 +1,9 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { runCycle, type CycleReport } from '../engine/cycle.js';
-import { ScimsyncError, type ExitCode } from '../errors.js';
+import { leaseOwner, withLease } from '../engine/lease.js';
+import { ScimsyncError, UsageError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
+import { parseDuration } from './format.js';
 import { describeOperation } from './plan.js';
 
 export interface SyncOptions {
@@ -10,6 +12,16 @@ export interface SyncOptions {
   dryRun?: boolean;
   force?: boolean;
   user?: string;
+  /** How long to wait for another scimsync process running the integration (`5m`); by default, exit 4 at once. */
+  wait?: string;
+}
+
+/** `--wait 5m` in milliseconds (0 without it): how long a run waits for the lease of another scimsync process. */
+export function parseWait(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--wait ${text}: expected a duration such as 30s, 5m or 1h`);
+  return ms;
 }
 
 function groupPart(r: CycleReport): string {
@@ -62,7 +74,9 @@ function progressBar(integration: string): { update: (done: number, total: numbe
 
 /** `scimsync sync`: one cycle of each selected integration now. */
 export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
+  const waitMs = parseWait(options.wait);
   const ctx = openContext(options.config, io);
+  const owner = leaseOwner();
   let exit: ExitCode = 0;
   // SIGINT/SIGTERM: start nothing new, let requests in flight finish, commit, print the summary.
   const stop = new AbortController();
@@ -79,16 +93,32 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       if (stop.signal.aborted) break;
       const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
       try {
-        const report = await runCycle({
-          ...(progress ? { onProgress: progress.update } : {}),
-          integration,
-          store: ctx.store,
-          logger: ctx.logger,
-          dryRun: options.dryRun ?? false,
-          force: options.force ?? false,
-          signal: stop.signal,
-          ...(options.user !== undefined ? { onlyUser: options.user } : {}),
-        });
+        const cycle = (signal: AbortSignal) =>
+          runCycle({
+            ...(progress ? { onProgress: progress.update } : {}),
+            integration,
+            store: ctx.store,
+            logger: ctx.logger,
+            dryRun: options.dryRun ?? false,
+            force: options.force ?? false,
+            signal,
+            shutdownGraceMs: ctx.config.shutdown.graceMs,
+            ...(options.user !== undefined ? { onlyUser: options.user } : {}),
+          });
+        // A dry run sends nothing and writes no state: it needs no lease.
+        const report = options.dryRun
+          ? await cycle(stop.signal)
+          : await withLease(
+              { store: ctx.store, integration: integration.name, owner, waitMs, ...(options.wait ? { waitText: options.wait } : {}), signal: stop.signal, onWait: io.err },
+              async (lease) => {
+                const r = await cycle(lease.signal);
+                if (lease.lostTo !== undefined) {
+                  io.err(`[scimsync] [integration ${integration.name}] ${lease.lostTo} took over the lease during this run; it stopped after the requests in flight`);
+                  exit = Math.max(exit, 4) as ExitCode;
+                }
+                return r;
+              },
+            );
         progress?.stop();
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);

@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import cronParser from 'cron-parser';
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import { runCycle } from '../engine/cycle.js';
-import { ConfigError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
+import { leaseOwner, withLease } from '../engine/lease.js';
+import { ConfigError, LeaseHeldError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { parseDuration, pause } from '../cli/format.js';
+import { parseDuration } from '../cli/format.js';
 import type { Io } from '../cli/context.js';
-import { StateStore } from '../../state/store.js';
-import { Metrics } from './metrics.js';
+import { StateStore, type CycleRecord } from '../../state/store.js';
+import { Metrics, healthOf, type IntegrationHealth } from './metrics.js';
 
 export interface DaemonOptions {
   config?: string;
@@ -18,9 +18,7 @@ export interface DaemonOptions {
   signal?: AbortSignal;
 }
 
-/** A lease outlives a crashed owner by this long; a live owner renews it. */
-const LEASE_TTL_MS = 60_000;
-const LEASE_RENEW_MS = 15_000;
+/** The longest the loop sleeps: it also wakes when a cycle ends or the next one is due. */
 const TICK_MS = 200;
 /** Retry soon when another process holds the lease. */
 const BUSY_RETRY_MS = 5_000;
@@ -48,7 +46,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   let { config, path } = loadConfig(options.config, io.env);
   const logger: Logger = createLogger({ level: config.log.level, format: io.isTty ? config.log.format : 'json' });
   const store = StateStore.open(config.state.path);
-  const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const owner = leaseOwner();
   const metrics = new Metrics();
   const stop = new AbortController();
   options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
@@ -73,14 +71,14 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   };
   plan(config);
 
+  // The last finished cycle of each integration: while one runs, health speaks of the one before.
+  const finished = new Map<string, CycleRecord>();
   const health = () => {
-    const report: Record<string, { healthy: boolean; lastOutcome: string | null; quarantinedUntil: string | null }> = {};
+    const report: Record<string, IntegrationHealth> = {};
     for (const name of slots.keys()) {
       const last = store.lastCycle(name);
-      const q = store.getQuarantine(name);
-      const quarantined = q !== undefined && Date.parse(q.until) > Date.now();
-      const outcome = last?.outcome ?? null;
-      report[name] = { healthy: !quarantined && outcome !== 'failed' && outcome !== 'aborted', lastOutcome: outcome, quarantinedUntil: quarantined ? q!.until : null };
+      if (last?.outcome) finished.set(name, last);
+      report[name] = healthOf({ last: finished.get(name), quarantine: store.getQuarantine(name), escrow: store.loadEscrow(name), now: Date.now() });
     }
     return report;
   };
@@ -99,7 +97,10 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
         } else {
           res.writeHead(404).end();
         }
-      })();
+      })().catch((err: unknown) => {
+        // The state is closing (the daemon stops) or unreadable: say so rather than leave the probe hanging.
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ healthy: false, error: errorMessage(err) }));
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', (err) => reject(new ConfigError(`http.listen ${config.http!.listen}: ${errorMessage(err)}`)));
@@ -111,42 +112,48 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   const cycle = async (slot: Slot): Promise<void> => {
     const { integration } = slot;
     const name = integration.name;
-    if (!store.takeLease(name, owner, LEASE_TTL_MS)) {
-      logger.debug('another scimsync holds this integration: not running it now', { integration: name });
-      slot.nextDue = Date.now() + Math.min(BUSY_RETRY_MS, nextRun(integration.schedule, new Date()) - Date.now());
-      return;
-    }
-    const renew = setInterval(() => store.takeLease(name, owner, LEASE_TTL_MS), LEASE_RENEW_MS);
     const started = new Date();
     try {
-      const report = await runCycle({
-        integration,
-        store,
-        logger,
-        signal: stop.signal,
-        onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
-        onRateLimit: () => metrics.rateLimitWaits.inc({ integration: name }),
-        onProgress: (done, total) => metrics.queueDepth.set({ integration: name }, total - done),
+      // The cycle gets the lease's own signal, which ends with it: nothing it listens on outlives the cycle.
+      await withLease({ store, integration: name, owner, signal: stop.signal }, async (lease) => {
+        try {
+          const report = await runCycle({
+            integration,
+            store,
+            logger,
+            signal: lease.signal,
+            shutdownGraceMs: config.shutdown.graceMs,
+            onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
+            onRateLimit: () => metrics.rateLimitWaits.inc({ integration: name }),
+            onProgress: (done, total) => metrics.queueDepth.set({ integration: name }, total - done),
+          });
+          metrics.cycleDuration.observe({ integration: name, outcome: report.outcome }, report.durationMs / 1000);
+          if (report.outcome === 'success') metrics.lastSuccess.set({ integration: name }, Date.now() / 1000);
+          logger.info(`cycle ${report.outcome} in ${(report.durationMs / 1000).toFixed(1)}s: ${JSON.stringify(report.counts)}`, { integration: name });
+        } finally {
+          if (lease.lostTo !== undefined) logger.error(`${lease.lostTo} took over the lease during this cycle; it stopped after the requests in flight`, { integration: name });
+        }
       });
-      metrics.cycleDuration.observe({ integration: name, outcome: report.outcome }, report.durationMs / 1000);
-      if (report.outcome === 'success') metrics.lastSuccess.set({ integration: name }, Date.now() / 1000);
-      logger.info(`cycle ${report.outcome} in ${(report.durationMs / 1000).toFixed(1)}s: ${JSON.stringify(report.counts)}`, { integration: name });
     } catch (err) {
+      if (err instanceof LeaseHeldError) {
+        logger.debug('another scimsync holds this integration: not running it now', { integration: name });
+        slot.nextDue = Date.now() + Math.min(BUSY_RETRY_MS, nextRun(integration.schedule, new Date()) - Date.now());
+        return;
+      }
       if (!(err instanceof ScimsyncError)) logger.error(`cycle failed unexpectedly: ${errorMessage(err)}`, { integration: name });
       else logger.error(err.message, { integration: name });
       metrics.cycleDuration.observe({ integration: name, outcome: 'failed' }, (Date.now() - started.getTime()) / 1000);
-    } finally {
-      clearInterval(renew);
-      store.releaseLease(name, owner);
-      metrics.queueDepth.set({ integration: name }, 0);
-      const q = store.getQuarantine(name);
-      const quarantinedUntil = q ? Date.parse(q.until) : 0;
-      metrics.quarantined.set({ integration: name }, quarantinedUntil > Date.now() ? 1 : 0);
-      // Quarantine back-off: the next cycle waits for it to end.
-      slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);
-      const pruned = store.pruneEvents(new Date(Date.now() - (config.events?.retainDays ?? 90) * 86_400_000).toISOString());
-      if (pruned > 0) logger.info(`pruned ${pruned} events older than ${config.events?.retainDays ?? 90} days`);
     }
+    const last = store.lastCycle(name);
+    if (last?.outcome) finished.set(name, last);
+    metrics.queueDepth.set({ integration: name }, 0);
+    const q = store.getQuarantine(name);
+    const quarantinedUntil = q ? Date.parse(q.until) : 0;
+    metrics.quarantined.set({ integration: name }, quarantinedUntil > Date.now() ? 1 : 0);
+    // Quarantine back-off: the next cycle waits for it to end.
+    slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);
+    const pruned = store.pruneEvents(new Date(Date.now() - (config.events?.retainDays ?? 90) * 86_400_000).toISOString());
+    if (pruned > 0) logger.info(`pruned ${pruned} events older than ${config.events?.retainDays ?? 90} days`);
   };
 
   const onHup = () => {
@@ -175,16 +182,36 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   for (const [sig, h] of handlers) process.on(sig, h);
   logger.info(`daemon started with ${slots.size} integrations`);
 
+  // The loop sleeps until the next cycle is due (at most TICK_MS), and a cycle that ends wakes it.
+  let wake: (() => void) | undefined;
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop.signal.removeEventListener('abort', done);
+        wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stop.signal.addEventListener('abort', done, { once: true });
+      wake = done;
+    });
   try {
     while (!stop.signal.aborted) {
       const now = Date.now();
+      let sleep = TICK_MS;
       for (const slot of slots.values()) {
-        if (slot.running || slot.nextDue > now) continue;
+        if (slot.running) continue;
+        if (slot.nextDue > now) {
+          sleep = Math.min(sleep, slot.nextDue - now);
+          continue;
+        }
         slot.running = cycle(slot).finally(() => {
           slot.running = undefined;
+          wake?.();
         });
       }
-      await pause(TICK_MS, stop.signal);
+      await nap(sleep);
     }
     await Promise.all([...slots.values()].map((s) => s.running));
   } finally {

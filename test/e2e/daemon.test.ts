@@ -109,9 +109,12 @@ describe('scimsync daemon', () => {
     ws.writeDirectory(makeDirectory(5));
     // Every create fails with a slow 500, so each cycle spends a while retrying.
     target.inject({ method: 'POST', path: /\/Users$/, status: 500, stallMs: 150 });
+    // Info logs, to know when both daemons are running (a slow start is not a stop).
+    writeFileSync(ws.configPath, (await import('node:fs')).readFileSync(ws.configPath, 'utf8').replace('log: { level: error }', 'log: { level: info }'));
     const a = startDaemon(ws);
     const b = startDaemon(ws);
     try {
+      await until('both daemons', () => a.stderr().includes('daemon started') && b.stderr().includes('daemon started'), 30_000);
       await sleep(5000);
     } finally {
       a.child.kill('SIGTERM');
@@ -122,7 +125,7 @@ describe('scimsync daemon', () => {
     const rows = cycles(ws).filter((c) => c.ended_at !== null);
     expect(rows.length).toBeGreaterThanOrEqual(3);
     for (let i = 1; i < rows.length; i++) expect(Date.parse(rows[i]!.started_at)).toBeGreaterThanOrEqual(Date.parse(rows[i - 1]!.ended_at!));
-  }, 30_000);
+  }, 60_000);
 
   it('keeps the running configuration when SIGHUP brings a broken one, and takes a good one', async () => {
     ws.writeConfig({ integrationYaml: 'schedule: { every: 300ms }' });
@@ -171,6 +174,48 @@ describe('scimsync daemon', () => {
     expect(target.users.size).toBe(400);
   }, 60_000);
 
+  it('goes unhealthy while every operation of the last cycle fails, with the escrow in /healthz, and healthy again once they go through', async () => {
+    const port = await freePort();
+    ws.writeConfig({ integrationYaml: 'schedule: { every: 1s }' });
+    writeFileSync(ws.configPath, `http: { listen: "127.0.0.1:${port}" }\n` + (await import('node:fs')).readFileSync(ws.configPath, 'utf8'));
+    // Fewer failures than quarantine takes: the integration keeps running, and failing.
+    ws.writeDirectory(makeDirectory(3));
+    target.inject({ method: 'POST', path: /\/Users$/, status: 500 });
+    const d = startDaemon(ws);
+    interface Health {
+      healthy: boolean;
+      integrations: { app: { healthy: boolean; reason: string | null; lastOutcome: string; quarantinedUntil: string | null; escrow: { size: number; givenUp: number } } };
+    }
+    const healthz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return { status: res.status, body: (await res.json()) as Health };
+    };
+    try {
+      await until('a finished cycle', () => existsSync(join(ws.dir, 'state.db')) && cycles(ws).some((c) => c.ended_at !== null));
+      const failing = await healthz();
+      expect(failing.status).toBe(503);
+      expect(failing.body.healthy).toBe(false);
+      expect(failing.body.integrations.app).toMatchObject({
+        healthy: false,
+        reason: 'every operation of the last cycle failed (3)',
+        lastOutcome: 'partial',
+        quarantinedUntil: null,
+        escrow: { size: 3, givenUp: 0 },
+      });
+      expect(target.users.size).toBe(0);
+      // The target recovers: the next cycle creates the users, and the daemon is healthy again with nothing kept for retry.
+      target.clearFaults();
+      await until('the users', () => target.users.size === 3);
+      await until('a healthy answer', () => cycles(ws).at(-1)?.outcome === 'success');
+      const healthy = await healthz();
+      expect(healthy.status).toBe(200);
+      expect(healthy.body.integrations.app).toMatchObject({ healthy: true, reason: null, lastOutcome: 'success', escrow: { size: 0, givenUp: 0 } });
+    } finally {
+      d.child.kill('SIGTERM');
+    }
+    expect(await d.exited).toBe(0);
+  }, 30_000);
+
   it('goes unhealthy when an integration is quarantined', async () => {
     const port = await freePort();
     ws.writeConfig({ integrationYaml: 'schedule: { every: 1s }' });
@@ -182,9 +227,10 @@ describe('scimsync daemon', () => {
       await sleep(300);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(503);
-      const body = (await health.json()) as { integrations: { app: { healthy: boolean; quarantinedUntil: string } } };
+      const body = (await health.json()) as { integrations: { app: { healthy: boolean; quarantinedUntil: string; reason: string } } };
       expect(body.integrations.app.healthy).toBe(false);
       expect(body.integrations.app.quarantinedUntil).toBeTruthy();
+      expect(body.integrations.app.reason).toMatch(/^quarantined until .*: the target refused our credentials \(HTTP 401\)/);
       const families = parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
       expect(families.find((f) => f.name === 'scimsync_quarantined')!.metrics[0]!.value).toBe('1');
       // Quarantined: no second cycle although the schedule says every second.

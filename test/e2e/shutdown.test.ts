@@ -18,6 +18,9 @@ afterEach(async () => {
   target = undefined;
 });
 
+/** From the SIGTERM to the exit, in the last run that was signalled. */
+let stopMs = 0;
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -25,18 +28,25 @@ interface Run {
   ms: number;
 }
 
-/** `scimsync sync` as its own process; `signalAfterMs` sends it SIGTERM that long after it starts. */
-function runSync(ws: Workspace, signalAfterMs?: number): Promise<Run> {
+/** `scimsync sync` as its own process; SIGTERM is sent to it once `signalWhen` holds. */
+function runSync(ws: Workspace, signalWhen?: () => boolean): Promise<Run> {
   const started = Date.now();
   const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const timer = signalAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), signalAfterMs);
+  let signalledAt: number | undefined;
+  const poll = setInterval(() => {
+    if (signalWhen?.() && signalledAt === undefined) {
+      signalledAt = Date.now();
+      child.kill('SIGTERM');
+    }
+  }, 10);
   return new Promise((done) =>
     child.on('exit', (code) => {
-      clearTimeout(timer);
+      clearInterval(poll);
+      if (signalledAt !== undefined) stopMs = Date.now() - signalledAt;
       done({ code, stdout, stderr, ms: Date.now() - started });
     }),
   );
@@ -68,10 +78,10 @@ describe('a target that trickles its answers', () => {
     const ws = await trickling('timeoutMs: 600000');
     const config = (await import('node:fs')).readFileSync(ws.configPath, 'utf8');
     (await import('node:fs')).writeFileSync(ws.configPath, `${config}shutdown: { graceMs: 1000 }\n`);
-    const run = await runSync(ws, 1_500);
+    // SIGTERM while a create trickles in: the request would take minutes, the grace is 1 s.
+    const run = await runSync(ws, () => target!.concurrency.now > 0);
     expect(run.code).toBe(1);
-    // SIGTERM at 1.5 s, then at most the 1 s grace: well under the 10-minute timeout.
-    expect(run.ms).toBeLessThan(8_000);
+    expect(stopMs).toBeLessThan(5_000);
     expect(run.stdout).toMatch(/interrupted/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   }, 30_000);
