@@ -72,6 +72,22 @@ export function valueKey(v: AttrValue | undefined): string {
 export interface AttrChanges {
   set: ScimAttrs;
   remove: string[];
+  /** Of `set`, the paths that were not pushed before: a first value of a typed entry is added, not replaced. */
+  fresh?: string[];
+}
+
+/**
+ * Attributes compared exactly (RFC 7643 §2.2: `caseExact` defaults to false; `id` and
+ * `externalId` are caseExact). Every other string is compared without case: a
+ * target that stores emails lower-cased has not drifted.
+ */
+const CASE_EXACT_ATTRIBUTES = new Set(['id', 'externalId']);
+
+/** Whether the target's value at `path` is the same as the one scimsync pushed, as the target compares them. */
+export function sameTargetValue(path: string, actual: AttrValue | undefined, pushed: AttrValue): boolean {
+  if (valueKey(actual) === valueKey(pushed)) return true;
+  if (typeof actual !== 'string' || typeof pushed !== 'string') return false;
+  return !CASE_EXACT_ATTRIBUTES.has(parsePath(path).attribute) && actual.toLowerCase() === pushed.toLowerCase();
 }
 
 function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
@@ -83,14 +99,17 @@ function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
 export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
   const set: ScimAttrs = {};
   const remove: string[] = [];
+  let fresh: string[] | undefined;
   for (const path in desired) {
     const value = desired[path]!;
-    if (!sameValue(pushed[path], value)) set[path] = value;
+    if (sameValue(pushed[path], value)) continue;
+    set[path] = value;
+    if (!(path in pushed)) (fresh ??= []).push(path);
   }
   for (const path in pushed) {
     if (!(path in desired)) remove.push(path);
   }
-  return { set, remove };
+  return fresh ? { set, remove, fresh } : { set, remove };
 }
 
 export function hasChanges(c: AttrChanges): boolean {

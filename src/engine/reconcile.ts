@@ -3,7 +3,7 @@ import type { ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
-import { isUserRef, valueKey, type AttrValue, type ScimAttrs } from '../core/attributes.js';
+import { isUserRef, sameTargetValue, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../core/paths.js';
 import { desiredState } from '../core/desired.js';
@@ -176,7 +176,7 @@ export function compare(input: ReconcileInput): Reconciliation {
     }
     const current = currentValues(resource, s.attrs, sourceOfTarget);
     for (const [path, pushed] of Object.entries(s.attrs)) {
-      if (valueKey(current[path]) === valueKey(pushed)) continue;
+      if (sameTargetValue(path, current[path], pushed)) continue;
       out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(current[path]) });
     }
     if (statusOf(resource) !== s.status) {

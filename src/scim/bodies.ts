@@ -71,10 +71,25 @@ export function buildPatchOps(
 ): { ops: PatchOperation[]; sent: ScimAttrs; removed: string[] } {
   const ops: PatchOperation[] = [];
   const sent: ScimAttrs = {};
+  const fresh = changes.fresh && changes.fresh.length > 0 ? new Set(changes.fresh) : undefined;
+  // A first entry of a type (a first work phone) is added whole: a `replace` of
+  // `phoneNumbers[type eq "work"].value` has no target to replace (RFC 7644 §3.5.2.3, 400 noTarget).
+  const entries = new Map<string, Record<string, unknown>>();
   for (const [path, raw] of Object.entries(changes.set)) {
     const value = resolveValue(raw, resolve);
     if (value === undefined) continue;
     sent[path] = raw;
+    const p = fresh?.has(path) ? parsePath(path) : undefined;
+    if (p?.type !== undefined) {
+      const key = `${p.schema ? `${p.schema}:` : ''}${p.attribute}`;
+      const entry = entries.get(`${key}\u0000${p.type}`) ?? { type: p.type };
+      entry[p.sub ?? 'value'] = value;
+      if (!entries.has(`${key}\u0000${p.type}`)) {
+        entries.set(`${key}\u0000${p.type}`, entry);
+        ops.push({ op: 'add', path: key, value: [entry] });
+      }
+      continue;
+    }
     ops.push({ op: 'replace', path, value });
   }
   for (const path of changes.remove) ops.push({ op: 'remove', path: removalPath(path) });

@@ -57,7 +57,7 @@ describe('compatibility: better-auth', () => {
     });
 
     // Emails are not caseExact (RFC 7643 §4.1.2): Better Auth stores them lower-cased, as it may.
-    it.fails('stores emails lower-cased: reconcile after a sync sees no drift, and a second reconcile --apply sends nothing [fails: scimsync defect: it compares emails with case]', async () => {
+    it('stores emails lower-cased: reconcile after a sync sees no drift, and a second reconcile --apply sends nothing', async () => {
       const ws = await fresh();
       const d = makeDirectory(3);
       d.users[0]!.email = 'Ada.Lovelace@Example.com';
