@@ -42,7 +42,8 @@ export const ALLOWED_IMPORTS = {
   // The daemon serves the console; the console never reaches back into the daemon.
   daemon: ['console', 'engine', 'events', 'config'],
   console: ['engine', 'events', 'config'],
-  cli: ['engine', types('events'), 'config'],
+  // The verbs that serve (daemon, console) start those layers; the others are shells over engine functions.
+  cli: ['engine', types('events'), 'config', 'daemon', 'console'],
   // A feature's config schema lives with the feature (events.forward, notify): config assembles them.
   config: ['core', 'profiles', 'events'],
   shared: [],
@@ -68,7 +69,6 @@ export const TEMPORARY_EXCEPTIONS = [
   { file: 'src/cli/context.ts', imports: 'state', why: 'opens the StateStore itself' },
   { file: 'src/cli/events.ts', imports: 'state', why: 'queries events from the StateStore' },
   { file: 'src/cli/events.ts', imports: 'events', why: 'value import of EVENT_TYPES/EVENT_RESULTS (only types are allowed)' },
-  { file: 'src/cli/main.ts', imports: 'daemon', why: 'runDaemon; the daemon verb should call an engine/daemon entry the CLI may import' },
   { file: 'src/cli/plan.ts', imports: 'connectors', why: 'createSource; planning moves to engine' },
   { file: 'src/cli/plan.ts', imports: 'profiles', why: 'resolveProfile; planning moves to engine' },
   { file: 'src/cli/plan.ts', imports: 'scim', why: 'buildResource for the plan preview' },
@@ -78,12 +78,11 @@ export const TEMPORARY_EXCEPTIONS = [
   { file: 'src/cli/state.ts', imports: 'state', why: 'state show/rebuild/purge open the StateStore' },
   { file: 'src/cli/state.ts', imports: 'core', why: 'isUserRef for printing' },
   { file: 'src/cli/status.ts', imports: 'state', why: 'record types of cycles, escrow, in-flight, quarantine' },
-  { file: 'src/cli/status.ts', imports: 'daemon', why: 'nextRun' },
   // daemon -> cli, state: the daemon calls engine functions, not CLI modules.
   { file: 'src/daemon/daemon.ts', imports: 'cli', why: 'parseDuration and the Io type from the CLI' },
   { file: 'src/daemon/daemon.ts', imports: 'state', why: 'opens the StateStore itself' },
   { file: 'src/daemon/metrics.ts', imports: 'state', why: 'record types for the metrics' },
   // console -> core, engine -> console: the console's backend interface and plan view live in console, engine implements them.
+  { file: 'src/engine/console-backend.ts', imports: 'console', why: 'the ConsoleBackend interface and view helpers; they belong in engine' },
   { file: 'src/console/views.ts', imports: 'core', why: 'isUserRef and Operation to render the plan preview' },
-  { file: 'src/engine/console-backend.ts', imports: 'console', why: 'implements ConsoleBackend and reuses the console plan view' },
 ];

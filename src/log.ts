@@ -9,19 +9,8 @@ export interface LogOptions {
   silent?: boolean;
 }
 
-// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * Text for a human reader, on one line: control characters and line separators
- * become `\n`, `\r`, `\t` or `\u001b`, so a value read from a source or a
- * target cannot start a line of its own that passes for a log line or a row.
- */
-export function escapeControl(text: string): string {
-  return text.replace(CONTROL, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export { escapeControl } from './redact.js';
+import { escapeControl } from './redact.js';
 
 /** One logger for the process. Messages never carry secrets: callers log paths and statuses, not headers. */
 export function createLogger(options: LogOptions): winston.Logger {

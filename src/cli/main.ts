@@ -1,18 +1,45 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ScimsyncError, type ExitCode } from '../errors.js';
-import { processIo, type Io } from './context.js';
-import { approveCommand, discardCommand, type ApproveOptions } from './approve.js';
-import { eventsCommand, type EventsOptions } from './events.js';
-import { planCommand, type PlanOptions } from './plan.js';
-import { runDaemon } from '../daemon/daemon.js';
-import { reconcileCommand, rebuildCommand, type ReconcileOptions, type RebuildOptions } from './reconcile.js';
-import { purgeCommand, showCommand, type PurgeOptions, type ShowOptions } from './state.js';
-import { statusCommand, type StatusOptions } from './status.js';
-import { syncCommand, type SyncOptions } from './sync.js';
-import { testConnectionCommand, type TestConnectionOptions } from './test-connection.js';
+import { escapeControl } from '../redact.js';
+import { processIo, type Io } from './io.js';
+import type { ApproveOptions } from './approve.js';
+import type { EventsOptions } from './events.js';
+import type { PlanOptions } from './plan.js';
+import type { ReconcileOptions, RebuildOptions } from './reconcile.js';
+import type { PurgeOptions, ShowOptions } from './state.js';
+import type { StatusOptions } from './status.js';
+import type { SyncOptions } from './sync.js';
+import type { TestConnectionOptions } from './test-connection.js';
+
+// Each verb's module, and what it needs (LDAP, JSONata, the HTTP client, SQLite), loads
+// when that verb runs: `scimsync --help` and `--version` load none of them.
+const verbs = {
+  approve: () => import('./approve.js'),
+  console: () => import('./console.js'),
+  daemon: () => import('../daemon/daemon.js'),
+  events: () => import('./events.js'),
+  plan: () => import('./plan.js'),
+  reconcile: () => import('./reconcile.js'),
+  state: () => import('./state.js'),
+  status: () => import('./status.js'),
+  sync: () => import('./sync.js'),
+  testConnection: () => import('./test-connection.js'),
+};
+
+/** The version in package.json, read beside the built or source tree. */
+function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // not there: the other layout
+    }
+  }
+  return 'unknown';
+}
 
 const EXIT_CODES = `
 Exit codes:
@@ -28,6 +55,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
   const program = new Command()
     .name('scimsync')
     .description('Provision users from a source directory into SCIM 2.0 apps')
+    .version(version(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .addHelpText('after', EXIT_CODES);
@@ -43,7 +71,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .addHelpText('after', EXIT_CODES)
     .action(async (o: SyncOptions) => {
-      exit = await syncCommand(o, io);
+      exit = await (await verbs.sync()).syncCommand(o, io);
     });
 
   program
@@ -54,7 +82,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--json', 'one JSON operation per line')
     .option('--user <id>', 'one source user: its attributes, its SCIM resource and its operations')
     .action(async (o: PlanOptions) => {
-      exit = await planCommand(o, io);
+      exit = await (await verbs.plan()).planCommand(o, io);
     });
 
   program
@@ -71,7 +99,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--json', 'NDJSON, one event per line')
     .option('--follow', 'keep printing new events as they are written')
     .action(async (o: EventsOptions) => {
-      exit = await eventsCommand(o, io);
+      exit = await (await verbs.events()).eventsCommand(o, io);
     });
 
   program
@@ -79,7 +107,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .description('run every integration on its schedule, until stopped (SIGHUP reloads the config)')
     .option('-c, --config <file>', 'config file')
     .action(async (o: { config?: string }) => {
-      exit = await runDaemon({ ...(o.config ? { config: o.config } : {}), io });
+      exit = await (await verbs.daemon()).runDaemon({ ...(o.config ? { config: o.config } : {}), io });
     });
 
   const state = program.command('state').description('manage the state database');
@@ -87,8 +115,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .command('purge <integration>')
     .description('drop the state of an integration removed from the config (its events are kept)')
     .option('-c, --config <file>', 'config file')
-    .action((name: string, o: PurgeOptions) => {
-      exit = purgeCommand(name, o, io);
+    .action(async (name: string, o: PurgeOptions) => {
+      exit = (await verbs.state()).purgeCommand(name, o, io);
     });
   state
     .command('rebuild <integration>')
@@ -97,7 +125,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--json', 'the result as one JSON object')
     .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (name: string, o: RebuildOptions) => {
-      exit = await rebuildCommand(name, o, io);
+      exit = await (await verbs.reconcile()).rebuildCommand(name, o, io);
     });
   state
     .command('show <object>')
@@ -105,8 +133,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file')
     .option('-i, --integration <name>', 'only this integration')
     .option('--json', 'one JSON object per match')
-    .action((key: string, o: ShowOptions) => {
-      exit = showCommand(key, o, io);
+    .action(async (key: string, o: ShowOptions) => {
+      exit = (await verbs.state()).showCommand(key, o, io);
     });
 
   program
@@ -119,23 +147,23 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--adopt', 'link unmanaged accounts that match a source user')
     .option('--wait <duration>', 'with --apply or --adopt: when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (o: ReconcileOptions) => {
-      exit = await reconcileCommand(o, io);
+      exit = await (await verbs.reconcile()).reconcileCommand(o, io);
     });
 
   program
     .command('approve <integration>')
     .description('let the next cycle apply a held mass deprovision, once')
     .option('-c, --config <file>', 'config file')
-    .action((name: string, o: ApproveOptions) => {
-      exit = approveCommand(name, o, io);
+    .action(async (name: string, o: ApproveOptions) => {
+      exit = (await verbs.approve()).approveCommand(name, o, io);
     });
 
   program
     .command('discard <integration>')
     .description('withdraw the approval of a held mass deprovision')
     .option('-c, --config <file>', 'config file')
-    .action((name: string, o: ApproveOptions) => {
-      exit = discardCommand(name, o, io);
+    .action(async (name: string, o: ApproveOptions) => {
+      exit = (await verbs.approve()).discardCommand(name, o, io);
     });
 
   program
@@ -143,8 +171,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .description('last cycle, quarantine and failing operations of each integration')
     .option('-c, --config <file>', 'config file')
     .option('--json', 'one JSON object per integration')
-    .action((o: StatusOptions) => {
-      exit = statusCommand(o, io);
+    .action(async (o: StatusOptions) => {
+      exit = (await verbs.status()).statusCommand(o, io);
     });
 
   program
@@ -153,7 +181,22 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file')
     .option('-i, --integration <name>', 'only this integration')
     .action(async (o: TestConnectionOptions) => {
-      exit = await testConnectionCommand(o, io);
+      exit = await (await verbs.testConnection()).testConnectionCommand(o, io);
+    });
+
+  const web = program
+    .command('console')
+    .description('serve the web console without running cycles (the daemon runs them)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (o: { config?: string }) => {
+      exit = await (await verbs.console()).consoleVerb(o, io);
+    });
+  web
+    .command('hash-password')
+    .description('print the scrypt hash of a console password (read without echo, or from a pipe); --token makes an API token and its hash')
+    .option('--token', 'make an API token instead')
+    .action(async (o: { token?: boolean }) => {
+      exit = await (await verbs.console()).hashPasswordVerb(o, io);
     });
 
   try {
@@ -162,7 +205,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof ScimsyncError) {
-      io.err(err.message);
+      io.err(escapeControl(err.message));
       return err.exitCode;
     }
     io.err(`[scimsync] unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -1,10 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createConsoleApp } from '../console/app.js';
+import { httpConfigOf } from '../console/command.js';
+import { CycleProgressBoard } from '../console/progress.js';
+import { configSecrets } from '../console/secrets.js';
+import { startConsoleServer, type ConsoleServer } from '../console/server.js';
+import { createEngineConsoleBackend } from '../engine/console-backend.js';
 import cronParser from 'cron-parser';
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import { runCycle } from '../engine/cycle.js';
 import { leaseOwner, withLease } from '../engine/lease.js';
-import { ConfigError, LeaseHeldError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
+import { LeaseHeldError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { parseDuration } from '../cli/format.js';
 import type { Io } from '../cli/context.js';
@@ -83,30 +88,35 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     return report;
   };
 
-  let server: Server | undefined;
+  // The console, /healthz and /metrics share the daemon's http.listen.
+  const board = new CycleProgressBoard();
+  let server: ConsoleServer | undefined;
   if (config.http) {
-    const [host, port] = splitListen(config.http.listen);
-    server = createServer((req, res) => {
-      void (async () => {
-        if (req.url === '/healthz') {
-          const report = health();
-          const ok = Object.values(report).every((r) => r.healthy);
-          res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ healthy: ok, integrations: report }));
-        } else if (req.url === '/metrics') {
-          res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-        } else {
-          res.writeHead(404).end();
-        }
-      })().catch((err: unknown) => {
-        // The state is closing (the daemon stops) or unreadable: say so rather than leave the probe hanging.
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ healthy: false, error: errorMessage(err) }));
-      });
+    const http = httpConfigOf(config.http); // a non-loopback listen without auth: ConfigError, before any cycle
+    const backend = createEngineConsoleBackend({
+      config: () => config,
+      store,
+      logger,
+      progress: board,
+      nextCycle: (i) => {
+        const slot = slots.get(i.name);
+        return slot ? new Date(slot.nextDue) : null;
+      },
     });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', (err) => reject(new ConfigError(`http.listen ${config.http!.listen}: ${errorMessage(err)}`)));
-      server!.listen(port, host, resolve);
+    const app = createConsoleApp({
+      backend,
+      http,
+      secrets: () => configSecrets(config),
+      health: async () => {
+        const report = health();
+        const ok = Object.values(report).every((r) => r.healthy);
+        return { status: ok ? 200 : 503, body: { healthy: ok, integrations: report } };
+      },
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      onError: (err) => logger.error(`console: ${errorMessage(err)}`),
     });
-    logger.info(`serving /healthz and /metrics on http://${host}:${port}`);
+    server = await startConsoleServer({ app, listen: http.listen });
+    logger.info(`serving the console, /healthz and /metrics on ${server.url}/`);
   }
 
   const cycle = async (slot: Slot): Promise<void> => {
@@ -116,6 +126,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     try {
       // The cycle gets the lease's own signal, which ends with it: nothing it listens on outlives the cycle.
       await withLease({ store, integration: name, owner, signal: stop.signal }, async (lease) => {
+        board.start(name);
         try {
           const report = await runCycle({
             integration,
@@ -124,13 +135,20 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
             signal: lease.signal,
             shutdownGraceMs: config.shutdown.graceMs,
             onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
-            onRateLimit: () => metrics.rateLimitWaits.inc({ integration: name }),
-            onProgress: (done, total) => metrics.queueDepth.set({ integration: name }, total - done),
+            onRateLimit: () => {
+              metrics.rateLimitWaits.inc({ integration: name });
+              board.rateLimited(name);
+            },
+            onProgress: (done, total, failed) => {
+              metrics.queueDepth.set({ integration: name }, total - done);
+              board.update(name, { done, total, failed });
+            },
           });
           metrics.cycleDuration.observe({ integration: name, outcome: report.outcome }, report.durationMs / 1000);
           if (report.outcome === 'success') metrics.lastSuccess.set({ integration: name }, Date.now() / 1000);
           logger.info(`cycle ${report.outcome} in ${(report.durationMs / 1000).toFixed(1)}s: ${JSON.stringify(report.counts)}`, { integration: name });
         } finally {
+          board.finish(name);
           if (lease.lostTo !== undefined) logger.error(`${lease.lostTo} took over the lease during this cycle; it stopped after the requests in flight`, { integration: name });
         }
       });
@@ -216,15 +234,9 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     await Promise.all([...slots.values()].map((s) => s.running));
   } finally {
     for (const [sig, h] of handlers) process.removeListener(sig, h);
-    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (server) await server.close();
     store.close();
   }
   logger.info('daemon stopped');
   return 0;
-}
-
-function splitListen(listen: string): [string, number] {
-  const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw new ConfigError(`http.listen ${listen}: expected host:port, e.g. 127.0.0.1:9464`);
-  return [m[1] || '127.0.0.1', Number(m[2])];
 }
