@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace } from '../support/harness.js';
 import { failures } from './directory.js';
 import { forwarder } from './servers/devtarget.js';

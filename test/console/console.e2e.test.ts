@@ -10,7 +10,7 @@ import { configSecrets } from '../../src/console/secrets.js';
 import { startConsoleServer, type ConsoleServer } from '../../src/console/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
 import { runCycle } from '../../src/engine/cycle.js';
 import { leaseOwner, withLease } from '../../src/engine/lease.js';

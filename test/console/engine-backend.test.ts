@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor, ConsoleBackend } from '../../src/console/backend.js';
 import { CycleProgressBoard } from '../../src/console/progress.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
 import { createLogger } from '../../src/log.js';
 import { StateStore } from '../../state/store.js';

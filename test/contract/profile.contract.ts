@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
 import type { ProfileRule } from '../../src/core/map.js';
 import type { SourceUser } from '../../src/core/records.js';
-import { startDevTarget, type DevTarget, type DevTargetOptions } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
 import { buildResource } from '../../src/scim/bodies.js';
 
 /** How the local SCIM target behaves as this profile's target, and the profile options the config sets for it. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORE_GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { heldRows, sourceFromConfig, testSourceConnector, type Directory } from './source.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scimsync-contract-scim-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { integrationSchema } from '../../src/config/schema.js';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { runCycle } from '../../src/engine/cycle.js';
 import { createLogger } from '../../src/log.js';
 import { openStateStore, SqliteStateStore } from '../../state/index.js';

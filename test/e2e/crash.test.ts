@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 

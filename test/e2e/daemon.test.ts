@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { StateStore } from '../../state/store.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import type { EventRecord } from '../../src/events/types.js';
 import { openStateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
+import { type DevTarget, type StoredResource } from '../support/devtarget/server.js';
 import { openStateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { READER_DN, SUFFIX, buildLdif, makeLdapDirectory, slapdAvailable, startSlapd, type Slapd } from '../support/slapd.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { leaseOwner, withLease } from '../../src/engine/lease.js';
 import { openStateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget, type DevTargetOptions } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
 import { workspace, type Directory, type Workspace } from '../support/harness.js';
 
 const TOKEN = 'lookup-token';

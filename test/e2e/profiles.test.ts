@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { GONG_EXTENSION, startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { GONG_EXTENSION, startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Directory } from '../support/harness.js';
 
 const TOKEN = 'profile-token';

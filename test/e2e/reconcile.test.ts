@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
 
 const BIN = resolve('dist/src/cli/main.js');

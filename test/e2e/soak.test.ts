@@ -3,7 +3,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DevTarget } from '../../src/devtarget/server.js';
+import type { DevTarget } from '../support/devtarget/server.js';
 import type { Io } from '../../src/cli/context.js';
 import { eventsCommand } from '../../src/cli/events.js';
 import type { EventRecord } from '../../src/events/types.js';

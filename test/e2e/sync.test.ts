@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync, readFileSync } from 'node:fs';
-import { type DevTarget, type StoredResource } from '../../src/devtarget/server.js';
+import { type DevTarget, type StoredResource } from '../support/devtarget/server.js';
 import { makeDirectory, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 

@@ -59,7 +59,7 @@ describe('the layering rule rejects a forbidden import', () => {
   });
 
   it('shipped code importing the dev target is an error', async () => {
-    const findings = await lint('src/engine/bad.ts', "import { startDevTarget } from '../devtarget/server.js';\nexport const s = startDevTarget;\n");
+    const findings = await lint('src/engine/bad.ts', "import { startDevTarget } from '../../test/support/devtarget/server.js';\nexport const s = startDevTarget;\n");
     expect(layering(findings)).toEqual([expect.objectContaining({ message: expect.stringMatching(/engine may not import tooling/) })]);
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { startDevTarget, type DevTarget } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget } from './devtarget/server.js';
 import { workspace, type Workspace } from './harness.js';
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startDevTarget, type DevTarget, type DevTargetOptions } from '../../src/devtarget/server.js';
+import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
 
 const TOKEN = 'devtarget-token';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -1,5 +1,5 @@
 import { request, type RequestListener } from 'node:http';
-import { startDevTarget } from '../../../src/devtarget/server.js';
+import { startDevTarget } from '../../support/devtarget/server.js';
 import { seedBody, serveRecorded, toServerUser, type CompatServer, type ServerGroup } from './server.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);

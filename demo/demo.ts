@@ -1,12 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runCli } from '../cli/main.js';
-import { startDevTarget } from '../devtarget/server.js';
+import { runCli } from '../src/cli/main.js';
+import { startDevTarget } from '../test/support/devtarget/server.js';
 
 /**
  * `npm run demo`: starts the local SCIM target, syncs examples/directory.json
- * into it, shows the plan of a second cycle (empty) and the audit events.
+ * into it, shows the plan of a second cycle (empty) and the audit events, and
+ * says how to open the web console on that state.
  */
 async function main(): Promise<number> {
   const token = 'demo-token';
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
     await runCli(['plan', '--config', configPath], io);
     io.out('\n$ scimsync events');
     await runCli(['events', '--config', configPath], io);
+    io.out(`\nThe web console of this state: npx scimsync console --config ${configPath}  (then http://127.0.0.1:9464/)`);
     return code;
   } finally {
     await target.stop();
