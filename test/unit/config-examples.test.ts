@@ -82,7 +82,12 @@ function prepare(text: string): { text: string; env: NodeJS.ProcessEnv } {
   let files = 0;
   const rewritten = text.replace(/\$\{([^}\n]+)\}/g, (written, ref: string) => {
     if (!ref.startsWith('file:')) {
-      env[ref] = `example-${ref.toLowerCase()}`;
+      // Hashes have a shape of their own: what `scimsync console hash-password` prints.
+      env[ref] = ref.endsWith('PASSWORD_HASH')
+        ? 'scrypt$32768$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo'
+        : ref.endsWith('TOKEN_HASH')
+          ? `sha256$${'ab'.repeat(32)}`
+          : `example-${ref.toLowerCase()}`;
       return written;
     }
     const file = join(dir, `secret-${(files += 1)}`);
@@ -98,8 +103,6 @@ function prepare(text: string): { text: string; env: NodeJS.ProcessEnv } {
  * fails while an entry here loads.
  */
 const KNOWN_BROKEN: Record<string, { why: string; error: RegExp }> = {
-  // `users: { base: ou=people,dc=example,dc=com, … }`: YAML reads each comma-separated part as a key.
-  'docs/DESIGN.md:129': { why: 'the doc must quote the base DNs, as README.md does', error: /integrations\[0\]\.source\.users: unknown keys dc=example, dc=com$/ },
 };
 
 const examples: Example[] = [
