@@ -121,10 +121,18 @@ export interface ScimErrorInit {
   requestId?: string;
   method: string;
   path: string;
+  /** What the failure came from (a network error, an abort), kept for debugging. */
+  cause?: unknown;
 }
 
-/** A failed SCIM request, classified once in the client. */
-export class ScimHttpError extends Error {
+/**
+ * A failed SCIM request, classified once in the client. Its message names the request
+ * and the answer (`POST /Users: HTTP 409 (uniqueness: …)`): it is quoted in an
+ * operation's event, and printed on its own line if it ever ends a command (exit 1).
+ */
+export class ScimHttpError extends ScimsyncError {
+  readonly code = 'SCIM_HTTP';
+  readonly exitCode = 1 as const;
   readonly kind: ScimErrorKind;
   readonly status: number | undefined;
   readonly scimType: string | undefined;
@@ -137,7 +145,7 @@ export class ScimHttpError extends Error {
   constructor(init: ScimErrorInit) {
     const what = init.status === undefined ? 'network error' : `HTTP ${init.status}`;
     const extra = [init.scimType, init.detail].filter(Boolean).join(': ');
-    super(`${init.method} ${init.path}: ${what}${extra ? ` (${extra})` : ''}`);
+    super(`${init.method} ${init.path}: ${what}${extra ? ` (${extra})` : ''}`, init.cause !== undefined ? { cause: init.cause } : undefined);
     this.name = 'ScimHttpError';
     this.kind = init.kind;
     this.status = init.status;

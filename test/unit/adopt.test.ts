@@ -42,8 +42,10 @@ describe('409 on create', () => {
     const report = await runCycle({ integration, store, logger: createLogger({ level: 'error', format: 'json', silent: true }), source });
     expect(report.counts).toMatchObject({ created: 0, adopted: 1, failed: 0 });
     expect(nock.isDone()).toBe(true);
-    const paths = (patch as { Operations: { path: string }[] }).Operations.map((o) => o.path).sort();
-    expect(paths).toEqual(['displayName', 'emails[type eq "work"].value', 'externalId', 'name.formatted', 'userName']);
+    const operations = (patch as { Operations: { op: string; path: string; value: unknown }[] }).Operations;
+    expect(operations.map((o) => o.path).sort()).toEqual(['displayName', 'emails', 'externalId', 'name.formatted', 'userName']);
+    // The account has no work email: it is added whole, not replaced (RFC 7644 §3.5.2.3).
+    expect(operations.find((o) => o.path === 'emails')).toEqual({ op: 'add', path: 'emails', value: [{ type: 'work', value: 'ada@example.com' }] });
     expect(store.loadUsers('app')).toMatchObject([{ sourceId: 'u1', targetId: 'existing', status: 'active' }]);
     const events = store.queryEvents({ type: 'user_create_provision' });
     expect(events[0]).toMatchObject({ result: 'success', targetId: 'existing', detail: { adopted: true } });
