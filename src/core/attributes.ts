@@ -72,7 +72,7 @@ export function valueKey(v: AttrValue | undefined): string {
 export interface AttrChanges {
   set: ScimAttrs;
   remove: string[];
-  /** Of `set`, the paths that were not pushed before: a first value of a typed entry is added, not replaced. */
+  /** Of `set`, the typed paths that were not pushed before: a first entry of a type is added, not replaced. */
   fresh?: string[];
 }
 
@@ -104,7 +104,8 @@ export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
     const value = desired[path]!;
     if (sameValue(pushed[path], value)) continue;
     set[path] = value;
-    if (!(path in pushed)) (fresh ??= []).push(path);
+    // Only a typed entry (`phoneNumbers[type eq "work"].value`) needs telling apart: it is added, not replaced.
+    if (!(path in pushed) && path.includes('[')) (fresh ??= []).push(path);
   }
   for (const path in pushed) {
     if (!(path in desired)) remove.push(path);
