@@ -1,7 +1,5 @@
 import { SCOPE_OPERATORS } from '../core/scope.js';
 import { z } from 'zod';
-import { forwardSchema } from '../events/forward/config.js';
-import { notifySchema } from '../events/notify/config.js';
 import { httpConfigSchema } from './http.js';
 
 const grouped = (n: number): string => n.toLocaleString('en-US');
@@ -275,12 +273,8 @@ export const configSchema = z.strictObject({
       retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90),
       /** A safety valve on the event table: past it the oldest events are pruned, in bounded batches. */
       maxRows: bounded({ min: 1_000, max: 1_000_000_000 }).optional(),
-      /** Where every new event is also sent, at least once and in order (src/events/forward). */
-      forward: forwardSchema.default([]),
     })
-    .default({ retainDays: 90, forward: [] }),
-  /** Who is told of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources. */
-  notify: notifySchema.default([]),
+    .default({ retainDays: 90 }),
   /** The daemon's and `scimsync console`'s HTTP side: /healthz, /metrics and the console (src/config/http.ts). */
   http: httpConfigSchema.optional(),
   /**
