@@ -7,10 +7,11 @@
 import { createSource } from '../connectors/index.js';
 import { resolveProfile } from '../connectors/profiles/index.js';
 import { loadConfig } from '../src/config/load.js';
-import { mapUsers, runCycle } from '../src/engine/cycle.js';
+import { mapUsers } from '../src/core/desired.js';
+import { runCycle } from '../src/engine/cycle.js';
 import { createLogger } from '../src/log.js';
-import { scopeSnapshot } from '../src/engine/groups.js';
-import { buildResource } from '../src/scim/attributes.js';
+import { scopeSnapshot } from '../src/core/scope.js';
+import { buildResource } from '../src/scim/bodies.js';
 import { StateStore } from '../state/store.js';
 
 const [mode, configPath, name] = process.argv.slice(2) as [string, string, string];
@@ -22,14 +23,14 @@ async function desiredAndGroups() {
   const { snapshot } = await createSource(integration).snapshot();
   const scoped = scopeSnapshot(snapshot.users, snapshot.groups, { nested: integration.groups.nested });
   const profile = resolveProfile(integration);
-  const mapped = await mapUsers(scoped.users, profile, new Set(scoped.users.map((u) => u.id)));
+  const mapped = await mapUsers(scoped.users, profile.mapper, new Set(scoped.users.map((u) => u.id)));
   return { scoped, profile, mapped };
 }
 
 if (mode === 'prepare') {
   const { scoped, mapped } = await desiredAndGroups();
   const targetOf = (id: string) => `t-${id}`;
-  store.db.transaction(() => {
+  store.transaction(() => {
     for (const d of mapped.desired) {
       const { sent } = buildResource(d.attrs, true, targetOf);
       store.saveUser(name, { sourceId: d.sourceId, targetId: targetOf(d.sourceId), status: 'active', attrs: sent });
@@ -37,7 +38,7 @@ if (mode === 'prepare') {
     for (const g of scoped.groups) {
       store.saveGroup(name, { sourceId: g.sourceId, targetId: `tg-${g.sourceId}`, status: 'active', displayName: g.displayName }, { members: g.members });
     }
-  })();
+  });
   store.setLastSourceUsers(name, mapped.desired.length);
   console.log(JSON.stringify({ prepared: mapped.desired.length }));
 } else {
