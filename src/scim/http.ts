@@ -1,4 +1,5 @@
 import type { CreateAxiosDefaults } from 'axios';
+import { scimAdapter } from './adapter.js';
 
 /** 8 MiB: a SCIM page of 100 users is a few hundred KiB; past this an answer is not SCIM. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -39,11 +40,22 @@ export function isOverSize(e: NetworkErrorLike): boolean {
  * classified here), every status answered, no redirects followed, answers
  * capped. No axios `timeout`: it only bounds socket idleness, and the client
  * bounds each whole attempt itself. Headers are set once on the instance, not
- * per request: axios merges a request's own headers every time. The
- * benchmark's bare loop uses the same options.
+ * per request: axios merges a request's own headers every time. Requests go
+ * through scimsync's own adapter (see `scimAdapter`), unless the environment
+ * names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`): then through axios's own Node
+ * adapter, which follows it (and `NO_PROXY`), as every axios client does.
+ * The benchmark's loops use the same options.
  */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
+
+/** Whether the environment routes HTTP through a proxy, as axios reads it. */
+export function proxyNamed(env: NodeJS.ProcessEnv): boolean {
+  return PROXY_VARIABLES.some((name) => (env[name] ?? '') !== '');
+}
+
 export function scimHttpOptions(baseUrl: string, options: { maxResponseBytes?: number | undefined } = {}): CreateAxiosDefaults {
   return {
+    adapter: proxyNamed(process.env) ? 'http' : scimAdapter,
     baseURL: baseUrl.replace(/\/+$/, ''),
     responseType: 'text',
     transformResponse: [(d: unknown) => d],
