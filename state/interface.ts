@@ -13,15 +13,34 @@ export interface CycleCounts {
 
 export type CycleOutcome = 'success' | 'partial' | 'aborted' | 'failed' | 'interrupted' | 'quarantined';
 
+/** The order of a listing of events: by time, then id. */
+export type EventOrder = 'oldest' | 'newest';
+
+/**
+ * Which events to list, and how. Listings run by time, then id: oldest first by
+ * default; with `limit` and no `after`, the newest `limit` events, still listed
+ * oldest first. Every filter, and any combination, answers from an index.
+ */
 export interface EventQuery {
   integration?: string;
   type?: EventType;
   result?: EventResult;
-  /** Matches the source id, the target id, or the userName last pushed. */
+  /** A source id, a target id, or a userName / group displayName (any case) that an event was written with. */
   user?: string;
+  /** ISO time, inclusive. */
   since?: string;
+  /** ISO time, inclusive. */
   until?: string;
+  /** The id of a cycle: only its events. */
+  cycle?: string;
+  /** Keyset cursor: the events that follow this one in the listing order (0: from the start). */
+  after?: number;
+  /** Events with an id above this one, by id (what was written since: `--follow`). Listed by id; `after` and `order` do not apply. */
   afterId?: number;
+  /** Only events with an id up to this one (a listing that `--follow` then continues). */
+  throughId?: number;
+  /** Default 'oldest'. */
+  order?: EventOrder;
   limit?: number;
 }
 
@@ -34,11 +53,49 @@ export interface EventsPageQuery {
   until?: string;
   /** Only the events of this cycle. */
   cycle?: string;
-  /** Only ids below this one (the keyset cursor). */
+  /** The keyset cursor: the events that come after this one, newest first (older ones). */
   after?: number;
+  /** A source id, a target id or a userName, as `EventQuery.user`. */
+  user?: string;
   /** A user's source and target ids: events whose source or target id is one of them. */
   userIds?: readonly string[];
   limit: number;
+}
+
+/** What an event is written with beyond NewEvent, until NewEvent carries it. */
+export interface EventSubject {
+  /** The userName (a group's displayName) at the time of the event; looked up in state when absent. */
+  subject?: string | null;
+}
+
+/** One bounded batch of event retention (pruneEvents). */
+export interface PruneEvents {
+  /** ISO time: events older than this go. */
+  before?: string;
+  /** Keep at most this many events: the oldest written go first. */
+  maxRows?: number;
+  /** Events deleted at most, in one transaction. @default 500 */
+  batch?: number;
+}
+
+export interface PrunedEvents {
+  deleted: number;
+  /** More events are due: call again (after yielding to other work). */
+  more: boolean;
+}
+
+/** Where each forward sink stands: the id of the last event it acknowledged. */
+export interface SinkPositionStore {
+  /** 0 for a sink never seen. */
+  get(sink: string): number;
+  /** Records a position; one lower than the stored one is ignored (positions only move on). */
+  set(sink: string, id: number): void;
+}
+
+/** What each notification destination was last told, by key. */
+export interface NotifyMemoryStore {
+  last(key: string): string | undefined;
+  remember(key: string, value: string): void;
 }
 
 /** What a cycle has written so far (a running cycle's progress). */
@@ -276,17 +333,29 @@ export interface StateStore {
 
   // Events: the audit log.
   /** Records an event; the caller does not change it afterwards. */
-  insertEvent(e: NewEvent): void;
-  /** Events matching the query, oldest first; with a limit, the newest ones. */
+  insertEvent(e: NewEvent & EventSubject): void;
+  /** Streams the events matching the query, in its order; a caller that stops early releases the read. */
+  iterateEvents(q: EventQuery): IterableIterator<EventRecord>;
+  /** The events matching the query, in its order (iterateEvents, gathered). */
   queryEvents(q: EventQuery): EventRecord[];
-  /** Deletes events older than `before` (ISO time); returns how many. */
+  /** Deletes one bounded batch of events due under retention, and says whether more are due. */
+  pruneEvents(options: PruneEvents): PrunedEvents;
+  /** Deletes events older than `before` (ISO time), batch after batch; returns how many. The older form: prefer the options. */
   pruneEvents(before: string): number;
-  /** A page of events, newest first: ids below `after`, at most `limit`. */
+  /** A page of events, newest first, after the `after` cursor, at most `limit`. */
   eventsPage(q: EventsPageQuery): EventRecord[];
+  /** Up to `limit` events with an id above `id`, by id (forwarding). */
+  eventsAfter(id: number, limit: number): EventRecord[];
+  /** The highest event id written (0 for none). */
+  lastEventId(): number;
   /** One event by id. */
   getEvent(id: number): EventRecord | undefined;
   /** How many events a cycle (started at `startedAt`) wrote so far, how many failed, and its last problem. */
   cycleEvents(cycle: { id: string; startedAt: string }): CycleEvents;
+  /** Each forward sink's position, kept across restarts. */
+  readonly sinkPositions: SinkPositionStore;
+  /** What notifications last told, kept across restarts. */
+  readonly notifyMemory: NotifyMemoryStore;
 
   // Leases: one writer of an integration at a time, across processes.
   /** Takes or renews the lease for `ttlMs`, atomically and durably; false while another owner holds it unexpired. */

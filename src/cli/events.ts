@@ -1,11 +1,13 @@
-import { ConfigError, type ExitCode } from '../errors.js';
+import { Writable } from 'node:stream';
+import { UsageError, type ExitCode } from '../errors.js';
+import { EXPORT_FORMATS, lineFormat, writeEvents, type ExportFormat } from '../events/forward/format.js';
 import { EVENT_RESULTS, EVENT_TYPES, type EventResult, type EventType } from '../events/types.js';
-import { type EventQuery, openStateStore } from '../../state/index.js';
+import { type EventQuery, type StateStore, openStateStore } from '../../state/index.js';
 import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
-import { escapeControl } from '../log.js';
-import type { Io } from './context.js';
-import { parseDuration, pause, table } from './format.js';
+import { escapeControl } from '../redact.js';
+import { processIo, type Io } from './io.js';
+import { parseDuration, pause } from './format.js';
 
 export interface EventsOptions {
   config?: string;
@@ -15,8 +17,11 @@ export interface EventsOptions {
   user?: string;
   since?: string;
   until?: string;
+  cycle?: string;
+  after?: string;
   limit?: string;
   json?: boolean;
+  format?: string;
   follow?: boolean;
 }
 
@@ -24,41 +29,60 @@ function toTime(flag: string, text: string, now: number): string {
   const ms = parseDuration(text);
   if (ms !== undefined) return new Date(now - ms).toISOString();
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new ConfigError(`${flag} ${text}: expected a duration (30m, 2h, 7d) or an ISO date`);
+  if (Number.isNaN(t)) throw new UsageError(`${flag} ${text}: expected a duration (30m, 2h, 7d) or an ISO date`);
   return new Date(t).toISOString();
 }
 
+function wholeNumber(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} ${text}: expected a ${min > 0 ? 'positive' : 'non-negative'} whole number`);
+  return n;
+}
+
+/**
+ * The listing asked for. Oldest first, by time; `--limit N` alone keeps the newest N (still
+ * oldest first); `--after ID` lists what follows event ID (`--after 0`: from the oldest), so
+ * that a script pages with `--after <last id printed> --limit N`.
+ */
 export function eventQuery(options: EventsOptions, now: number = Date.now()): EventQuery {
   const q: EventQuery = {};
   if (options.integration) q.integration = options.integration;
   if (options.type) {
     if (!(EVENT_TYPES as readonly string[]).includes(options.type)) {
-      throw new ConfigError(`--type ${options.type}: unknown event type (one of ${EVENT_TYPES.join(', ')})`);
+      throw new UsageError(`--type ${options.type}: unknown event type (one of ${EVENT_TYPES.join(', ')})`);
     }
     q.type = options.type as EventType;
   }
   if (options.result) {
     if (!(EVENT_RESULTS as readonly string[]).includes(options.result)) {
-      throw new ConfigError(`--result ${options.result}: expected success, failure or skipped`);
+      throw new UsageError(`--result ${options.result}: expected success, failure or skipped`);
     }
     q.result = options.result as EventResult;
   }
   if (options.user) q.user = options.user;
   if (options.since) q.since = toTime('--since', options.since, now);
   if (options.until) q.until = toTime('--until', options.until, now);
-  if (options.limit) {
-    const n = Number(options.limit);
-    if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--limit ${options.limit}: expected a positive whole number`);
-    q.limit = n;
-  }
+  if (options.cycle) q.cycle = options.cycle;
+  if (options.after !== undefined) q.after = wholeNumber('--after', options.after, 0);
+  if (options.limit !== undefined) q.limit = wholeNumber('--limit', options.limit, 1);
   return q;
+}
+
+type Listing = 'table' | ExportFormat;
+
+function listingOf(options: EventsOptions): Listing {
+  if (options.format === undefined) return options.json ? 'ndjson' : 'table';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) throw new UsageError(`--format ${options.format}: expected ${EXPORT_FORMATS.join(' or ')}`);
+  if (options.json) throw new UsageError(`--json and --format ${options.format}: choose one (--json is --format ndjson)`);
+  return options.format as ExportFormat;
 }
 
 const FOLLOW_POLL_MS = 500;
 
-/** `scimsync events`: the audit log; `--follow` keeps printing new events until interrupted. */
+/** `scimsync events`: the audit log, streamed; `--follow` keeps printing new events until interrupted. */
 export async function eventsCommand(options: EventsOptions, io: Io, signal?: AbortSignal): Promise<ExitCode> {
   const query = eventQuery(options);
+  const listing = listingOf(options);
   const { config } = loadConfig(options.config, io.env);
   const store = openStateStore(config.state.path);
   const stop = new AbortController();
@@ -69,27 +93,179 @@ export async function eventsCommand(options: EventsOptions, io: Io, signal?: Abo
     process.once('SIGTERM', onSignal);
   }
   try {
-    const events = store.queryEvents(query);
-    // Ids and summaries carry source and target values: each row stays one line (--json escapes by itself).
-    const rowOf = (e: EventRecord) => [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary].map(escapeControl);
-    if (options.json) for (const e of events) io.out(JSON.stringify(e));
-    else for (const line of table(['TIME', 'INTEGRATION', 'TYPE', 'RESULT', 'SOURCE ID', 'SUMMARY'], events.map(rowOf))) io.out(line);
-    if (!options.follow) return 0;
-    // From the newest event written so far, whatever the filters.
-    let lastId = store.queryEvents({ limit: 1 }).at(-1)?.id ?? 0;
-    const followQuery: EventQuery = { ...query };
-    delete followQuery.limit;
-    while (!stop.signal.aborted) {
-      await pause(FOLLOW_POLL_MS, stop.signal);
-      for (const e of store.queryEvents({ ...followQuery, afterId: lastId })) {
-        lastId = e.id;
-        io.out(options.json ? JSON.stringify(e) : rowOf(e).join('  '));
-      }
-    }
+    const stdout = new Output(io);
+    const printer = listing === 'table' ? new TablePrinter(stdout) : new ExportPrinter(listing, stdout);
+    // Listed up to the newest event now, and followed from there: nothing twice, nothing missed.
+    const lastId = options.follow ? store.lastEventId() : undefined;
+    await printer.print(store.iterateEvents(lastId === undefined ? query : { ...query, throughId: lastId }));
+    if (lastId === undefined) return 0;
+    await follow(store, query, lastId, printer, stop.signal);
     return 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     store.close();
   }
+}
+
+async function follow(store: StateStore, query: EventQuery, from: number, printer: Printer, signal: AbortSignal): Promise<void> {
+  // The filters go on; a limit, a cursor or an order belong to the listing already printed.
+  const filters: EventQuery = { ...query };
+  delete filters.limit;
+  delete filters.after;
+  delete filters.order;
+  let lastId = from;
+  while (!signal.aborted && !printer.closed) {
+    await pause(FOLLOW_POLL_MS, signal);
+    const newest = store.lastEventId();
+    if (newest <= lastId) continue;
+    await printer.print(store.iterateEvents({ ...filters, afterId: lastId, throughId: newest }));
+    lastId = newest;
+  }
+}
+
+interface Printer {
+  print(rows: Iterable<EventRecord>): Promise<void>;
+  /** The reader went away (a pipe into `head`): nothing more to print. */
+  readonly closed: boolean;
+}
+
+/** Bytes gathered before one write to stdout. */
+const CHUNK = 65_536;
+
+/**
+ * Stdout for a listing: text written in chunks, back-pressure honoured, and a reader that
+ * went away (EPIPE) taken as the end of the listing, not as an error.
+ */
+class Output {
+  readonly out: Writable;
+  private gone = false;
+  private failure: Error | undefined;
+
+  constructor(io: Io) {
+    this.out = io === processIo ? process.stdout : linesTo(io);
+    // Kept for the process's life: a late EPIPE after the listing is no crash either.
+    this.out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') this.gone = true;
+      else this.failure ??= err;
+    });
+  }
+
+  get closed(): boolean {
+    return this.gone || this.out.destroyed;
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.closed || text === '') return;
+    const ok = this.out.write(text);
+    // A turn of the event loop between chunks: an EPIPE is seen, and the listing stops.
+    await (ok ? new Promise<void>((resolve) => setImmediate(resolve)) : drained(this.out));
+    if (this.failure) throw this.failure;
+  }
+}
+
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
+
+/** Rows seen before the table's column widths are set; later rows are padded to them. */
+const TABLE_SAMPLE = 500;
+const HEADERS = ['TIME', 'INTEGRATION', 'TYPE', 'RESULT', 'SOURCE ID', 'SUMMARY'];
+
+/** The aligned table, streamed: widths from the first rows, the rest printed as they come. */
+class TablePrinter implements Printer {
+  private widths: number[] | undefined;
+  private chunk = '';
+
+  constructor(private readonly output: Output) {}
+
+  get closed(): boolean {
+    return this.output.closed;
+  }
+
+  async print(rows: Iterable<EventRecord>): Promise<void> {
+    let sample: string[][] | undefined = this.widths ? undefined : [];
+    for (const e of rows) {
+      if (this.output.closed) break;
+      // Ids and summaries carry source and target values: each row stays one line.
+      const cells = [e.time.replace('T', ' ').slice(0, 19), e.integration, e.type, e.result, e.sourceId ?? '', e.summary].map(escapeControl);
+      if (!sample) this.line(cells);
+      else if (sample.push(cells) >= TABLE_SAMPLE) sample = this.start(sample);
+      if (this.chunk.length >= CHUNK) await this.flush();
+    }
+    if (sample) this.start(sample);
+    await this.flush();
+  }
+
+  private start(sample: string[][]): undefined {
+    this.widths = HEADERS.map((h, i) => Math.max(h.length, ...sample.map((r) => r[i]!.length)));
+    this.line(HEADERS);
+    for (const cells of sample) this.line(cells);
+    return undefined;
+  }
+
+  private line(cells: string[]): void {
+    this.chunk += `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(this.widths![i]!))).join('  ').trimEnd()}\n`;
+  }
+
+  private async flush(): Promise<void> {
+    const text = this.chunk;
+    this.chunk = '';
+    await this.output.write(text);
+  }
+}
+
+/** NDJSON or CSV (forward/format.ts): the listing by writeEvents, followed events as they come. */
+class ExportPrinter implements Printer {
+  private started = false;
+  private gone = false;
+
+  constructor(
+    private readonly format: ExportFormat,
+    private readonly output: Output,
+  ) {}
+
+  get closed(): boolean {
+    return this.gone || this.output.closed;
+  }
+
+  async print(rows: Iterable<EventRecord>): Promise<void> {
+    if (this.closed) return;
+    if (!this.started) {
+      this.started = true;
+      this.gone = (await writeEvents(rows, { format: this.format, out: this.output.out })).closed;
+      return;
+    }
+    // Without a second header.
+    const { line } = lineFormat(this.format);
+    let chunk = '';
+    for (const r of rows) chunk += line(r);
+    await this.output.write(chunk);
+  }
+}
+
+/** A stream that hands each complete line (without its LF) to `io.out`: output in-process, as the CLI's other lines. */
+function linesTo(io: Io): Writable {
+  let rest = '';
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, done) {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) io.out(l);
+      done();
+    },
+    final(done) {
+      if (rest) io.out(rest);
+      done();
+    },
+  });
 }

@@ -95,8 +95,11 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('--user <id>', 'source id, userName or target id')
     .option('--since <when>', 'duration (1h, 7d) or ISO date')
     .option('--until <when>', 'duration or ISO date')
+    .option('--cycle <id>', 'only the events of this cycle')
+    .option('--after <id>', 'only events after this event id (0: from the oldest); page with --limit')
     .option('--limit <n>', 'at most n events')
     .option('--json', 'NDJSON, one event per line')
+    .option('--format <format>', 'ndjson | csv (for a SIEM or a spreadsheet)')
     .option('--follow', 'keep printing new events as they are written')
     .action(async (o: EventsOptions) => {
       exit = await (await verbs.events()).eventsCommand(o, io);

@@ -1,127 +1,210 @@
-/** The audit events: written with a delivery's other writes, read by `scimsync events`, `status` and the console. */
+/**
+ * The audit events: written with a delivery's other writes, read by `scimsync events`,
+ * `status`, the console and the forwarders. The layout (migration 9) and how a listing
+ * is read are in event-query.ts.
+ */
 import type Database from 'better-sqlite3';
-import type { EventRecord, EventResult, EventType, NewEvent } from '../../src/events/types.js';
-import type { CycleEvents, EventQuery, EventsPageQuery } from '../interface.js';
+import { StateError } from '../../src/errors.js';
+import type { EventRecord, NewEvent } from '../../src/events/types.js';
+import type {
+  CycleEvents,
+  EventQuery,
+  EventsPageQuery,
+  EventSubject,
+  NotifyMemoryStore,
+  PrunedEvents,
+  PruneEvents,
+  SinkPositionStore,
+} from '../interface.js';
+import { EVENT_COLUMNS, EVENT_JOINS, eventOf, planEventQuery, RESULT_CODES, timeOf, type CodeLookup, type EventRow } from './event-query.js';
 
-/** The columns of an event but its detail, in insert order. */
-export type EventParams = [string, string, string | null, string, string, string | null, string | null, string];
-
-/** An event recorded, as plain data: its detail serialised once, where the write runs. */
+/** An event recorded, as plain data (it may cross to the writer thread): codes resolved, names and detail as written. */
 export interface EventWrite {
   kind: 'event';
-  params: EventParams;
+  /** Milliseconds since the epoch. */
+  time: number;
+  integration: string;
+  cycleId: string | null;
+  type: number;
+  result: number;
+  sourceId: string | null;
+  targetId: string | null;
+  summary: string;
+  /** The userName or displayName at the time; null: read from the object of `objectKind` when written. */
+  subject: string | null;
+  objectKind: 'user' | 'group' | null;
   detail: unknown;
 }
 
-interface EventRow {
-  id: number;
-  time: string;
-  integration: string;
-  cycle_id: string | null;
-  type: EventType;
-  result: EventResult;
-  source_id: string | null;
-  target_id: string | null;
-  summary: string;
-  detail: string;
-}
+/** Events deleted at most in one transaction of retention, unless told otherwise. */
+export const DEFAULT_PRUNE_BATCH = 500;
 
 /** Runs event writes on one connection (the main one, or the writer thread's). */
 export class EventWriter {
-  private readonly insert;
+  private readonly stmts;
 
   constructor(db: Database.Database) {
-    this.insert = db.prepare<[...EventParams, string]>(
-      `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.stmts = {
+      // First, and a write (that writes nothing when the name is there): the transaction takes the
+      // write lock before it reads, so another connection's commit cannot leave it a stale snapshot.
+      addIntegration: db.prepare<[string]>('INSERT OR IGNORE INTO event_integrations (name) VALUES (?)'),
+      integration: db.prepare<[string], number>('SELECT id FROM event_integrations WHERE name = ?').pluck(),
+      cycle: db.prepare<[string], number>('SELECT id FROM event_cycles WHERE cycle_id = ?').pluck(),
+      addCycle: db.prepare<[string], number>('INSERT INTO event_cycles (cycle_id) VALUES (?) RETURNING id').pluck(),
+      userName: db
+        .prepare<[string, string], unknown>(`SELECT json_extract(attrs, '$.userName') FROM objects WHERE integration = ? AND kind = 'user' AND source_id = ?`)
+        .pluck(),
+      groupName: db
+        .prepare<[string, string], unknown>(`SELECT json_extract(attrs, '$.displayName') FROM objects WHERE integration = ? AND kind = 'group' AND source_id = ?`)
+        .pluck(),
+      subject: db
+        .prepare<[string, number, string, string], number>('SELECT id FROM event_subjects WHERE source_id = ? AND integration = ? AND target_id = ? AND name = ?')
+        .pluck(),
+      addSubject: db
+        .prepare<[number, string, string, string], number>('INSERT INTO event_subjects (integration, source_id, target_id, name) VALUES (?, ?, ?, ?) RETURNING id')
+        .pluck(),
+      insert: db.prepare<[number, number, number | null, number, number, number | null, string, string]>(
+        `INSERT INTO event_log (time, integration, cycle, type, result, subject, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?, jsonb(?))`,
+      ),
+    };
   }
 
+  // No cache of ids across events: one rolled back with its transaction would point later events at another row.
   apply(w: EventWrite): void {
-    this.insert.run(...w.params, JSON.stringify(w.detail));
+    const s = this.stmts;
+    s.addIntegration.run(w.integration);
+    const integration = s.integration.get(w.integration)!;
+    const cycle = w.cycleId === null ? null : (s.cycle.get(w.cycleId) ?? s.addCycle.get(w.cycleId)!);
+    let subject: number | null = null;
+    if (w.sourceId !== null || w.targetId !== null || w.subject) {
+      const name = w.subject ?? this.nameOf(w) ?? '';
+      const source = w.sourceId ?? '';
+      const target = w.targetId ?? '';
+      subject = s.subject.get(source, integration, target, name) ?? s.addSubject.get(integration, source, target, name)!;
+    }
+    s.insert.run(w.time, integration, cycle, w.type, w.result, subject, w.summary, JSON.stringify(w.detail ?? {}));
+  }
+
+  /** The name last pushed for the event's object: written just before its event, in the same batch. */
+  private nameOf(w: EventWrite): string | undefined {
+    if (w.sourceId === null || w.objectKind === null) return undefined;
+    const name = (w.objectKind === 'user' ? this.stmts.userName : this.stmts.groupName).get(w.integration, w.sourceId);
+    return typeof name === 'string' ? name : undefined;
   }
 }
 
 /** The events of the state: queries here, inserts handed to `submit` (group commit). */
 export class SqliteEvents {
   private readonly stmts;
+  /** Event type codes: fixed by the migrations, read once. */
+  private readonly typeCodes: ReadonlyMap<string, number>;
+  private readonly codes: CodeLookup;
+  readonly sinkPositions: SinkPositionStore;
+  readonly notifyMemory: NotifyMemoryStore;
 
   constructor(
     private readonly db: Database.Database,
     private readonly submit: (w: EventWrite) => void,
   ) {
+    const select = `SELECT ${EVENT_COLUMNS} FROM event_log l ${EVENT_JOINS}`;
     this.stmts = {
-      prune: db.prepare(`DELETE FROM events WHERE time < ?`),
-      byId: db.prepare<[number], EventRow>('SELECT * FROM events WHERE id = ?'),
-      // Bounded by time (an index) before the cycle id is compared.
-      cycleCounts: db.prepare<[string, string], { done: number; failed: number | null }>(
-        `SELECT COUNT(*) AS done, SUM(result = 'failure') AS failed FROM events WHERE time >= ? AND cycle_id = ?`,
+      byId: db.prepare<[number], EventRow>(`${select} WHERE l.id = ?`),
+      after: db.prepare<[number, number], EventRow>(`${select} WHERE l.id > ? ORDER BY l.id LIMIT ?`),
+      lastId: db.prepare<[], number | null>('SELECT max(id) FROM event_log').pluck(),
+      integration: db.prepare<[string], number>('SELECT id FROM event_integrations WHERE name = ?').pluck(),
+      cycle: db.prepare<[string], number>('SELECT id FROM event_cycles WHERE cycle_id = ?').pluck(),
+      cycleCounts: db.prepare<[string, number], { done: number; failed: number | null }>(
+        `SELECT COUNT(*) AS done, SUM(result = ${RESULT_CODES.failure}) AS failed FROM event_log INDEXED BY event_log_by_cycle
+         WHERE cycle = (SELECT id FROM event_cycles WHERE cycle_id = ?) AND time >= ?`,
       ),
       cycleProblem: db
-        .prepare<[string, string], string>(`SELECT summary FROM events WHERE time >= ? AND cycle_id = ? AND result != 'success' ORDER BY id DESC LIMIT 1`)
+        .prepare<[string, number], string>(
+          `SELECT summary FROM event_log INDEXED BY event_log_by_cycle WHERE cycle = (SELECT id FROM event_cycles WHERE cycle_id = ?) AND time >= ?
+           AND result != ${RESULT_CODES.success} ORDER BY time DESC, id DESC LIMIT 1`,
+        )
         .pluck(),
+      pruneOld: db.prepare<[number, number]>(
+        `DELETE FROM event_log WHERE id IN (SELECT id FROM event_log INDEXED BY event_log_by_time WHERE time < ? ORDER BY time LIMIT ?)`,
+      ),
+      anyOld: db.prepare<[number], number>('SELECT 1 FROM event_log INDEXED BY event_log_by_time WHERE time < ? LIMIT 1').pluck(),
+      pruneFirst: db.prepare<[number, number]>(`DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE id <= ? ORDER BY id LIMIT ?)`),
+      anyFirst: db.prepare<[number], number>('SELECT 1 FROM event_log WHERE id <= ? LIMIT 1').pluck(),
+      getPosition: db.prepare<[string], number>('SELECT position FROM forward_positions WHERE sink = ?').pluck(),
+      setPosition: db.prepare<[string, number, string]>(
+        `INSERT INTO forward_positions (sink, position, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (sink) DO UPDATE SET position = max(position, excluded.position), updated_at = excluded.updated_at`,
+      ),
+      getMemory: db.prepare<[string], string>('SELECT value FROM notify_memory WHERE key = ?').pluck(),
+      setMemory: db.prepare<[string, string, string]>(
+        `INSERT INTO notify_memory (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      ),
+    };
+    this.typeCodes = new Map(db.prepare<[], { id: number; name: string }>('SELECT id, name FROM event_types').all().map((r) => [r.name, r.id]));
+    this.codes = {
+      integration: (name) => this.stmts.integration.get(name),
+      cycle: (id) => this.stmts.cycle.get(id),
+      type: (name) => this.typeCodes.get(name),
+    };
+    const s = this.stmts;
+    this.sinkPositions = {
+      get: (sink) => s.getPosition.get(sink) ?? 0,
+      set: (sink, id) => void s.setPosition.run(sink, id, new Date().toISOString()),
+    };
+    this.notifyMemory = {
+      last: (key) => s.getMemory.get(key),
+      remember: (key, value) => void s.setMemory.run(key, value, new Date().toISOString()),
     };
   }
 
-  insertEvent(e: NewEvent): void {
+  insertEvent(e: NewEvent & EventSubject): void {
+    // Checked here, where the caller sees the error, not on the writer thread.
+    const time = timeOf(e.time);
+    if (time === undefined) throw new StateError(`[scimsync] [integration ${e.integration}] event ${e.type}: time ${JSON.stringify(e.time)} is not an ISO date`);
+    const type = this.typeCodes.get(e.type);
+    if (type === undefined) throw new StateError(`[scimsync] [integration ${e.integration}] event type ${e.type} is unknown to this state's schema`);
+    const kind = e.type.startsWith('user_') ? 'user' : e.type.startsWith('group_') ? 'group' : null;
     // The detail goes as it is: serialised once, where the write runs.
     this.submit({
       kind: 'event',
-      params: [e.time, e.integration, e.cycleId ?? null, e.type, e.result, e.sourceId ?? null, e.targetId ?? null, e.summary],
+      time,
+      integration: e.integration,
+      cycleId: e.cycleId ?? null,
+      type,
+      result: RESULT_CODES[e.result],
+      sourceId: e.sourceId ?? null,
+      targetId: e.targetId ?? null,
+      summary: e.summary,
+      subject: e.subject ?? null,
+      objectKind: kind,
       detail: e.detail ?? {},
     });
   }
 
-  pruneEvents(before: string): number {
-    return this.stmts.prune.run(before).changes;
+  *iterateEvents(q: EventQuery & { userIds?: readonly string[] }): IterableIterator<EventRecord> {
+    const planned = planEventQuery(this.db, this.codes, q);
+    if (!planned) return;
+    for (const r of this.db.prepare<Record<string, string | number>, EventRow>(planned.sql).iterate(planned.params)) yield eventOf(r);
   }
 
   queryEvents(q: EventQuery): EventRecord[] {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    const add = (clause: string, key: string, value: string | number | undefined) => {
-      if (value === undefined || value === '') return;
-      where.push(clause);
-      params[key] = value;
-    };
-    add('integration = @integration', 'integration', q.integration);
-    add('type = @type', 'type', q.type);
-    add('result = @result', 'result', q.result);
-    add(
-      `(source_id = @user OR target_id = @user OR source_id IN (SELECT o.source_id FROM objects o WHERE o.kind = 'user'
-         AND o.integration = events.integration AND lower(json_extract(o.attrs, '$.userName')) = lower(@user)))`,
-      'user',
-      q.user,
-    );
-    add('time >= @since', 'since', q.since);
-    add('time <= @until', 'until', q.until);
-    add('id > @afterId', 'afterId', q.afterId);
-    // With a limit, the newest events, still listed oldest first.
-    const filtered = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-    const sql = q.limit ? `SELECT * FROM (${filtered} ORDER BY id DESC LIMIT ${Math.floor(q.limit)}) ORDER BY id` : `${filtered} ORDER BY id`;
-    return this.db.prepare<Record<string, string | number>, EventRow>(sql).all(params).map(eventOf);
+    return [...this.iterateEvents(q)];
   }
 
   eventsPage(q: EventsPageQuery): EventRecord[] {
-    const where: string[] = [];
-    const params: Record<string, string | number> = { limit: q.limit };
-    const add = (clause: string, key: string, value: string | number | undefined) => {
-      if (value === undefined || value === '') return;
-      where.push(clause);
-      params[key] = value;
-    };
-    // One user has few events: with a user, its ids drive the query, and `+` keeps the planner off the other columns' indexes.
-    const by = q.userIds ? '+' : '';
-    add(`${by}integration = @integration`, 'integration', q.integration);
-    add(`${by}type = @type`, 'type', q.type);
-    add(`${by}result = @result`, 'result', q.result);
-    add(`${by}time >= @since`, 'since', q.since);
-    add(`${by}time <= @until`, 'until', q.until);
-    add(`${by}cycle_id = @cycle`, 'cycle', q.cycle);
-    add('id < @after', 'after', q.after);
-    if (q.userIds) add('(source_id IN (SELECT value FROM json_each(@ids)) OR target_id IN (SELECT value FROM json_each(@ids)))', 'ids', JSON.stringify(q.userIds));
-    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    return this.db.prepare<Record<string, string | number>, EventRow>(sql).all(params).map(eventOf);
+    const { type, limit, ...rest } = q;
+    // A type the catalogue does not know matches nothing (the console passes what a user typed).
+    if (type !== undefined && type !== '' && !this.typeCodes.has(type)) return [];
+    const query: EventQuery & { userIds?: readonly string[] } = { ...rest, order: 'newest', limit };
+    if (type) query.type = type as NonNullable<EventQuery['type']>;
+    return [...this.iterateEvents(query)];
+  }
+
+  eventsAfter(id: number, limit: number): EventRecord[] {
+    return this.stmts.after.all(id, limit).map(eventOf);
+  }
+
+  lastEventId(): number {
+    return this.stmts.lastId.get() ?? 0;
   }
 
   getEvent(id: number): EventRecord | undefined {
@@ -130,23 +213,43 @@ export class SqliteEvents {
   }
 
   cycleEvents(cycle: { id: string; startedAt: string }): CycleEvents {
-    const r = this.stmts.cycleCounts.get(cycle.startedAt, cycle.id);
-    const lastProblem = this.stmts.cycleProblem.get(cycle.startedAt, cycle.id);
+    const since = timeOf(cycle.startedAt) ?? 0;
+    const r = this.stmts.cycleCounts.get(cycle.id, since);
+    const lastProblem = this.stmts.cycleProblem.get(cycle.id, since);
     return { done: r?.done ?? 0, failed: r?.failed ?? 0, lastProblem };
   }
-}
 
-function eventOf(r: EventRow): EventRecord {
-  return {
-    id: r.id,
-    time: r.time,
-    integration: r.integration,
-    cycleId: r.cycle_id,
-    type: r.type,
-    result: r.result,
-    sourceId: r.source_id,
-    targetId: r.target_id,
-    summary: r.summary,
-    detail: JSON.parse(r.detail) as Record<string, unknown>,
-  };
+  /** One bounded batch of retention: events older than `before` first, then the oldest written past `maxRows`. */
+  pruneBatch(o: PruneEvents): PrunedEvents {
+    const batch = Math.max(1, Math.floor(o.batch ?? DEFAULT_PRUNE_BATCH));
+    const before = o.before === undefined ? undefined : timeOf(o.before);
+    if (o.before !== undefined && before === undefined) throw new StateError(`[scimsync] event retention: ${JSON.stringify(o.before)} is not an ISO date`);
+    return this.db.transaction((): PrunedEvents => {
+      let deleted = 0;
+      let more = false;
+      if (before !== undefined) {
+        deleted += this.stmts.pruneOld.run(before, batch).changes;
+        more = deleted === batch && this.stmts.anyOld.get(before) !== undefined;
+      }
+      if (o.maxRows !== undefined && deleted < batch) {
+        // Ids are never reused: the newest maxRows writes are the ids above this one, whatever was deleted before.
+        const cutoff = this.lastEventId() - Math.max(0, Math.floor(o.maxRows));
+        deleted += this.stmts.pruneFirst.run(cutoff, batch - deleted).changes;
+        more ||= this.stmts.anyFirst.get(cutoff) !== undefined;
+      } else if (o.maxRows !== undefined) {
+        more = true;
+      }
+      return { deleted, more };
+    })();
+  }
+
+  /** The older form: every event older than `before`, batch after batch. */
+  pruneAllBefore(before: string): number {
+    let total = 0;
+    for (;;) {
+      const r = this.pruneBatch({ before, batch: 5000 });
+      total += r.deleted;
+      if (!r.more) return total;
+    }
+  }
 }

@@ -15,6 +15,7 @@ import type {
   EscrowOperation,
   EventQuery,
   EventsPageQuery,
+  EventSubject,
   GroupRecord,
   HeldPlan,
   InflightEntry,
@@ -22,11 +23,15 @@ import type {
   IntegrationRecord,
   MemberChange,
   NewHeldPlan,
+  NotifyMemoryStore,
   ObjectCounts,
   OperationFailure,
+  PrunedEvents,
+  PruneEvents,
   PurgeResult,
   Quarantine,
   QuarantineLift,
+  SinkPositionStore,
   StateStore,
   StoredObject,
   UserNames,
@@ -206,23 +211,40 @@ export class SqliteStateStore implements StateStore {
     return this.cycles.recentCycles(integration, limit);
   }
 
-  insertEvent(e: NewEvent): void {
+  insertEvent(e: NewEvent & EventSubject): void {
     this.events.insertEvent(e);
+  }
+  iterateEvents(q: EventQuery): IterableIterator<EventRecord> {
+    return this.events.iterateEvents(q);
   }
   queryEvents(q: EventQuery): EventRecord[] {
     return this.events.queryEvents(q);
   }
-  pruneEvents(before: string): number {
-    return this.events.pruneEvents(before);
+  pruneEvents(options: PruneEvents): PrunedEvents;
+  pruneEvents(before: string): number;
+  pruneEvents(o: string | PruneEvents): number | PrunedEvents {
+    return typeof o === 'string' ? this.events.pruneAllBefore(o) : this.events.pruneBatch(o);
   }
   eventsPage(q: EventsPageQuery): EventRecord[] {
     return this.events.eventsPage(q);
+  }
+  eventsAfter(id: number, limit: number): EventRecord[] {
+    return this.events.eventsAfter(id, limit);
+  }
+  lastEventId(): number {
+    return this.events.lastEventId();
   }
   getEvent(id: number): EventRecord | undefined {
     return this.events.getEvent(id);
   }
   cycleEvents(cycle: { id: string; startedAt: string }): CycleEvents {
     return this.events.cycleEvents(cycle);
+  }
+  get sinkPositions(): SinkPositionStore {
+    return this.events.sinkPositions;
+  }
+  get notifyMemory(): NotifyMemoryStore {
+    return this.events.notifyMemory;
   }
 
   takeLease(integration: string, owner: string, ttlMs: number, now?: number): boolean {

@@ -189,6 +189,50 @@ export function testStateRecords(fresh: Fresh): void {
       expect(store.pruneEvents('2026-03-01T10:02:00.000Z')).toBe(2);
       expect(store.queryEvents({}).map((e) => e.time)).toEqual(['2026-03-01T10:02:00.000Z']);
     });
+
+    it('are pruned a bounded batch at a time, by age and by count, saying while more are due', () => {
+      const { store } = fresh();
+      for (let m = 0; m < 6; m++) store.insertEvent(event({ time: `2026-03-01T10:0${m}:00.000Z`, summary: `m${m}` }));
+      store.flush();
+      expect(store.pruneEvents({ before: '2026-03-01T10:03:00.000Z', batch: 2 })).toEqual({ deleted: 2, more: true });
+      expect(store.pruneEvents({ before: '2026-03-01T10:03:00.000Z', batch: 2 })).toEqual({ deleted: 1, more: false });
+      expect(store.pruneEvents({ maxRows: 2, batch: 10 })).toEqual({ deleted: 1, more: false });
+      expect(store.queryEvents({}).map((e) => e.summary)).toEqual(['m4', 'm5']);
+    });
+
+    it('are read after an id for forwarding, and found by the name they were written with', () => {
+      const { store, another } = fresh();
+      expect(store.lastEventId()).toBe(0);
+      store.insertEvent({ ...event({ time: '2026-03-01T10:05:00.000Z', sourceId: 'u1', targetId: 't-u1' }), subject: 'Ada@Example.com' });
+      store.insertEvent(event({ time: '2026-03-01T10:00:00.000Z', sourceId: 'u2', targetId: 't-u2', cycleId: 'c2' }));
+      store.insertEvent(event({ time: '2026-03-01T10:01:00.000Z', sourceId: 'u1', targetId: 't-u1', cycleId: 'c2' }));
+      store.flush();
+      const byId = store.eventsAfter(0, 10);
+      expect(byId.map((e) => e.sourceId)).toEqual(['u1', 'u2', 'u1']);
+      expect(store.eventsAfter(byId[0]!.id, 1).map((e) => e.id)).toEqual([byId[1]!.id]);
+      expect(store.lastEventId()).toBe(byId[2]!.id);
+      // Listings run by time; the name an event was written with finds the user's other events too.
+      expect(store.queryEvents({ user: 'ada@example.com' }).map((e) => e.id)).toEqual([byId[2]!.id, byId[0]!.id]);
+      expect([...store.iterateEvents({ cycle: 'c2' })].map((e) => e.id)).toEqual([byId[1]!.id, byId[2]!.id]);
+      expect(store.eventsPage({ limit: 5, user: 'ADA@example.com' }).map((e) => e.id)).toEqual([byId[0]!.id, byId[2]!.id]);
+      store.close();
+      expect(another().eventsAfter(byId[1]!.id, 10).map((e) => e.id)).toEqual([byId[2]!.id]);
+    });
+
+    it('keep each forward sink’s position, which only moves on, and what notifications last told', () => {
+      const { store, another } = fresh();
+      expect(store.sinkPositions.get('siem')).toBe(0);
+      store.sinkPositions.set('siem', 40);
+      store.sinkPositions.set('siem', 12);
+      store.sinkPositions.set('syslog', 7);
+      expect(store.notifyMemory.last('app:quarantine')).toBeUndefined();
+      store.notifyMemory.remember('app:quarantine', 'entered');
+      store.notifyMemory.remember('app:quarantine', 'lifted');
+      store.close();
+      const again = another();
+      expect([again.sinkPositions.get('siem'), again.sinkPositions.get('syslog')]).toEqual([40, 7]);
+      expect(again.notifyMemory.last('app:quarantine')).toBe('lifted');
+    });
   });
 
   describe('inspection', () => {
