@@ -6,6 +6,9 @@
 import type { ScimAttrs } from '../src/core/attributes.js';
 import type { ObjectStatus, StateGroup, StateUser } from '../src/core/records.js';
 import type { EventRecord, EventResult, EventType, NewEvent } from '../src/events/types.js';
+import type { TargetFactStore } from './facts.js';
+
+export type { TargetFact, TargetFactStore } from './facts.js';
 
 export interface CycleCounts {
   [counter: string]: number;
@@ -356,6 +359,8 @@ export interface StateStore {
   readonly sinkPositions: SinkPositionStore;
   /** What notifications last told, kept across restarts. */
   readonly notifyMemory: NotifyMemoryStore;
+  /** What scimsync learned about each integration's target (its schema, its rate). */
+  readonly targetFacts: TargetFactStore;
 
   // Leases: one writer of an integration at a time, across processes.
   /** Takes or renews the lease for `ttlMs`, atomically and durably; false while another owner holds it unexpired. */

@@ -39,6 +39,7 @@ import type {
 import { SqliteCycles } from './cycles.js';
 import { SqliteEscrow } from './escrow.js';
 import { SqliteEvents } from './events.js';
+import { SqliteTargetFacts } from './facts.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteHeldPlans } from './held-plans.js';
 import { SqliteInflight } from './inflight.js';
@@ -66,6 +67,7 @@ export class SqliteStateStore implements StateStore {
   private readonly leases: SqliteLeases;
   private readonly inspection: SqliteInspection;
   private readonly purge: SqlitePurge;
+  readonly targetFacts: SqliteTargetFacts;
 
   private constructor(db: Database.Database, path: string) {
     this.db = db;
@@ -78,6 +80,7 @@ export class SqliteStateStore implements StateStore {
     this.integrations = new SqliteIntegrations(db, path);
     this.heldPlans = new SqliteHeldPlans(db);
     this.cycles = new SqliteCycles(db);
+    this.targetFacts = new SqliteTargetFacts(db);
     this.events = new SqliteEvents(db, submit);
     this.leases = new SqliteLeases(db, () => commits.flush());
     this.inspection = new SqliteInspection(db);

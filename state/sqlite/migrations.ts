@@ -297,6 +297,19 @@ export const migrations: readonly { version: number; sql: string }[] = [
       CREATE TABLE notify_memory (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- What scimsync learned about each target (its schema, the rate it answers without 429s).
+      CREATE TABLE target_facts (
+        integration TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        learned_at TEXT NOT NULL,
+        PRIMARY KEY (integration, name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** How far to migrate. */

@@ -13,6 +13,7 @@ export class SqlitePurge {
       objects: OBJECT_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE integration = ?`)),
       lease: db.prepare('DELETE FROM leases WHERE integration = ?'),
       integration: db.prepare('DELETE FROM integrations WHERE name = ?'),
+      facts: db.prepare('DELETE FROM target_facts WHERE integration = ?'),
     };
   }
 
@@ -22,6 +23,7 @@ export class SqlitePurge {
       const objects = this.deleteObjects(integration);
       this.stmts.lease.run(integration);
       this.stmts.integration.run(integration);
+      this.stmts.facts.run(integration);
       return { objects };
     })();
   }

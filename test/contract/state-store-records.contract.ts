@@ -233,6 +233,23 @@ export function testStateRecords(fresh: Fresh): void {
       expect([again.sinkPositions.get('siem'), again.sinkPositions.get('syslog')]).toEqual([40, 7]);
       expect(again.notifyMemory.last('app:quarantine')).toBe('lifted');
     });
+
+    it('keep what was learned about each target, with its time, until the integration is purged', () => {
+      const { store, another } = fresh();
+      expect(store.targetFacts.get('app', 'schemas')).toBeUndefined();
+      store.targetFacts.put('app', 'schemas', '{"v":1}', new Date('2026-03-01T10:00:00.000Z'));
+      store.targetFacts.put('app', 'schemas', '{"v":2}', new Date('2026-03-02T10:00:00.000Z'));
+      store.targetFacts.put('app', 'rate', '12.5');
+      store.targetFacts.put('other', 'rate', '3');
+      store.close();
+      const again = another();
+      expect(again.targetFacts.get('app', 'schemas')).toEqual({ value: '{"v":2}', learnedAt: '2026-03-02T10:00:00.000Z' });
+      again.targetFacts.forget('app', 'rate');
+      expect(again.targetFacts.get('app', 'rate')).toBeUndefined();
+      again.purgeIntegration('app');
+      expect(again.targetFacts.get('app', 'schemas')).toBeUndefined();
+      expect(again.targetFacts.get('other', 'rate')?.value).toBe('3');
+    });
   });
 
   describe('inspection', () => {
