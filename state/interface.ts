@@ -305,8 +305,8 @@ export interface StateStore {
   knownIntegrations(): string[];
   /** The integration's quarantine, if one is set. */
   getQuarantine(integration: string): Quarantine | undefined;
-  /** Sets a quarantine, or (undefined) lifts it, resetting the back-off level unless `keepLevel` (a boolean is the older form of the option). */
-  setQuarantine(integration: string, q: Quarantine | undefined, lift?: boolean | QuarantineLift): void;
+  /** Sets a quarantine, or (undefined) lifts it, resetting the back-off level unless `keepLevel`. */
+  setQuarantine(integration: string, q: Quarantine | undefined, lift?: QuarantineLift): void;
   /** How many quarantines in a row, without a good cycle between them. */
   quarantineLevel(integration: string): number;
   /** Users in the last good snapshot, for the shrink guard. */

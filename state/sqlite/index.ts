@@ -175,7 +175,7 @@ export class SqliteStateStore implements StateStore {
   getQuarantine(integration: string): Quarantine | undefined {
     return this.integrations.getQuarantine(integration);
   }
-  setQuarantine(integration: string, q: Quarantine | undefined, lift?: boolean | QuarantineLift): void {
+  setQuarantine(integration: string, q: Quarantine | undefined, lift?: QuarantineLift): void {
     this.integrations.setQuarantine(integration, q, lift);
   }
   quarantineLevel(integration: string): number {

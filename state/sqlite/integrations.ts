@@ -67,12 +67,12 @@ export class SqliteIntegrations {
     return { until: r.quarantine_until, level: r.quarantine_level, reason: r.quarantine_reason ?? '' };
   }
 
-  setQuarantine(integration: string, q: Quarantine | undefined, lift: boolean | QuarantineLift = {}): void {
+  setQuarantine(integration: string, q: Quarantine | undefined, lift: QuarantineLift = {}): void {
     if (q) {
       this.stmts.setQuarantine.run(q.until, q.level, q.reason, integration);
       return;
     }
-    const keepLevel = typeof lift === 'boolean' ? lift : (lift.keepLevel ?? false);
+    const keepLevel = lift.keepLevel ?? false;
     this.stmts.setQuarantine.run(null, keepLevel ? this.quarantineLevel(integration) : 0, null, integration);
   }
 

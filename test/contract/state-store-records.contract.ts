@@ -39,7 +39,7 @@ export function testStateRecords(fresh: Fresh): void {
       expect(store.getQuarantine('app')).toBeUndefined();
       expect(store.quarantineLevel('app')).toBe(2);
       store.setQuarantine('app', { until: '2026-03-01T12:00:00.000Z', level: 3, reason: 'HTTP 403' });
-      store.setQuarantine('app', undefined, true);
+      store.setQuarantine('app', undefined, { keepLevel: true });
       expect(store.quarantineLevel('app')).toBe(3);
       store.setQuarantine('app', undefined);
       expect(store.quarantineLevel('app')).toBe(0);
