@@ -7,7 +7,7 @@ import { redactSecrets } from '../redact.js';
 import { mountApi } from './api.js';
 import { mountAssets } from './assets.js';
 import { allows, Authenticator, CSRF_FIELD, CSRF_HEADER, LoginThrottle, SESSION_COOKIE, SessionStore, sameSecret, type Session } from './auth.js';
-import { ConsoleActionError, type Actor, type ConsoleBackend } from './backend.js';
+import { ConsoleActionError, type Actor, type ConsoleBackend, type Role } from './backend.js';
 import { durationMs, isLoopback, parseListen, type HttpConfig } from '../config/http.js';
 import type { ConsoleEnv } from './env.js';
 import { errorPage } from './pages/login.js';
@@ -28,6 +28,11 @@ export interface ConsoleAppOptions {
   onError?: (err: unknown) => void;
   /** The clock of sessions and pages (tests). */
   now?: () => number;
+  /**
+   * The role of whoever uses the console on loopback without `http.auth`:
+   * `admin` (the default), or `viewer` for a console that only shows (the demo).
+   */
+  loopbackRole?: Role;
 }
 
 /** Secrets shorter than this are not hidden from texts: they would mangle ordinary words, and config validation refuses such tokens anyway. */
@@ -46,6 +51,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
   const sessions = new SessionStore({ ttlMs: durationMs(http.auth?.sessionTtl ?? '12h') ?? 12 * 3_600_000, now });
   const throttle = new LoginThrottle(now);
   const loopbackOnly = isLoopback(parseListen(http.listen).host);
+  const loopbackRole = options.loopbackRole ?? 'admin';
   const secretValues = () =>
     [...options.secrets(), ...(http.auth?.users.map((u) => u.passwordHash) ?? []), ...(http.auth?.apiTokens.map((t) => t.hash) ?? [])].filter(
       (s) => s.length >= MIN_SECRET_LENGTH,
@@ -112,7 +118,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     return bearer || browserless ? next() : originCheck(c, next);
   });
 
-  /** The actor of a bearer token or a session cookie; on loopback without logins, everyone is the local admin. */
+  /** The actor of a bearer token or a session cookie; on loopback without logins, everyone is the local user (an admin unless told otherwise). */
   const identify = (c: Context<ConsoleEnv>): Actor | undefined => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (bearer) return authenticator.bearer(bearer[1]!);
@@ -122,12 +128,12 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
       return { name: session.user, role: session.role, via: session.via };
     }
     if (authenticator.required) return undefined;
-    if (isApi(c) && !getCookie(c, SESSION_COOKIE)) return { name: 'local', role: 'admin', via: 'loopback' };
+    if (isApi(c) && !getCookie(c, SESSION_COOKIE)) return { name: 'local', role: loopbackRole, via: 'loopback' };
     // A browser on loopback gets a session of its own, for the CSRF token its forms carry.
-    const created = sessions.create('local', 'admin', 'loopback');
+    const created = sessions.create('local', loopbackRole, 'loopback');
     setCookie(c, SESSION_COOKIE, created.token, cookieOptions(c, sessions.ttlMs));
     c.set('session', created.session);
-    return { name: 'local', role: 'admin', via: 'loopback' };
+    return { name: 'local', role: loopbackRole, via: 'loopback' };
   };
 
   mountAssets(app);

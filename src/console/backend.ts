@@ -86,8 +86,8 @@ export interface CyclePoint {
   durationMs: number | null;
   operations: OperationCounts;
   failures: number;
-  /** 429 waits of the cycle; null when the state did not record them. */
-  rateLimitWaits: number | null;
+  /** 429 answers the cycle waited out (0 when it recorded none). */
+  rateLimitWaits: number;
 }
 
 export interface EscrowItem {

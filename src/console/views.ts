@@ -72,8 +72,8 @@ export function cyclePointOf(c: CycleFacts): CyclePoint {
       memberships: n('membersAdded') + n('membersRemoved'),
     },
     failures: n('failed'),
-    // Recorded once the cycle counts its 429 waits (CycleCounts.rateLimitWaits); null for cycles before.
-    rateLimitWaits: typeof c.counts.rateLimitWaits === 'number' ? c.counts.rateLimitWaits : null,
+    // The 429 answers the cycle waited out (CycleCounts.rateLimitWaits); 0 for a cycle that recorded none.
+    rateLimitWaits: n('rateLimitWaits'),
   };
 }
 

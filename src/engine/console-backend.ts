@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import cronParser from 'cron-parser';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
-import { StateStore, type CycleRecord } from '../../state/store.js';
+import { openStateStore, type CycleRecord, type StateStore } from '../../state/index.js';
 import type * as C from '../console/backend.js';
 import { ConsoleActionError, type ConsoleBackend, type ProgressFeed } from '../console/backend.js';
 import { byKind, cyclePointOf, previewOf, showValue, stateOf, summaryOf } from '../console/views.js';
@@ -18,7 +17,7 @@ import type { Logger } from '../log.js';
 import { buildResource } from '../scim/bodies.js';
 import { clientFor, runCycle } from './cycle.js';
 import { leaseOwner, withLease } from './lease.js';
-import { type ConsoleStateQueries } from './console-queries.js';
+import { nextRun } from './schedule.js';
 import { compare, correctState, loadDesired, readTarget, type ReconcileInput } from './reconcile.js';
 
 export interface EngineConsoleBackendOptions {
@@ -30,21 +29,12 @@ export interface EngineConsoleBackendOptions {
   progress?: ProgressFeed;
   /** When an integration runs next (the daemon's schedule); by default from its schedule and quarantine. */
   nextCycle?: (integration: IntegrationConfig, last: CycleRecord | undefined) => Date | null;
-  /** The reads the StateStore does not offer yet; by default SQL on the SQLite state. */
-  queries?: ConsoleStateQueries;
   now?: () => Date;
 }
 
 /** A source read once and handed to each step that reads it (scope, map, the cycle). */
 function cachedSource(read: SnapshotResult): SourceConnector {
   return { kind: 'cached', snapshot: async () => read };
-}
-
-/** The duration in an `every:` schedule. */
-function everyMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-  return m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : 40 * 60_000;
 }
 
 /**
@@ -56,7 +46,6 @@ function everyMs(text: string): number {
 export function createEngineConsoleBackend(options: EngineConsoleBackendOptions): ConsoleBackend {
   const { store, logger } = options;
   const now = options.now ?? (() => new Date());
-  const queries = options.queries ?? { recentCycles: (i, n) => store.recentCycles(i, n), eventsPage: (q) => store.eventsPage(q), event: (id) => store.getEvent(id), leaseExpiresAt: (i) => store.leaseExpiresAt(i), cycleEvents: (c) => store.cycleEvents(c) };
 
   const integrationOf = (name: string): IntegrationConfig => {
     const found = options.config().integrations.find((i) => i.name === name);
@@ -81,9 +70,9 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   /** A cycle of this integration open in the state while another process holds its lease: running elsewhere. */
   const progressFromState = (name: string, last: CycleRecord | undefined): C.CycleProgress | null => {
     if (!last || last.endedAt !== null) return null;
-    const expires = queries.leaseExpiresAt(name);
+    const expires = store.leaseExpiresAt(name);
     if (expires === undefined || expires < now().getTime()) return null;
-    const r = queries.cycleEvents(last);
+    const r = store.cycleEvents(last);
     return { cycleId: last.id, startedAt: last.startedAt, done: r.done, total: null, failed: r.failed, rateLimitWaits: 0, etaMs: null, source: 'events' };
   };
 
@@ -95,9 +84,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
 
   const nextCycleOf = (integration: IntegrationConfig, last: CycleRecord | undefined): string | null => {
     if (options.nextCycle) return options.nextCycle(integration, last)?.toISOString() ?? null;
-    const from = last ? new Date(last.startedAt) : now();
-    const s = integration.schedule;
-    const next = 'every' in s ? from.getTime() + everyMs(s.every) : cronParser.parseExpression(s.cron, { currentDate: from }).next().getTime();
+    const next = nextRun(integration.schedule, last ? new Date(last.startedAt) : now());
     const q = store.getQuarantine(integration.name);
     return new Date(Math.max(next, q ? Date.parse(q.until) : 0, now().getTime())).toISOString();
   };
@@ -110,7 +97,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     const q = store.getQuarantine(name);
     const held = store.getHeldPlan(name);
     const progress = progressOf(name, last);
-    const state = stateOf({ progress, quarantine: q, held, last, escrow: { size: escrow.length, givenUp }, now: now().getTime(), lastProblem: () => (last ? queries.cycleEvents(last).lastProblem : undefined) });
+    const state = stateOf({ progress, quarantine: q, held, last, escrow: { size: escrow.length, givenUp }, now: now().getTime(), lastProblem: () => (last ? store.cycleEvents(last).lastProblem : undefined) });
     const counts = store.objectCounts(name);
     return {
       name,
@@ -124,24 +111,16 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
 
   const history = (name: string, cycles: number): C.CyclePoint[] => {
     integrationOf(name);
-    return queries.recentCycles(name, cycles).map(cyclePointOf);
+    return store.recentCycles(name, cycles).map(cyclePointOf);
   };
 
-  /** Newest first, by keyset: a page costs what it returns, whatever the size of the log. */
+  /**
+   * Newest first, by keyset, from the state's indexed queries: a page costs what
+   * it returns, whatever the size of the log. A user is found as `scimsync events
+   * --user` finds one: by source id, target id, or a userName an event was written with.
+   */
   const events = (q: C.EventsQuery): C.EventPage => {
-    const { user, ...rest } = q;
-    let userIds: string[] | undefined;
-    if (user) {
-      // The user's ids in state (by source id, target id or userName), then the events that carry them.
-      const ids = new Set([user]);
-      for (const o of store.findObjects(q.integration, user)) {
-        if (o.kind !== 'user') continue;
-        ids.add(o.sourceId);
-        if (o.targetId) ids.add(o.targetId);
-      }
-      userIds = [...ids];
-    }
-    const rows = queries.eventsPage({ ...rest, limit: q.limit + 1, ...(userIds ? { userIds } : {}) });
+    const rows = store.eventsPage({ ...q, limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     return { events: page, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
   };
@@ -205,12 +184,17 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     return integration ? userView(integration, sourceId, await readSource(integration)) : undefined;
   };
 
-  /** Runs `work` holding the integration's lease; another scimsync running it is a BUSY refusal, not an error page. */
+  /**
+   * Runs `work` holding the integration's lease, as every writer of an
+   * integration does: an action never races a cycle of the daemon or a
+   * `scimsync sync`. While another holds it, the action is refused (BUSY, 409)
+   * and `work` does not run.
+   */
   const leased = async <T>(name: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     try {
       return await withLease({ store, integration: name, owner: leaseOwner() }, (lease) => work(lease.signal));
     } catch (err) {
-      if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `${err.message.replace(/^\[scimsync\] \[integration [^\]]+\] /, '')}: try again when its cycle ends`);
+      if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `a cycle of ${name} is running; try again when it ends`);
       throw err;
     }
   };
@@ -218,17 +202,17 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const provisionNow = async (action: C.IntegrationAction & { sourceId: string }): Promise<C.ProvisionResult> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
-    const read = await readSource(integration);
-    if ('error' in read) {
-      return { integration: name, sourceId: action.sourceId, cycleId: null, steps: [{ step: 'source', status: 'failed', title: 'The source could not be read', lines: [read.error] }] };
-    }
-    const before = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
-    const view = await userView(integration, action.sourceId, read);
-    const seen: NewEvent[] = [];
-    let cycleId: string | null = null;
-    let operations: Operation[] = [];
-    let failure: string | undefined;
-    await leased(name, async (signal) => {
+    return leased(name, async (signal) => {
+      const read = await readSource(integration);
+      if ('error' in read) {
+        return { integration: name, sourceId: action.sourceId, cycleId: null, steps: [{ step: 'source', status: 'failed', title: 'The source could not be read', lines: [read.error] }] };
+      }
+      const before = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
+      const view = await userView(integration, action.sourceId, read);
+      const seen: NewEvent[] = [];
+      let cycleId: string | null = null;
+      let operations: Operation[] = [];
+      let failure: string | undefined;
       try {
         const report = await runCycle({ integration, store, logger, signal, source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
         cycleId = report.cycleId;
@@ -237,21 +221,22 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
         if (!(err instanceof ScimsyncError)) throw err;
         failure = err.message;
       }
+      const after = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
+      const pushed = before?.attrs ?? {};
+      const steps = provisionSteps({
+        sourceId: action.sourceId,
+        view,
+        before,
+        after,
+        operations: operations.map((op) => previewOf(op, pushed)),
+        events: seen,
+        failure,
+        deprovision: integration.deprovision.action,
+      });
+      const n = operations.length;
+      audit(name, action.actor, `provision now of ${action.sourceId}: ${n} ${n === 1 ? 'operation' : 'operations'}${failure ? ' (stopped)' : ''}`, { provisionNow: { operations: operations.map((o) => o.kind) } }, { sourceId: action.sourceId, ...(cycleId ? { cycleId } : {}) });
+      return { integration: name, sourceId: action.sourceId, cycleId, steps };
     });
-    const after = store.findObjects(name, action.sourceId).find((o) => o.kind === 'user' && o.sourceId === action.sourceId);
-    const pushed = before?.attrs ?? {};
-    const steps = provisionSteps({
-      sourceId: action.sourceId,
-      view,
-      before,
-      after,
-      operations: operations.map((op) => previewOf(op, pushed)),
-      events: seen,
-      failure,
-      deprovision: integration.deprovision.action,
-    });
-    audit(name, action.actor, `provision now of ${action.sourceId}: ${operations.length} ${operations.length === 1 ? 'operation' : 'operations'}${failure ? ' (stopped)' : ''}`, { provisionNow: { operations: operations.map((o) => o.kind) } }, { sourceId: action.sourceId, ...(cycleId ? { cycleId } : {}) });
-    return { integration: name, sourceId: action.sourceId, cycleId, steps };
   };
 
   const reconcileInput = async (integration: IntegrationConfig): Promise<ReconcileInput> => {
@@ -321,7 +306,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     history: async (name, cycles) => history(name, cycles),
     plan,
     events: async (q) => events(q),
-    event: async (id) => queries.event(id),
+    event: async (id) => store.getEvent(id),
     user,
     reconcileReport: async (name) => {
       const { report } = await reportOf(integrationOf(name));
@@ -338,34 +323,40 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     },
     approve: async ({ integration, actor }): Promise<C.ActionResult> => {
       const name = integrationOf(integration).name;
-      const held = store.getHeldPlan(name);
-      if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held for approval`);
-      store.setApproval(name, now().toISOString());
-      const n = held.objects.length;
-      audit(name, actor, `mass deprovision of ${n} users approved for the next cycle (${held.reason})`, { approved: true, deprovisions: n, heldAt: held.heldAt });
-      return { ok: true, message: `Approved: the next cycle of ${name} deprovisions up to these ${n} users.` };
+      return leased(name, async () => {
+        const held = store.getHeldPlan(name);
+        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held for approval`);
+        store.setApproval(name, now().toISOString());
+        const n = held.objects.length;
+        audit(name, actor, `mass deprovision of ${n} users approved for the next cycle (${held.reason})`, { approved: true, deprovisions: n, heldAt: held.heldAt });
+        return { ok: true, message: `Approved: the next cycle of ${name} deprovisions up to these ${n} users.` };
+      });
     },
     discard: async ({ integration, actor }): Promise<C.ActionResult> => {
       const name = integrationOf(integration).name;
-      const held = store.getHeldPlan(name);
-      if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held`);
-      const n = held.objects.length;
-      if (held.approvedAt) {
-        store.setApproval(name, null);
-        audit(name, actor, `approval of the mass deprovision of ${n} users withdrawn`, { approved: false, deprovisions: n });
-        return { ok: true, message: `Approval withdrawn: the next cycle of ${name} holds the deprovisions again.` };
-      }
-      store.clearHeldPlan(name);
-      audit(name, actor, `held mass deprovision of ${n} users discarded`, { discarded: true, deprovisions: n, heldAt: held.heldAt });
-      return { ok: true, message: `Discarded: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
+      return leased(name, async () => {
+        const held = store.getHeldPlan(name);
+        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held`);
+        const n = held.objects.length;
+        if (held.approvedAt) {
+          store.setApproval(name, null);
+          audit(name, actor, `approval of the mass deprovision of ${n} users withdrawn`, { approved: false, deprovisions: n });
+          return { ok: true, message: `Approval withdrawn: the next cycle of ${name} holds the deprovisions again.` };
+        }
+        store.clearHeldPlan(name);
+        audit(name, actor, `held mass deprovision of ${n} users discarded`, { discarded: true, deprovisions: n, heldAt: held.heldAt });
+        return { ok: true, message: `Discarded: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
+      });
     },
     liftQuarantine: async ({ integration, actor }): Promise<C.ActionResult> => {
       const name = integrationOf(integration).name;
-      const q = store.getQuarantine(name);
-      if (!q || Date.parse(q.until) <= now().getTime()) throw new ConsoleActionError('CONFLICT', `${name} is not quarantined`);
-      store.setQuarantine(name, undefined);
-      audit(name, actor, 'quarantine lifted', { quarantine: { lifted: true, was: q } });
-      return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
+      return leased(name, async () => {
+        const q = store.getQuarantine(name);
+        if (!q || Date.parse(q.until) <= now().getTime()) throw new ConsoleActionError('CONFLICT', `${name} is not quarantined`);
+        store.setQuarantine(name, undefined);
+        audit(name, actor, 'quarantine lifted', { quarantine: { lifted: true, was: q } });
+        return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
+      });
     },
     provisionNow,
     reconcile,
@@ -374,6 +365,6 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
 
 /** The backend of `scimsync console`: a state connection of its own, closed with it; no cycle runs but the admin's actions. */
 export function openEngineConsoleBackend(options: { config: Config; logger: Logger }): { backend: ConsoleBackend; close: () => void } {
-  const store = StateStore.open(options.config.state.path);
+  const store = openStateStore(options.config.state.path);
   return { backend: createEngineConsoleBackend({ config: () => options.config, store, logger: options.logger }), close: () => store.close() };
 }

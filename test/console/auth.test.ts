@@ -276,4 +276,23 @@ describe('a console on loopback without http.auth', () => {
     expect((await script.request('/api/integrations/app/approve', { method: 'POST' })).status).toBe(200);
     expect(backend.actions.map((a) => a.actor)).toEqual(['local']);
   });
+
+  it('lets this machine only look when it is read-only (the demo): no action, from a page or a script', async () => {
+    const backend = new FakeBackend();
+    const app = createConsoleApp({ backend, http: httpConfigSchema.parse({ listen: '127.0.0.1:9464' }), secrets: () => [], loopbackRole: 'viewer' });
+    const browser = new TestBrowser(app, undefined, 'http://127.0.0.1:9464');
+    const page = await (await browser.get('/integrations/app')).text();
+    expect(page).toContain('local access (viewer)');
+    expect(page).not.toContain('Approve');
+    for (const path of ['/', '/logs', '/users/app/u1', '/integrations/app/plan']) expect((await browser.get(path)).status, path).toBe(200);
+    const csrf = /X-CSRF-Token&quot;:&quot;([^&]+)&quot;/.exec(page)![1]!;
+    expect((await browser.post('/integrations/app/approve', { _csrf: csrf })).status).toBe(403);
+    expect((await browser.post('/users/app/u1/provision', { _csrf: csrf })).status).toBe(403);
+    const script = await app.request('http://127.0.0.1:9464/api/integrations/app/approve', { method: 'POST' });
+    expect(script.status).toBe(403);
+    expect(await script.json()).toEqual({ error: 'local is a viewer: only an admin may do this' });
+    expect((await app.request('http://127.0.0.1:9464/api/integrations')).status).toBe(200);
+    expect(backend.actions).toEqual([]);
+  });
 });
+

@@ -15,8 +15,9 @@ import { createEngineConsoleBackend } from '../../src/engine/console-backend.js'
 import { runCycle } from '../../src/engine/cycle.js';
 import { leaseOwner, withLease } from '../../src/engine/lease.js';
 import { createLogger } from '../../src/log.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore, type StateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { CHROMIUM_ARGS, watchPage, type PageWatch } from './support/browser-watch.js';
 import { SecretScanner } from './support/secret-scan.js';
 
 const TARGET_TOKEN = 'e2e-target-token-5d1c0b9a77';
@@ -24,7 +25,6 @@ const ADA_PASSWORD = 'ada-console-password';
 const BOB_PASSWORD = 'bob-console-password';
 const CI_TOKEN = 'scimsync_e2e-ci-token-0000000000000001';
 const SHOTS = join(process.cwd(), 'test-results', 'console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let target: DevTarget;
 let ws: Workspace;
@@ -37,9 +37,10 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let scanner: SecretScanner;
+/** What the browser saw go wrong; of the answers of 400 and more, only the one wrong password is expected. */
+let watch: PageWatch;
+/** Errors the console's server met. */
 const problems: string[] = [];
-/** Answers of 400 and more the browser got: only the one wrong password is expected. */
-const failed: string[] = [];
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
 
 const byExternalId = (id: string) => [...target.users.values()].find((u) => u.externalId === id);
@@ -61,7 +62,7 @@ beforeAll(async () => {
   expect((await ws.run(['sync'])).code).toBe(0);
 
   config = loadConfig(ws.configPath, { TEST_TOKEN: TARGET_TOKEN }).config;
-  store = StateStore.open(config.state.path);
+  store = openStateStore(config.state.path);
   board = new CycleProgressBoard();
   const backend = createEngineConsoleBackend({ config: () => config, store, logger, progress: board });
   const http = httpConfigSchema.parse({
@@ -81,25 +82,8 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
-  watch(page);
+  watch = watchPage(page, scanner);
 }, 120_000);
-
-/** Every page's dialogs accepted, its console errors and failed loads listed, every answer it gets scanned for secrets. */
-function watch(p: Page): void {
-  p.on('dialog', (d) => void d.accept());
-  p.on('console', (m) => {
-    // A failed load is listed with its URL below; anything else logged (a CSP refusal, a script error) is a problem.
-    if ((m.type() === 'error' || m.type() === 'warning') && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
-  });
-  p.on('pageerror', (e) => problems.push(`page: ${e.message}`));
-  // Every answer the browser gets, assets included, is scanned for secrets.
-  p.on('response', (r) => {
-    const type = r.headers()['content-type'] ?? '';
-    if (r.status() >= 400) failed.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
-    if (r.status() >= 300 && r.status() < 400) return;
-    if (/text|json|javascript/.test(type)) void r.text().then((t) => scanner.scan(`${r.request().method()} ${r.url()}`, t)).catch(() => undefined);
-  });
-}
 
 afterAll(async () => {
   await browser?.close();
@@ -255,7 +239,7 @@ describe('the console in a real browser', () => {
     await shot('reconcile');
 
     const viewer = await (await browser.newContext()).newPage();
-    watch(viewer);
+    watchPage(viewer, scanner, watch);
     await viewer.goto(`${server.url}/login`);
     await viewer.fill('#name', 'bob');
     await viewer.fill('#password', BOB_PASSWORD);
@@ -271,12 +255,13 @@ describe('the console in a real browser', () => {
     for (const path of ['/api/integrations', '/api/integrations/app', '/api/integrations/app/history?cycles=10', '/api/integrations/app/plan', '/api/integrations/app/users/u00005', '/api/events?user=u00005']) await api(path);
     await page.goto(`${server.url}/`);
     await shot('overview-after');
-    // Let the last response bodies be read.
-    await new Promise((r) => setTimeout(r, 300));
+    // Every answer the browsers got, and every API answer, has been read and scanned.
+    await watch.settled();
     expect(scanner.scanned.length).toBeGreaterThan(30);
     expect(scanner.leaks).toEqual([]);
     expect(problems).toEqual([]);
-    expect(failed).toEqual(['POST /login 401']);
+    expect(watch.problems).toEqual([]);
+    expect(watch.failed).toEqual(['POST /login 401']);
   });
 });
 

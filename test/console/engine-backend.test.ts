@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor, ConsoleBackend } from '../../src/console/backend.js';
+import { createConsoleApp } from '../../src/console/app.js';
 import { CycleProgressBoard } from '../../src/console/progress.js';
+import { httpConfigSchema } from '../../src/config/http.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
 import { createLogger } from '../../src/log.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore, type StateStore } from '../../state/index.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -26,7 +28,7 @@ afterEach(() => {
 
 function backendFor(options: { progress?: CycleProgressBoard } = {}): { backend: ConsoleBackend; store: StateStore } {
   const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-  const store = StateStore.open(config.state.path);
+  const store = openStateStore(config.state.path);
   open.push(store);
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
   return { backend: createEngineConsoleBackend({ config: () => config, store, logger, ...options }), store };
@@ -202,4 +204,33 @@ describe('the engine backend of the console', () => {
     expect(outcome).toMatchObject({ mode: 'apply', corrected: 1, cycle: { outcome: 'success' } });
     expect(byExternalId('u00002')!.title).toBe('Engineer');
   });
+
+  it("charts each cycle's 429 waits in the history, its API and the page's table, 0 for a cycle that recorded none", async () => {
+    await synced(2);
+    const { backend, store } = backendFor();
+    const at = Date.now() + 60_000;
+    store.startCycle('cycle-429', 'app', false, new Date(at));
+    store.finishCycle('cycle-429', 'success', { updated: 2, failed: 0, rateLimitWaits: 4 }, new Date(at + 2500));
+    store.flush();
+
+    const history = await backend.history('app', 30);
+    expect(history.map((p) => [p.outcome, p.operations.updated, p.rateLimitWaits])).toEqual([
+      ['success', 2, 4],
+      ['success', 0, 0],
+    ]);
+    const app = createConsoleApp({ backend, http: httpConfigSchema.parse({}), secrets: () => [] });
+    const api = (await (await app.request('http://127.0.0.1/api/integrations/app/history?cycles=5')).json()) as { rateLimitWaits: number }[];
+    expect(api.map((p) => p.rateLimitWaits)).toEqual([4, 0]);
+    const detail = (await (await app.request('http://127.0.0.1/api/integrations/app')).json()) as { history: { rateLimitWaits: number }[] };
+    expect(detail.history.map((p) => p.rateLimitWaits)).toEqual([4, 0]);
+
+    const html = await (await app.request('http://127.0.0.1/integrations/app')).text();
+    const table = /<table class="grid" id="cycles">([\s\S]*?)<\/table>/.exec(html)![1]!;
+    const headers = [...table.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((m) => m[1]);
+    const column = headers.indexOf('429 waits');
+    expect(column).toBeGreaterThan(0);
+    const rows = table.split('<tr>').slice(2).map((r) => [...r.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]));
+    expect(rows.map((r) => r[column])).toEqual(['4', '0']);
+  });
 });
+

@@ -13,7 +13,7 @@ function historyTable(points: CyclePoint[], now: number): SafeHtml {
     return html`<tr><td>${when(p.startedAt, now)}</td><td><span class="badge ${p.outcome ?? 'running'}">${p.outcome ?? 'unfinished'}</span></td>
 <td class="num">${duration(p.durationMs)}</td><td class="num">${o.created}</td><td class="num">${o.updated + o.reactivated}</td>
 <td class="num">${o.deactivated + o.deleted}</td><td class="num">${o.groups + o.memberships}</td><td class="num">${p.failures}</td>
-<td class="num">${p.rateLimitWaits ?? '—'}</td><td><a href="/logs${query({ cycle: p.id })}">events</a></td></tr>`;
+<td class="num">${p.rateLimitWaits}</td><td><a href="/logs${query({ cycle: p.id })}">events</a></td></tr>`;
   });
   return html`<table class="grid" id="cycles"><thead><tr><th>Started</th><th>Outcome</th><th class="num">Duration</th><th class="num">Created</th><th class="num">Updated</th>
 <th class="num">Deprovisioned</th><th class="num">Group changes</th><th class="num">Failures</th><th class="num">429 waits</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
