@@ -12,12 +12,12 @@ import { runCycle } from '../src/engine/cycle.js';
 import { createLogger } from '../src/log.js';
 import { scopeSnapshot } from '../src/core/scope.js';
 import { buildResource } from '../src/scim/bodies.js';
-import { StateStore } from '../state/store.js';
+import { openStateStore } from '../state/index.js';
 
 const [mode, configPath, name] = process.argv.slice(2) as [string, string, string];
 const { config } = loadConfig(configPath);
 const integration = config.integrations.find((i) => i.name === name)!;
-const store = StateStore.open(config.state.path);
+const store = openStateStore(config.state.path);
 
 async function desiredAndGroups() {
   const { snapshot } = await createSource(integration).snapshot();

@@ -1,23 +1,38 @@
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
+import { openState, type StateStore } from '../engine/state-access.js';
 import { ConfigError } from '../errors.js';
+import type { Io } from '../io.js';
 import { createLogger, type Logger } from '../log.js';
-import { type StateStore, openStateStore } from '../../state/index.js';
 
-export { processIo, type Io } from './io.js';
-import type { Io } from './io.js';
+export { processIo, type Io } from '../io.js';
 
+/** What a verb runs with: the config, a logger, and the state (the verb closes it). */
 export interface CommandContext {
   config: Config;
   logger: Logger;
   store: StateStore;
 }
 
-export function openContext(configPath: string | undefined, io: Io, quiet = false): CommandContext {
+/** How a verb logs: `config` as the config says (sync), `silent` for the verbs that print their own report. */
+export interface ContextOptions {
+  log?: 'config' | 'silent';
+}
+
+/** The config and a logger, without the state (the verbs whose engine functions open it). */
+export function commandConfig(configPath: string | undefined, io: Io, options: ContextOptions = {}): { config: Config; logger: Logger } {
   const { config } = loadConfig(configPath, io.env);
-  const logger = createLogger({ level: config.log.level, format: config.log.format, silent: quiet });
-  const store = openStateStore(config.state.path);
-  return { config, logger, store };
+  const logger = createLogger({ level: config.log.level, format: config.log.format, silent: options.log === 'silent' });
+  return { config, logger };
+}
+
+/** The config, a logger and the state. */
+export function openContext(configPath: string | undefined, io: Io, options?: ContextOptions): CommandContext;
+/** @deprecated pass `{ log: 'silent' }` instead of `true`. */
+export function openContext(configPath: string | undefined, io: Io, quiet: boolean): CommandContext;
+export function openContext(configPath: string | undefined, io: Io, options: ContextOptions | boolean = {}): CommandContext {
+  const { config, logger } = commandConfig(configPath, io, typeof options === 'boolean' ? { log: options ? 'silent' : 'config' } : options);
+  return { config, logger, store: openState(config) };
 }
 
 export function selectIntegrations(config: Config, name: string | undefined): IntegrationConfig[] {

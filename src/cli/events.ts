@@ -1,13 +1,17 @@
 import { Writable } from 'node:stream';
-import { UsageError, type ExitCode } from '../errors.js';
-import { EXPORT_FORMATS, lineFormat, writeEvents, type ExportFormat } from '../events/forward/format.js';
-import { EVENT_RESULTS, EVENT_TYPES, type EventResult, type EventType } from '../events/types.js';
-import { type EventQuery, type StateStore, openStateStore } from '../../state/index.js';
-import type { EventRecord } from '../events/types.js';
 import { loadConfig } from '../config/load.js';
+import {
+  EventLog,
+  eventListingFormat,
+  eventQuery,
+  lineFormat,
+  writeEvents,
+  type EventRecord,
+  type ExportFormat,
+} from '../engine/queries/events-listing.js';
+import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../redact.js';
-import { processIo, type Io } from './io.js';
-import { parseDuration, pause } from './format.js';
+import { processIo, type Io } from '../io.js';
 
 export interface EventsOptions {
   config?: string;
@@ -25,66 +29,12 @@ export interface EventsOptions {
   follow?: boolean;
 }
 
-function toTime(flag: string, text: string, now: number): string {
-  const ms = parseDuration(text);
-  if (ms !== undefined) return new Date(now - ms).toISOString();
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UsageError(`${flag} ${text}: expected a duration (30m, 2h, 7d) or an ISO date`);
-  return new Date(t).toISOString();
-}
-
-function wholeNumber(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} ${text}: expected a ${min > 0 ? 'positive' : 'non-negative'} whole number`);
-  return n;
-}
-
-/**
- * The listing asked for. Oldest first, by time; `--limit N` alone keeps the newest N (still
- * oldest first); `--after ID` lists what follows event ID (`--after 0`: from the oldest), so
- * that a script pages with `--after <last id printed> --limit N`.
- */
-export function eventQuery(options: EventsOptions, now: number = Date.now()): EventQuery {
-  const q: EventQuery = {};
-  if (options.integration) q.integration = options.integration;
-  if (options.type) {
-    if (!(EVENT_TYPES as readonly string[]).includes(options.type)) {
-      throw new UsageError(`--type ${options.type}: unknown event type (one of ${EVENT_TYPES.join(', ')})`);
-    }
-    q.type = options.type as EventType;
-  }
-  if (options.result) {
-    if (!(EVENT_RESULTS as readonly string[]).includes(options.result)) {
-      throw new UsageError(`--result ${options.result}: expected success, failure or skipped`);
-    }
-    q.result = options.result as EventResult;
-  }
-  if (options.user) q.user = options.user;
-  if (options.since) q.since = toTime('--since', options.since, now);
-  if (options.until) q.until = toTime('--until', options.until, now);
-  if (options.cycle) q.cycle = options.cycle;
-  if (options.after !== undefined) q.after = wholeNumber('--after', options.after, 0);
-  if (options.limit !== undefined) q.limit = wholeNumber('--limit', options.limit, 1);
-  return q;
-}
-
-type Listing = 'table' | ExportFormat;
-
-function listingOf(options: EventsOptions): Listing {
-  if (options.format === undefined) return options.json ? 'ndjson' : 'table';
-  if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) throw new UsageError(`--format ${options.format}: expected ${EXPORT_FORMATS.join(' or ')}`);
-  if (options.json) throw new UsageError(`--json and --format ${options.format}: choose one (--json is --format ndjson)`);
-  return options.format as ExportFormat;
-}
-
-const FOLLOW_POLL_MS = 500;
-
 /** `scimsync events`: the audit log, streamed; `--follow` keeps printing new events until interrupted. */
 export async function eventsCommand(options: EventsOptions, io: Io, signal?: AbortSignal): Promise<ExitCode> {
   const query = eventQuery(options);
-  const listing = listingOf(options);
+  const listing = eventListingFormat(options.format, options.json ?? false);
   const { config } = loadConfig(options.config, io.env);
-  const store = openStateStore(config.state.path);
+  const log = EventLog.open(config);
   const stop = new AbortController();
   signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const onSignal = () => stop.abort();
@@ -96,31 +46,15 @@ export async function eventsCommand(options: EventsOptions, io: Io, signal?: Abo
     const stdout = new Output(io);
     const printer = listing === 'table' ? new TablePrinter(stdout) : new ExportPrinter(listing, stdout);
     // Listed up to the newest event now, and followed from there: nothing twice, nothing missed.
-    const lastId = options.follow ? store.lastEventId() : undefined;
-    await printer.print(store.iterateEvents(lastId === undefined ? query : { ...query, throughId: lastId }));
+    const lastId = options.follow ? log.lastEventId() : undefined;
+    await printer.print(log.list(query, lastId));
     if (lastId === undefined) return 0;
-    await follow(store, query, lastId, printer, stop.signal);
+    for await (const batch of log.follow(query, lastId, { signal: stop.signal, ended: () => printer.closed })) await printer.print(batch);
     return 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    store.close();
-  }
-}
-
-async function follow(store: StateStore, query: EventQuery, from: number, printer: Printer, signal: AbortSignal): Promise<void> {
-  // The filters go on; a limit, a cursor or an order belong to the listing already printed.
-  const filters: EventQuery = { ...query };
-  delete filters.limit;
-  delete filters.after;
-  delete filters.order;
-  let lastId = from;
-  while (!signal.aborted && !printer.closed) {
-    await pause(FOLLOW_POLL_MS, signal);
-    const newest = store.lastEventId();
-    if (newest <= lastId) continue;
-    await printer.print(store.iterateEvents({ ...filters, afterId: lastId, throughId: newest }));
-    lastId = newest;
+    log.close();
   }
 }
 

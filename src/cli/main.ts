@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ScimsyncError, type ExitCode } from '../errors.js';
 import { escapeControl } from '../redact.js';
-import { processIo, type Io } from './io.js';
+import { processIo, type Io } from '../io.js';
 import type { ApproveOptions } from './approve.js';
 import type { EventsOptions } from './events.js';
 import type { PlanOptions } from './plan.js';

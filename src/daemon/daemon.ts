@@ -4,17 +4,17 @@ import { CycleProgressBoard } from '../console/progress.js';
 import { configSecrets } from '../console/secrets.js';
 import { startConsoleServer, type ConsoleServer } from '../console/server.js';
 import { createEngineConsoleBackend } from '../engine/console-backend.js';
-import cronParser from 'cron-parser';
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import { runCycle } from '../engine/cycle.js';
 import { leaseOwner, withLease } from '../engine/lease.js';
 import { LeaseHeldError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { parseDuration } from '../cli/format.js';
-import type { Io } from '../cli/context.js';
-import { StateStore, type CycleRecord } from '../../state/store.js';
-import { Metrics, healthOf, type IntegrationHealth } from './metrics.js';
+import { HealthWatch, type IntegrationHealth } from '../engine/queries/health.js';
+import { nextRun } from '../engine/schedule.js';
+import { openState } from '../engine/state-access.js';
+import type { Io } from '../io.js';
+import { Metrics } from './metrics.js';
 
 export interface DaemonOptions {
   config?: string;
@@ -34,12 +34,6 @@ interface Slot {
   running: Promise<void> | undefined;
 }
 
-/** When the next cycle is due after one that started at `from`. */
-export function nextRun(schedule: IntegrationConfig['schedule'], from: Date): number {
-  if ('every' in schedule) return from.getTime() + (parseDuration(schedule.every) ?? 40 * 60_000);
-  return cronParser.parseExpression(schedule.cron, { currentDate: from }).next().getTime();
-}
-
 /**
  * `scimsync daemon`: every integration on its schedule, forever. One cycle of an
  * integration at a time, also across processes sharing the state (a lease row).
@@ -50,7 +44,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   const { io } = options;
   let { config, path } = loadConfig(options.config, io.env);
   const logger: Logger = createLogger({ level: config.log.level, format: io.isTty ? config.log.format : 'json' });
-  const store = StateStore.open(config.state.path);
+  const store = openState(config);
   const owner = leaseOwner();
   const metrics = new Metrics();
   const stop = new AbortController();
@@ -76,15 +70,11 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   };
   plan(config);
 
-  // The last finished cycle of each integration: while one runs, health speaks of the one before.
-  const finished = new Map<string, CycleRecord>();
+  // While a cycle runs, health speaks of the one before.
+  const watch = new HealthWatch(store);
   const health = () => {
     const report: Record<string, IntegrationHealth> = {};
-    for (const name of slots.keys()) {
-      const last = store.lastCycle(name);
-      if (last?.outcome) finished.set(name, last);
-      report[name] = healthOf({ last: finished.get(name), quarantine: store.getQuarantine(name), escrow: store.loadEscrow(name), now: Date.now() });
-    }
+    for (const name of slots.keys()) report[name] = watch.healthOf(name, Date.now());
     return report;
   };
 
@@ -162,11 +152,9 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
       else logger.error(err.message, { integration: name });
       metrics.cycleDuration.observe({ integration: name, outcome: 'failed' }, (Date.now() - started.getTime()) / 1000);
     }
-    const last = store.lastCycle(name);
-    if (last?.outcome) finished.set(name, last);
+    watch.noteLastCycle(name);
     metrics.queueDepth.set({ integration: name }, 0);
-    const q = store.getQuarantine(name);
-    const quarantinedUntil = q ? Date.parse(q.until) : 0;
+    const quarantinedUntil = watch.quarantinedUntil(name);
     metrics.quarantined.set({ integration: name }, quarantinedUntil > Date.now() ? 1 : 0);
     // Quarantine back-off: the next cycle waits for it to end.
     slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { NewEvent } from './types.js';
 
@@ -53,4 +54,26 @@ export class EventSink {
     }
     return event;
   }
+}
+
+/** Where an admin's action is kept: an EventStore, made durable at once when it can be. */
+export interface AuditStore extends EventStore {
+  flush?(): void;
+}
+
+export interface AdminActionOptions {
+  integration: string;
+  logger: Logger;
+  store: AuditStore;
+}
+
+/**
+ * An admin's action outside a cycle (approve, discard, state purge, state rebuild, reconcile):
+ * one event through the sink, with an id of its own in place of a cycle's, durable when this returns.
+ */
+export function recordAdminAction(options: AdminActionOptions, e: EventInput): NewEvent {
+  const sink = new EventSink({ integration: options.integration, cycleId: randomUUID(), logger: options.logger, store: options.store });
+  const event = sink.emit(e);
+  options.store.flush?.();
+  return event;
 }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DevTarget } from '../support/devtarget/server.js';
-import { StateStore } from '../../state/store.js';
+import { openStateStore } from '../../state/index.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -56,10 +56,14 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
   }
 }
 
+/** The cycles of integration `app` the state records, oldest first. */
 function cycles(w: Workspace): { started_at: string; ended_at: string | null; outcome: string | null }[] {
-  const store = StateStore.open(join(w.dir, 'state.db'));
+  const store = openStateStore(join(w.dir, 'state.db'));
   try {
-    return store.db.prepare<[], { started_at: string; ended_at: string | null; outcome: string | null }>('SELECT started_at, ended_at, outcome FROM cycles ORDER BY started_at').all();
+    return store
+      .recentCycles('app', 100_000)
+      .reverse()
+      .map((c) => ({ started_at: c.startedAt, ended_at: c.endedAt, outcome: c.outcome }));
   } finally {
     store.close();
   }

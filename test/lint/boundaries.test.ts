@@ -30,7 +30,7 @@ describe('the layering rule rejects a forbidden import', () => {
   });
 
   it('cli importing the state store is an error', async () => {
-    const findings = await lint('src/cli/bad.ts', "import { StateStore } from '../../state/store.js';\nexport const store = StateStore;\n");
+    const findings = await lint('src/cli/bad.ts', "import { openStateStore } from '../../state/index.js';\nexport const open = openStateStore;\n");
     expect(layering(findings)).toEqual([expect.objectContaining({ message: expect.stringMatching(/cli may not import state/) })]);
   });
 
@@ -58,6 +58,18 @@ describe('the layering rule rejects a forbidden import', () => {
     expect(layering(values)).toEqual([expect.objectContaining({ message: expect.stringMatching(/cli may not import events/) })]);
   });
 
+  it('the daemon importing a CLI module is an error', async () => {
+    const findings = await lint('src/daemon/bad.ts', "import { table } from '../cli/format.js';\nexport const t = table;\n");
+    expect(layering(findings)).toEqual([expect.objectContaining({ message: expect.stringMatching(/daemon may not import cli/) })]);
+  });
+
+  it('the daemon and the CLI opening the state themselves is an error', async () => {
+    const daemon = await lint('src/daemon/bad.ts', "import { openStateStore } from '../../state/index.js';\nexport const open = openStateStore;\n");
+    const cliTypes = await lint('src/cli/bad.ts', "import type { StateStore } from '../../state/index.js';\nexport type S = StateStore;\n");
+    expect(layering(daemon)).toEqual([expect.objectContaining({ message: expect.stringMatching(/daemon may not import state/) })]);
+    expect(layering(cliTypes)).toEqual([expect.objectContaining({ message: expect.stringMatching(/cli may not import state/) })]);
+  });
+
   it('shipped code importing the dev target is an error', async () => {
     const findings = await lint('src/engine/bad.ts', "import { startDevTarget } from '../../test/support/devtarget/server.js';\nexport const s = startDevTarget;\n");
     expect(layering(findings)).toEqual([expect.objectContaining({ message: expect.stringMatching(/engine may not import tooling/) })]);
@@ -72,12 +84,14 @@ describe('the layering rule rejects a forbidden import', () => {
 describe('the layering rule lets allowed edges pass', () => {
   it.each([
     ['engine -> core', 'src/engine/ok.ts', "import { planUsers } from '../core/plan-users.js';\nexport const p = planUsers;\n"],
-    ['engine -> state', 'src/engine/ok.ts', "import { StateStore } from '../../state/store.js';\nexport const s = StateStore;\n"],
+    ['engine -> state', 'src/engine/ok.ts', "import { openStateStore } from '../../state/index.js';\nexport const s = openStateStore;\n"],
     ['core -> node:crypto (hashing)', 'src/core/ok.ts', "import { createHash } from 'node:crypto';\nexport const h = createHash;\n"],
     ['cli -> errors (a shared leaf)', 'src/cli/ok.ts', "import { ConfigError } from '../errors.js';\nexport const e = ConfigError;\n"],
+    ['daemon -> io (a shared leaf)', 'src/daemon/ok.ts', "import { processIo } from '../io.js';\nexport const io = processIo;\n"],
+    ['cli -> engine queries', 'src/cli/ok.ts', "import { configuredStatuses } from '../engine/queries/status.js';\nexport const s = configuredStatuses;\n"],
     ['connectors -> scim (the SCIM source reads with the client)', 'connectors/ok.ts', "import { ScimClient } from '../src/scim/client.js';\nexport const c = ScimClient;\n"],
     ['config -> connectors/profiles (profile names)', 'src/config/ok.ts', "import { PROFILES } from '../../connectors/profiles/index.js';\nexport const p = PROFILES;\n"],
-    ['tests -> anything', 'test/ok.test.ts', "import { StateStore } from '../state/store.js';\nexport const s = StateStore;\n"],
+    ['tests -> anything', 'test/ok.test.ts', "import { openStateStore } from '../state/index.js';\nexport const s = openStateStore;\n"],
   ])('%s passes', async (_edge, file, code) => {
     expect(await lint(file, code)).toEqual([]);
   });

@@ -1,4 +1,4 @@
-/** Where a command writes: injectable so tests can run the CLI in-process. */
+/** Where a command writes: injectable so tests can run the CLI and the daemon in-process. */
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
@@ -8,6 +8,7 @@ export interface Io {
   handleSignals?: boolean;
 }
 
+/** The process's own stdout, stderr and environment. */
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
