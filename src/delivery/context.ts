@@ -4,6 +4,7 @@ import type { ScimClient } from '../scim/client.js';
 import type { RetryPolicy } from '../scim/retry.js';
 import type { CycleCounts } from './counts.js';
 import type { TargetState } from './target-state.js';
+import type { TargetWrites } from './writes.js';
 
 /** What every operation of one delivery shares: the target, what is known of it, and the cycle's counts. */
 export interface DeliveryContext {
@@ -23,6 +24,8 @@ export interface DeliveryContext {
   dirtyGroups: Set<string>;
   /** Operations whose in-flight record stays after they settle, so the next cycle reads first. */
   keepInflight: Set<string>;
+  /** Where writes go when not straight to `client` (Bulk requests); set by the delivery, see `writesOf`. */
+  writes?: TargetWrites | undefined;
   /** What the target was seen doing wrong this cycle. */
   quirks: { filterIgnored?: string };
 }

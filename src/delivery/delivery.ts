@@ -3,6 +3,8 @@ import type { Operation } from '../core/operations.js';
 import type { EventSink } from '../events/sink.js';
 import { eventTypeOf } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
+import { bulkSupportOf, readBulkSupport } from '../scim/bulk.js';
+import { BulkWriter, MAX_BULK_OPERATIONS } from './bulk.js';
 import type { DeliveryContext } from './context.js';
 import { GroupDelivery } from './groups.js';
 import { errorDetail, type Outcome } from './outcome.js';
@@ -15,6 +17,8 @@ const STARTED = -1;
 const INFLIGHT_WINDOW = 256;
 /** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
 const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
+/** Operations below which Bulk is not asked about: reading /ServiceProviderConfig would cost what Bulk saves. */
+const MIN_BULK_OPERATIONS = 3;
 
 export interface DeliveryOptions {
   store: DeliveryStore;
@@ -32,6 +36,11 @@ export interface DeliveryOptions {
   onProgress?: ((done: number, total: number, failed: number) => void) | undefined;
   /** Where the target lives, for the message when it cannot be reached. */
   targetUrl: string;
+  /**
+   * The target's /ServiceProviderConfig answer, when the caller has it (null: not published);
+   * without it, the delivery reads it itself when it has enough to send for Bulk to pay.
+   */
+  serviceProviderConfig?: unknown;
 }
 
 /**
@@ -58,6 +67,10 @@ export class Delivery {
   /** Operations in the order they became ready to start: the queue starts them in this order. */
   private readonly ready: Operation[] = [];
   private nextToMark = 0;
+  /** Carries writes in Bulk requests, when the target takes them. */
+  private bulk: BulkWriter | undefined;
+  /** The queue of operations whose requests all travel in Bulk requests (see `bulkOnly`). */
+  private wide: PQueue | undefined;
 
   constructor(
     private readonly ctx: DeliveryContext,
@@ -68,20 +81,27 @@ export class Delivery {
   }
 
   async run(operations: readonly Operation[]): Promise<void> {
+    const bulk = (this.bulk = await this.startBulk(operations));
     const queue = new PQueue({ concurrency: this.options.maxConcurrent });
+    // Writes that travel in Bulk requests wait for their request, not for a connection: many more run at once.
+    const wide = (this.wide = bulk ? new PQueue({ concurrency: this.options.maxConcurrent * bulk.limits.maxOperations }) : queue);
     const settled = new Map<string, Promise<unknown>>();
+    const byKey = bulk ? new Map(operations.map((op) => [op.key, op])) : undefined;
     const signal = this.ctx.signal;
     this.total = operations.length;
     const start = (op: Operation) => {
       this.ready.push(op);
-      return queue.add(() => this.execute(op));
+      return (bulk && this.bulkOnly(op) ? wide : queue).add(() => this.execute(op));
     };
     const none = Promise.resolve();
     for (const op of operations) {
       const deps: Promise<unknown>[] = [];
       for (const k of op.dependsOn) {
         const d = settled.get(k);
-        if (d) deps.push(d);
+        if (!d) continue;
+        // A group created with new users may go in the same Bulk request as their creates, naming them by bulkId.
+        const dep = op.kind === 'group.create' ? byKey?.get(k) : undefined;
+        deps.push(bulk && dep?.kind === 'user.create' ? Promise.race([d, bulk.queued(dep.sourceId)]) : d);
       }
       // Started once what it depends on has settled (at the earliest, after this loop has queued everything).
       const after = deps.length === 0 ? none : deps.length === 1 ? deps[0]! : Promise.all(deps);
@@ -156,6 +176,7 @@ export class Delivery {
     }
     const started = Date.now();
     this.markInflight(op);
+    if (op.kind === 'group.create') this.bulk?.holdFor(op.key, op.members);
     let outcome: Outcome;
     try {
       outcome = await this.apply(op);
@@ -174,6 +195,8 @@ export class Delivery {
         targetId: 'targetId' in op ? op.targetId : null,
         detail: errorDetail(err),
       };
+    } finally {
+      this.bulk?.release(op.key);
     }
     if (!ctx.keepInflight.has(op.key)) this.options.store.clearInflight(ctx.integration, op.key);
     if (outcome.result === 'success') {
@@ -188,6 +211,52 @@ export class Delivery {
     this.options.sink.emit({ type: outcome.type, result: outcome.result, sourceId: op.sourceId, targetId: outcome.targetId ?? null, summary: outcome.summary, detail });
     if (outcome.result === 'failure' && !this.fatal) this.escrow(op, outcome);
     this.progress();
+  }
+
+  /**
+   * A Bulk writer when the target says it takes Bulk requests (/ServiceProviderConfig, read
+   * once per delivery) and there is enough to send; undefined for single requests.
+   */
+  private async startBulk(operations: readonly Operation[]): Promise<BulkWriter | undefined> {
+    if (operations.length < MIN_BULK_OPERATIONS || this.ctx.signal?.aborted) return undefined;
+    const known = this.options.serviceProviderConfig;
+    const support = known !== undefined ? bulkSupportOf(known) : await readBulkSupport(this.ctx.client);
+    if (!support) return undefined;
+    const limits = { maxOperations: Math.min(support.maxOperations, MAX_BULK_OPERATIONS), maxPayloadSize: support.maxPayloadSize };
+    const writer = new BulkWriter(this.ctx.client, limits, {
+      maxInFlight: this.options.maxConcurrent,
+      onFallback: (reason) => {
+        // Single requests from now on: no more operations at once than the target is asked to serve.
+        if (this.wide) this.wide.concurrency = this.options.maxConcurrent;
+        this.options.sink.emit({
+          type: 'idm_integration_update',
+          result: 'failure',
+          summary: `the target answered a Bulk request badly (${reason}): single requests for the rest of this cycle`,
+          detail: { bulk: 'fallback', reason },
+        });
+      },
+    });
+    this.ctx.writes = writer;
+    return writer;
+  }
+
+  /** Whether an operation's requests all travel in Bulk requests (no lookup or read of its own first). */
+  private bulkOnly(op: Operation): boolean {
+    switch (op.kind) {
+      case 'user.create':
+        return this.ctx.accounts !== undefined;
+      case 'user.update':
+      case 'user.reactivate':
+      case 'user.deactivate':
+        return this.ctx.target.updateVerb === 'patch';
+      case 'user.delete':
+      case 'group.delete':
+        return true;
+      case 'group.create':
+        return false;
+      default:
+        return !this.ctx.dirtyGroups.has(op.sourceId);
+    }
   }
 
   private progress(): void {

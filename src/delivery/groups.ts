@@ -8,6 +8,7 @@ import { filterValue } from '../scim/client.js';
 import { findOrCreate, type Lookup } from './adoption.js';
 import type { DeliveryContext } from './context.js';
 import { errorDetail, isTargetProblem, type Outcome } from './outcome.js';
+import { writesOf } from './writes.js';
 
 type GroupCreate = Extract<GroupOperation, { kind: 'group.create' }>;
 type GroupDelete = Extract<GroupOperation, { kind: 'group.delete' }>;
@@ -72,15 +73,24 @@ export class GroupDelivery {
 
   private async post(op: GroupCreate): Promise<Outcome> {
     const ctx = this.ctx;
-    const members = ctx.state.resolved(op.members);
-    const body: Record<string, unknown> = {
-      schemas: [CORE_GROUP_SCHEMA],
-      displayName: op.displayName,
-      externalId: op.sourceId,
-      ...(members.length > 0 ? { members: members.map((m) => ({ value: m.targetId })) } : {}),
-    };
-    const { resource, attempts } = await ctx.client.create('Groups', body);
-    ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members: members.map((m) => m.sourceId) });
+    const { resource, attempts, members } = await writesOf(ctx).createWithMembers(
+      'Groups',
+      op.members,
+      (ref) => {
+        const named: string[] = [];
+        const values: { value: string }[] = [];
+        for (const u of op.members) {
+          const value = ctx.state.resolve(u) ?? ref(u);
+          if (value === undefined) continue;
+          named.push(u);
+          values.push({ value });
+        }
+        const body = { schemas: [CORE_GROUP_SCHEMA], displayName: op.displayName, externalId: op.sourceId, ...(values.length > 0 ? { members: values } : {}) };
+        return { body, members: named };
+      },
+      op.key,
+    );
+    ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members });
     ctx.counts.groupsCreated++;
     ctx.counts.membersAdded += members.length;
     return {
@@ -137,9 +147,9 @@ export class GroupDelivery {
     const ctx = this.ctx;
     // An add repeated after a lost answer would put members in twice on some targets.
     const options = { lostAnswer: ops.some((o) => o.op === 'add') ? ('throw' as const) : ('retry' as const) };
-    if (ctx.target.groups.multipleOperations) return (await ctx.client.patch('Groups', targetId, ops, options)).attempts;
+    if (ctx.target.groups.multipleOperations) return (await writesOf(ctx).patch('Groups', targetId, ops, options)).attempts;
     let attempts = 0;
-    for (const o of ops) attempts += (await ctx.client.patch('Groups', targetId, [o], options)).attempts;
+    for (const o of ops) attempts += (await writesOf(ctx).patch('Groups', targetId, [o], options)).attempts;
     return attempts;
   }
 
@@ -252,7 +262,7 @@ export class GroupDelivery {
     const ctx = this.ctx;
     let attempts = 1;
     try {
-      attempts = (await ctx.client.remove('Groups', op.targetId)).attempts;
+      attempts = (await writesOf(ctx).remove('Groups', op.targetId)).attempts;
     } catch (err) {
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
     }

@@ -1,15 +1,16 @@
-import { diffAttrs, hasChanges, isUserRef, type ScimAttrs } from '../core/attributes.js';
+import { diffAttrs, hasChanges, type ScimAttrs } from '../core/attributes.js';
 import { AccountIndex, matchKeys, resourceMatches, type MatchKey } from '../core/matching.js';
 import type { UserOperation } from '../core/operations.js';
-import { readPath } from '../core/paths.js';
 import type { StateUser, TargetResource } from '../core/records.js';
 import type { EventType } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
-import { applyToResource, buildPatchOps, buildResource, type PatchOperation } from '../scim/bodies.js';
+import { buildPatchOps, userBody, type PatchOperation } from '../scim/bodies.js';
 import { filterValue } from '../scim/client.js';
 import { findOrCreate, type AdoptOrigin, type Lookup } from './adoption.js';
+import { currentValues, putUpdate } from './etag.js';
 import type { DeliveryContext } from './context.js';
 import { changedList, errorDetail, isTargetProblem, type Outcome } from './outcome.js';
+import { writesOf } from './writes.js';
 
 type Change = Extract<UserOperation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>;
 
@@ -60,8 +61,8 @@ export class UserDelivery {
   }
 
   private async post(sourceId: string, attrs: ScimAttrs, first: MatchKey, attempt: number): Promise<Outcome> {
-    const { body, sent } = buildResource(attrs, true, this.ctx.state.resolve);
-    const { resource, attempts } = await this.ctx.client.createUser(body);
+    const { body, sent } = userBody(attrs, { active: true, resolve: this.ctx.state.resolve });
+    const { resource, attempts } = await writesOf(this.ctx).create('Users', body, { user: sourceId });
     this.ctx.state.saveUser(sourceId, resource.id, 'active', sent);
     this.ctx.counts.created++;
     return {
@@ -141,22 +142,13 @@ export class UserDelivery {
         detail: { protected: true },
       };
     }
-    const current: ScimAttrs = {};
-    for (const [path, v] of Object.entries(attrs)) {
-      const actual = readPath(resource, path);
-      if (isUserRef(v)) {
-        const id = (actual as { value?: unknown } | undefined)?.value;
-        if (typeof id === 'string' && id === ctx.state.resolve(v.userRef)) current[path] = v;
-      } else if (actual !== undefined && actual !== null) {
-        current[path] = actual as ScimAttrs[string];
-      }
-    }
+    const current = currentValues(resource, attrs, ctx.state.resolve);
     const changes = diffAttrs(current, attrs);
     changes.remove = [];
     const { ops, sent } = buildPatchOps(changes, ctx.state.resolve);
     if (resource.active !== true) ops.push({ op: 'replace', path: 'active', value: true });
     let attempts = 0;
-    if (ops.length > 0) attempts = (await ctx.client.patchUser(resource.id, ops)).attempts;
+    if (ops.length > 0) attempts = (await writesOf(ctx).patch('Users', resource.id, ops)).attempts;
     ctx.state.saveUser(sourceId, resource.id, 'active', { ...current, ...sent });
     const name = String(attrs.userName ?? sourceId);
     const changed = ops.map((o) => o.path);
@@ -190,23 +182,23 @@ export class UserDelivery {
       return { result: 'skipped', type, summary: `${op.sourceId}: nothing to send yet (a reference is not resolvable)`, targetId: op.targetId, detail: {} };
     }
     let attempts = 0;
+    let conflicts = 0;
+    const viaPut = usePut && ops.length > 0;
     try {
-      if (usePut && ops.length > 0) {
+      if (viaPut) {
         // Okta-style targets: read the resource, change what we manage, PUT it whole; `active` goes by PATCH.
-        const { resource, attempts: read } = await ctx.client.get('Users', op.targetId);
-        const put = applyToResource(resource, op.changes, ctx.state.resolve);
-        sent = put.sent;
-        attempts += read + (await ctx.client.request('PUT', `/Users/${encodeURIComponent(op.targetId)}`, put.body)).attempts;
-        if (activeOps.length > 0) attempts += (await ctx.client.patchUser(op.targetId, activeOps)).attempts;
+        const put = await putUpdate(ctx, op);
+        ({ sent, attempts, conflicts } = put);
+        if (activeOps.length > 0) attempts += (await writesOf(ctx).patch('Users', op.targetId, activeOps)).attempts;
       } else {
         ops = [...ops, ...activeOps];
-        attempts = (await ctx.client.patchUser(op.targetId, ops)).attempts;
+        attempts = (await writesOf(ctx).patch('Users', op.targetId, ops)).attempts;
       }
     } catch (err) {
       if (err instanceof ScimHttpError && err.kind === 'not-found') return this.relink(op, prior);
       throw err;
     }
-    if (usePut) ops = [...ops, ...activeOps];
+    if (viaPut) ops = [...ops, ...activeOps];
     const attrs: ScimAttrs = { ...(prior?.attrs ?? {}), ...sent };
     for (const path of removed) delete attrs[path];
     ctx.state.saveUser(op.sourceId, op.targetId, status, attrs);
@@ -219,7 +211,7 @@ export class UserDelivery {
       type,
       summary: `${verb} ${String(attrs.userName ?? op.sourceId)}${changedList(ops)}`,
       targetId: op.targetId,
-      detail: { attempts, changed: ops.map((o) => o.path), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
+      detail: { attempts, changed: ops.map((o) => o.path), ...(conflicts > 0 ? { conflicts } : {}), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
     };
   }
 
@@ -248,7 +240,7 @@ export class UserDelivery {
     const prior = ctx.state.user(sourceId);
     let attempts = 1;
     try {
-      attempts = (await ctx.client.deleteUser(targetId)).attempts;
+      attempts = (await writesOf(ctx).remove('Users', targetId)).attempts;
     } catch (err) {
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
     }

@@ -8,12 +8,29 @@ import {
   type ScimAttrs,
 } from '../core/attributes.js';
 
-/** SCIM request bodies built from flat attributes: a whole resource, PATCH operations, a PUT of a read resource. */
-/** Builds a full SCIM User body from flat attributes. */
-export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefResolver): {
+/* SCIM request bodies built from flat attributes: a whole resource, PATCH operations, a PUT of a read resource. */
+
+export interface ResourceBodyOptions {
+  /** The account's `active`, a JSON boolean (QUIRKS.md, "Writing"). */
+  active: boolean;
+  /** Target ids of user references (a manager); an unresolvable one is left out. */
+  resolve: RefResolver;
+}
+
+/**
+ * The positional form of `userBody`, kept for callers not yet moved to the options object.
+ * @deprecated use `userBody(attrs, { active, resolve })`
+ */
+export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefResolver): { body: Record<string, unknown>; sent: ScimAttrs } {
+  return userBody(attrs, { active, resolve });
+}
+
+/** Builds a full SCIM User body from flat attributes; `sent` is what it carries (refs left out are not). */
+export function userBody(attrs: ScimAttrs, options: ResourceBodyOptions): {
   body: Record<string, unknown>;
   sent: ScimAttrs;
 } {
+  const { active, resolve } = options;
   const body: Record<string, unknown> = { schemas: [CORE_USER_SCHEMA] };
   const schemas = new Set<string>([CORE_USER_SCHEMA]);
   // What is sent: `attrs` itself (never changed afterwards) unless a reference is left out.

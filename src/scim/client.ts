@@ -5,10 +5,10 @@ import { PATCH_OP_SCHEMA } from '../core/attributes.js';
 import { type PatchOperation } from './bodies.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
 import { InFlight, type Attempt } from './in-flight.js';
-import { readAllPages, type ListOptions, type ListResult, type ScimResource } from './paging.js';
+import { filterValue, readAllPages, versionOf, type ListOptions, type ListResult, type ReadResource, type ScimResource } from './paging.js';
 import { backoffDelay, classify, mayHaveBeenApplied, parseRateLimitWait, type LostAnswerPolicy, type RetryPolicy } from './retry.js';
 
-export type { ScimResource } from './paging.js';
+export { filterValue, versionOf, type ReadResource, type ScimResource } from './paging.js';
 export { backoffDelay } from './retry.js';
 export { scimHttpOptions } from './http.js';
 
@@ -59,20 +59,20 @@ export interface RequestOptions {
    * connection never made and a 429 are retried either way. @default 'retry'
    */
   lostAnswer?: LostAnswerPolicy;
+  /** RFC 7644 §3.14: the version last read; the target answers 412 if the resource changed since. */
+  ifMatch?: string | undefined;
 }
 
 export interface RequestResult<T> {
   status: number;
   data: T;
   attempts: number;
+  /** The answer's ETag header, when the target sent one (RFC 7644 §3.14). */
+  etag?: string | undefined;
 }
+
 
 const STOPPED_DETAIL = 'stopped: scimsync is shutting down';
-
-/** Quotes a value for a SCIM filter (RFC 7644 §3.4.2.2): `"` and `\` escaped. */
-export function filterValue(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
 
 /**
  * Speaks SCIM 2.0 to one target: auth, rate limit, retries, and error
@@ -208,8 +208,8 @@ export class ScimClient {
       attempt++;
       let err: ScimHttpError;
       try {
-        const res = await this.send<T>(method, path, body, refreshedAuth);
-        return { status: res.status, data: res.data, attempts: attempt };
+        const res = await this.send<T>(method, path, body, refreshedAuth, options.ifMatch);
+        return { status: res.status, data: res.data, attempts: attempt, ...(res.etag !== undefined ? { etag: res.etag } : {}) };
       } catch (e) {
         if (e instanceof ScimHttpError) err = e;
         else if (this.inFlight.stopped) err = this.stoppedError(method, path); // dropped by the limiter
@@ -244,7 +244,7 @@ export class ScimClient {
     }
   }
 
-  private send<T>(method: string, path: string, body: unknown, forceAuth: boolean): Promise<{ status: number; data: T }> {
+  private send<T>(method: string, path: string, body: unknown, forceAuth: boolean, ifMatch: string | undefined): Promise<{ status: number; data: T; etag?: string }> {
     if (this.inFlight.stopped) return Promise.reject(this.stoppedError(method, path));
     return this.limiter.schedule(async () => {
       const wait = this.pausedUntil - Date.now();
@@ -260,7 +260,8 @@ export class ScimClient {
       const attempt = this.inFlight.begin(this.options.timeoutMs);
       let res;
       try {
-        res = await this.http.request<string>(data === undefined ? { method, url: path, signal: attempt.signal } : { method, url: path, data, signal: attempt.signal });
+        const headers = ifMatch !== undefined ? { 'If-Match': ifMatch } : undefined;
+        res = await this.http.request<string>({ method, url: path, signal: attempt.signal, ...(data !== undefined ? { data } : {}), ...(headers ? { headers } : {}) });
       } catch (e) {
         this.options.onRequest?.({ method, path, status: undefined });
         throw this.failure(e, attempt, method, path);
@@ -274,7 +275,8 @@ export class ScimClient {
         if (!parsed.ok) {
           throw new ScimHttpError({ kind: 'transient', status: res.status, method, path, detail: 'the target answered with a malformed JSON body', ...(requestId ? { requestId } : {}) });
         }
-        return { status: res.status, data: parsed.value as T };
+        const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+        return { status: res.status, data: parsed.value as T, ...(etag !== undefined ? { etag } : {}) };
       }
       const retryAfter = parseRateLimitWait(res.headers);
       throw new ScimHttpError({
@@ -329,8 +331,8 @@ export class ScimClient {
     return readAllPages((path) => this.request<{ Resources?: unknown; nextCursor?: unknown; totalResults?: unknown } | undefined>('GET', path), type, options);
   }
 
-  /** One resource by id (404 throws a not-found error). */
-  async get(type: ResourceType, id: string, query = ''): Promise<{ resource: ScimResource; attempts: number }> {
+  /** One resource by id, with its version when the target keeps versions (404 throws a not-found error). */
+  async get(type: ResourceType, id: string, query = ''): Promise<ReadResource> {
     const path = `/${type}/${encodeURIComponent(id)}${query ? `?${query}` : ''}`;
     const res = await this.request<unknown>('GET', path);
     const r = res.data as { id?: unknown } | undefined;
@@ -338,7 +340,7 @@ export class ScimClient {
       const err = new ScimHttpError({ kind: 'transient', status: res.status, method: 'GET', path, detail: 'the target answered without a resource' });
       throw Object.assign(err, { attempts: res.attempts });
     }
-    return { resource: r as ScimResource, attempts: res.attempts };
+    return { resource: r as ScimResource, attempts: res.attempts, version: versionOf(r, res.etag) };
   }
 
   createUser(body: Record<string, unknown>): Promise<{ resource: ScimResource; attempts: number }> {
@@ -362,10 +364,6 @@ export class ScimClient {
   }
 
   /** PATCH answers 200 with the resource or 204 with none: both are success. */
-  patchUser(id: string, operations: PatchOperation[]): Promise<{ attempts: number }> {
-    return this.patch('Users', id, operations);
-  }
-
   async patch(type: ResourceType, id: string, operations: PatchOperation[], options: RequestOptions = {}): Promise<{ attempts: number }> {
     const res = await this.request(
       'PATCH',
@@ -376,8 +374,15 @@ export class ScimClient {
     return { attempts: res.attempts };
   }
 
-  deleteUser(id: string): Promise<{ attempts: number }> {
-    return this.remove('Users', id);
+  /** Replaces a whole resource (RFC 7644 §3.5.1); with `ifMatch`, one changed since it was read answers 412. */
+  async put(type: ResourceType, id: string, body: Record<string, unknown>, options: { ifMatch?: string | undefined } = {}): Promise<{ attempts: number }> {
+    const res = await this.request('PUT', `/${type}/${encodeURIComponent(id)}`, body, { ifMatch: options.ifMatch });
+    return { attempts: res.attempts };
+  }
+
+  /** One Bulk request (RFC 7644 §3.7): never repeated after a lost answer, as it may carry creates. */
+  bulk(body: Record<string, unknown>): Promise<RequestResult<unknown>> {
+    return this.request<unknown>('POST', '/Bulk', body, { lostAnswer: 'throw' });
   }
 
   async remove(type: ResourceType, id: string): Promise<{ attempts: number }> {

@@ -3,6 +3,26 @@ export interface ScimResource {
   [key: string]: unknown;
 }
 
+/** Quotes a value for a SCIM filter (RFC 7644 §3.4.2.2): `"` and `\` escaped. */
+export function filterValue(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A resource as read, with the version to send back in `If-Match` when the target keeps versions. */
+export interface ReadResource {
+  resource: ScimResource;
+  attempts: number;
+  /** `meta.version`, else the ETag header; undefined where the target keeps no versions. */
+  version: string | undefined;
+}
+
+/** The version of a resource as the target answered it: `meta.version`, else the ETag header (RFC 7644 §3.14). */
+export function versionOf(resource: unknown, etag: string | undefined): string | undefined {
+  const meta = (resource as { meta?: { version?: unknown } } | undefined)?.meta;
+  if (typeof meta?.version === 'string' && meta.version !== '') return meta.version;
+  return etag !== undefined && etag !== '' ? etag : undefined;
+}
+
 export interface ListOptions {
   /** Extra query parameters, e.g. `excludedAttributes=members`. */
   query?: string;

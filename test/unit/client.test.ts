@@ -91,8 +91,8 @@ describe('ScimClient', () => {
     scim().delete('/scim/v2/Users/y').reply(401);
     const c = client();
     await expect(c.createUser({})).rejects.toMatchObject({ kind: 'conflict', scimType: 'uniqueness' });
-    await expect(c.patchUser('x', [])).rejects.toMatchObject({ kind: 'not-found' });
-    await expect(c.deleteUser('y')).rejects.toMatchObject({ kind: 'fatal', status: 401 });
+    await expect(c.patch('Users', 'x', [])).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(c.remove('Users', 'y')).rejects.toMatchObject({ kind: 'fatal', status: 401 });
   });
 
   it('treats a malformed JSON body as a transient failure', async () => {
@@ -118,7 +118,7 @@ describe('ScimClient', () => {
       .patch('/scim/v2/Users/abc', (b: unknown) => ((body = b), true))
       .matchHeader('content-type', 'application/scim+json')
       .reply(204);
-    await client().patchUser('abc', [{ op: 'replace', path: 'active', value: false }]);
+    await client().patch('Users', 'abc', [{ op: 'replace', path: 'active', value: false }]);
     expect(body).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
   });
 
@@ -132,7 +132,7 @@ describe('ScimClient', () => {
     expect((await c.createUser({ userName: 'new@example.com' })).resource.id).toBe('n1');
     await c.request('PUT', '/Users/n1', { userName: 'new@example.com' });
     expect((await c.get('Users', 'n1')).resource.id).toBe('n1');
-    await c.deleteUser('n1');
+    await c.remove('Users', 'n1');
     expect(nock.isDone()).toBe(true);
   });
 

@@ -211,3 +211,46 @@ describe('several targets in one process', () => {
     expect(b.writes().map((r) => (r.body as { userName: string }).userName)).toEqual(['ada', 'ada']);
   });
 });
+
+describe('versions and Bulk, where the target is started with them', () => {
+  it('says what it supports in /ServiceProviderConfig, per target (scimmy configures the process)', async () => {
+    const plain = await start();
+    const full = await start({ etags: true, bulk: { maxOperations: 7 } });
+    const spc = async (t: DevTarget) => (await (await get(t, '/ServiceProviderConfig')).json()) as { bulk: unknown; etag: unknown };
+    expect(await spc(plain)).toMatchObject({ bulk: { supported: false }, etag: { supported: false } });
+    expect(await spc(full)).toMatchObject({ bulk: { supported: true, maxOperations: 7 }, etag: { supported: true } });
+    expect((await fetch(`${plain.url}/Bulk`, { method: 'POST', headers, body: '{}' })).status).toBe(501);
+  });
+
+  it('keeps meta.version, moves it on every write (an admin edit included), and answers a stale If-Match with 412', async () => {
+    const target = await start({ etags: true });
+    const created = (await (await createUser(target, 'ada')).json()) as { id: string; meta: { version: string } };
+    expect(created.meta.version).toBe('W/"1"');
+    target.editUser(created.id, { title: 'set in the app' });
+    const put = (version: string) =>
+      fetch(`${target.url}/Users/${created.id}`, { method: 'PUT', headers: { ...headers, 'If-Match': version }, body: JSON.stringify({ schemas: [USER], userName: 'ada' }) });
+    expect((await put('W/"1"')).status).toBe(412);
+    expect(target.users.get(created.id)!.title).toBe('set in the app');
+    const ok = await put('W/"2"');
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { meta: { version: string } }).meta.version).toBe('W/"3"');
+  });
+
+  it('applies a Bulk request in order, resolving bulkId references, within maxOperations', async () => {
+    const target = await start({ bulk: { maxOperations: 3 } });
+    const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+    const bulk = (Operations: unknown[]) =>
+      fetch(`${target.url}/Bulk`, { method: 'POST', headers, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }) });
+    const res = await bulk([
+      { method: 'POST', path: '/Users', bulkId: 'a', data: { schemas: [USER], userName: 'ada' } },
+      { method: 'POST', path: '/Users', bulkId: 'b', data: { schemas: [USER], userName: 'bob' } },
+      { method: 'POST', path: '/Groups', bulkId: 'g', data: { schemas: [GROUP], displayName: 'Sales', members: [{ value: 'bulkId:a' }, { value: 'bulkId:b' }] } },
+    ]);
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { Operations: { bulkId: string; status: string; location: string }[] };
+    expect(answer.Operations.map((o) => `${o.bulkId} ${o.status}`)).toEqual(['a 201', 'b 201', 'g 201']);
+    const ids = [...target.users.values()].map((u) => u.id).sort();
+    expect(([...target.groups.values()][0]!.members as { value: string }[]).map((m) => m.value).sort()).toEqual(ids);
+    expect((await bulk([1, 2, 3, 4].map((i) => ({ method: 'DELETE', path: `/Users/${i}` })))).status).toBe(413);
+  });
+});

@@ -66,6 +66,8 @@ export interface Fault {
   padBytes?: number;
   /** Answer list reads (GET /Users, /Groups) with full pages of new resources out of a billion; other requests are not matched. */
   endlessPages?: true;
+  /** Runs just before the request is served (or failed): an admin's edit in the app racing the request, say. */
+  beforeServe?: () => void;
 }
 
 export interface FaultsOptions {
@@ -77,6 +79,11 @@ export interface FaultsOptions {
 /** The faults injected into one target, and the middleware that applies them. */
 export interface Faults {
   middleware: RequestHandler;
+  /**
+   * The fault that an operation inside a Bulk request meets, as its own request would:
+   * only faults that answer with a status (no reset, stall or mangled answer) apply.
+   */
+  forOperation(method: string, path: string, body: unknown): Fault | undefined;
   inject(fault: Fault): void;
   clear(): void;
 }
@@ -129,6 +136,7 @@ export function createFaults(options: FaultsOptions): Faults {
     if (!fault) return next();
     if (fault.times !== undefined && --fault.times <= 0) faults.splice(i, 1);
     const act = () => {
+      fault.beforeServe?.();
       if (fault.reset === 'before') return req.socket.destroy();
       if (fault.reset === 'after') {
         // Serve it, then drop the connection instead of answering.
@@ -155,8 +163,24 @@ export function createFaults(options: FaultsOptions): Faults {
     if (fault.stallMs) options.timers.after(fault.stallMs, act);
     else act();
   };
+  const forOperation = (method: string, path: string, body: unknown): Fault | undefined => {
+    const raw = JSON.stringify(body ?? {});
+    const i = faults.findIndex(
+      (f) =>
+        f.status !== undefined &&
+        !f.reset && !f.stallMs && !f.afterApply && !f.trickle && f.padBytes === undefined && !f.endlessPages && f.responseBody === undefined &&
+        (f.method === undefined || f.method === method) &&
+        f.path.test(path) &&
+        (!f.body || f.body.test(raw)) &&
+        (f.rate === undefined || random() < f.rate),
+    );
+    const fault = faults[i];
+    if (fault && fault.times !== undefined && --fault.times <= 0) faults.splice(i, 1);
+    return fault;
+  };
   return {
     middleware,
+    forOperation,
     inject: (fault) => faults.push({ ...fault }),
     clear: () => {
       faults.length = 0;

@@ -22,6 +22,24 @@ export interface Store {
   emailDomains: string[];
   uniqueUserNames: boolean;
   filters: FilterMode;
+  /** Resource versions (RFC 7644 §3.14), bumped on every write; shown as `meta.version` when `etags`. */
+  versions: Map<string, number>;
+  etags: boolean;
+}
+
+/** The version of a resource as the target shows it: a weak ETag. */
+export function versionTag(store: Store, id: string): string {
+  return `W/"${store.versions.get(id) ?? 0}"`;
+}
+
+/** Records a write to a resource: its version moves on. */
+export function bumpVersion(store: Store, id: string): void {
+  store.versions.set(id, (store.versions.get(id) ?? 0) + 1);
+}
+
+/** A stored resource as answered: with `meta.version` when the target keeps versions. */
+function answered(store: Store, r: StoredResource): StoredResource {
+  return store.etags ? ({ ...r, meta: { version: versionTag(store, r.id) } } as StoredResource) : r;
 }
 
 // scimmy's resource registry is process-wide: its handlers find the store of the target serving the request.
@@ -55,6 +73,11 @@ function checkUser(store: Store, data: Record<string, unknown>, id: string | und
       throw new SCIMMY.Types.Error(409, 'uniqueness', `userName ${userName} is already taken`);
     }
   }
+  checkUserFields(store, data, id);
+}
+
+/** The rules of a user other than a unique userName: required attributes, the profile's rules. */
+export function checkUserFields(store: Store, data: Record<string, unknown>, id: string | undefined): void {
   const emailsOf = (d: Record<string, unknown>) =>
     (Array.isArray(d.emails) ? (d.emails as Record<string, unknown>[]) : []).map((e) => String(e.value ?? '').toLowerCase()).filter(Boolean);
   if (store.profile === 'strongdm') {
@@ -95,16 +118,17 @@ export function declareResources(): void {
       checkUser(store, data, resource.id);
       const stored = { ...data, id } as StoredResource;
       store.users.set(id, stored);
-      return stored as never; // scimmy's handler types want its schema classes; the store holds plain JSON
+      bumpVersion(store, id);
+      return answered(store, stored) as never; // scimmy's handler types want its schema classes; the store holds plain JSON
     })
     .egress((resource) => {
       const store = storeOf();
       if (resource.id) {
         const found = store.users.get(resource.id);
         if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
-        return found as never;
+        return answered(store, found) as never;
       }
-      return listOf(store, [...store.users.values()], resource.filter) as never;
+      return listOf(store, [...store.users.values()], resource.filter).map((r) => answered(store, r as StoredResource)) as never;
     })
     .degress((resource) => {
       const store = storeOf();
@@ -125,16 +149,17 @@ export function declareResources(): void {
       }
       const stored = { ...data, id } as StoredResource;
       store.groups.set(id, stored);
-      return stored as never; // scimmy's handler types want its schema classes; the store holds plain JSON
+      bumpVersion(store, id);
+      return answered(store, stored) as never; // scimmy's handler types want its schema classes; the store holds plain JSON
     })
     .egress((resource) => {
       const store = storeOf();
       if (resource.id) {
         const found = store.groups.get(resource.id);
         if (!found) throw new SCIMMY.Types.Error(404, null as unknown as string, `resource ${resource.id} not found`);
-        return found as never;
+        return answered(store, found) as never;
       }
-      return listOf(store, [...store.groups.values()], resource.filter) as never;
+      return listOf(store, [...store.groups.values()], resource.filter).map((r) => answered(store, r as StoredResource)) as never;
     })
     .degress((resource) => {
       const store = storeOf();

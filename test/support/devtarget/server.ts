@@ -5,7 +5,8 @@ import express from 'express';
 import SCIMMYRouters from 'scimmy-routers';
 import { AnswerTimers, sendScimError } from './answers.js';
 import { createFaults, type Fault } from './faults.js';
-import { declareResources, requestStore, type FilterMode, type Store, type StoredResource } from './resources.js';
+import { serveBulk, serviceProviderConfig } from './bulk.js';
+import { bumpVersion, declareResources, requestStore, versionTag, type FilterMode, type Store, type StoredResource } from './resources.js';
 
 export { GONG_EXTENSION, type FilterMode, type StoredResource } from './resources.js';
 export type { AfterApply, Fault } from './faults.js';
@@ -37,6 +38,21 @@ export interface DevTargetOptions {
   uniqueUserNames?: boolean;
   /** How filtered lists are answered (default `honour`; `ignore` and `first` behave like broken targets). */
   filters?: FilterMode;
+  /**
+   * Keep resource versions (RFC 7644 §3.14): `meta.version` on every answer, `etag.supported`
+   * in /ServiceProviderConfig, and a PUT, PATCH or DELETE whose `If-Match` is not the current
+   * version answered 412. Off by default.
+   */
+  etags?: boolean;
+  /** Take Bulk requests (RFC 7644 §3.7), as /ServiceProviderConfig then says. Off by default. */
+  bulk?: BulkOptions;
+}
+
+export interface BulkOptions {
+  /** Operations a Bulk request may carry; more is a 413. @default 1000 */
+  maxOperations?: number;
+  /** Bytes a Bulk request may take; more is a 413. @default 1 MiB */
+  maxPayloadSize?: number;
 }
 
 export interface RecordedRequest {
@@ -65,6 +81,8 @@ export interface DevTarget {
   clearFaults(): void;
   /** Adds an account directly, as an admin would in the app. */
   seedUser(user: Record<string, unknown>): StoredResource;
+  /** Changes an account directly, as an admin would in the app: its version moves on. */
+  editUser(id: string, change: Record<string, unknown>): void;
   stop(): Promise<void>;
 }
 
@@ -98,6 +116,8 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     emailDomains: (options.emailDomains ?? []).map((d) => d.toLowerCase()),
     uniqueUserNames: options.uniqueUserNames ?? true,
     filters: options.filters ?? 'honour',
+    versions: new Map(),
+    etags: options.etags ?? false,
   };
   const base = options.basePath ?? '/scim/v2';
   const requests: RecordedRequest[] = [];
@@ -129,6 +149,22 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     next();
   });
   app.use(faults.middleware);
+  const authorized = (req: express.Request) => req.header('Authorization') === `Bearer ${options.token}`;
+  // What the target supports is this target's own: scimmy's configuration is process-wide.
+  app.get(`${base}/ServiceProviderConfig`, (req, res, next) => serviceProviderConfig(req, res, next, options));
+  app.post(`${base}/Bulk`, (req, res) => {
+    if (!authorized(req)) return sendScimError(res, { status: 401, detail: 'Authorization failure' });
+    void serveBulk(req, res, options.bulk, faults);
+  });
+  app.use(`${base}/:type(Users|Groups)/:id`, (req, res, next) => {
+    const ifMatch = req.header('If-Match');
+    if (!store.etags || ifMatch === undefined || req.method === 'GET' || ifMatch === '*') return next();
+    const exists = (req.params.type === 'Users' ? store.users : store.groups).has(req.params.id!);
+    if (exists && ifMatch !== versionTag(store, req.params.id!)) {
+      return sendScimError(res, { status: 412, detail: `version ${ifMatch} is not the current one (${versionTag(store, req.params.id!)})` });
+    }
+    next();
+  });
   app.patch(`${base}/Groups/:id`, (req, res, next) => {
     const group = store.groups.get(req.params.id);
     const members = group?.members;
@@ -137,7 +173,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     // quadratic; large groups take member changes here, with the same semantics
     // (an add appends, duplicates included; removal by filter path or value list).
     if (!group || !Array.isArray(members) || members.length < LARGE_GROUP || !Array.isArray(ops) || !ops.every(isMemberOp)) return next();
-    if (req.header('Authorization') !== `Bearer ${options.token}`) return sendScimError(res, { status: 401, detail: 'Authorization failure' });
+    if (!authorized(req)) return sendScimError(res, { status: 401, detail: 'Authorization failure' });
     let list = members as { value: string }[];
     for (const op of ops as MemberOp[]) {
       const values = (Array.isArray(op.value) ? op.value : op.value ? [op.value] : []).map((m) => ({ value: String(m.value) }));
@@ -150,6 +186,7 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
       }
     }
     group.members = list;
+    bumpVersion(store, group.id);
     res.status(204).end();
   });
   app.use(
@@ -181,7 +218,14 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
       const id = randomUUID();
       const stored = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], active: true, ...user, id } as StoredResource;
       store.users.set(id, stored);
+      bumpVersion(store, id);
       return stored;
+    },
+    editUser(id, change) {
+      const user = store.users.get(id);
+      if (!user) throw new Error(`no user ${id} in the target`);
+      Object.assign(user, change);
+      bumpVersion(store, id);
     },
     stop: () =>
       new Promise<void>((resolve) => {

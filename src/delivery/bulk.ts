@@ -1,0 +1,355 @@
+import PQueue from 'p-queue';
+import { PATCH_OP_SCHEMA } from '../core/attributes.js';
+import { ScimHttpError, errorMessage } from '../errors.js';
+import type { PatchOperation } from '../scim/bodies.js';
+import {
+  BULK_ENVELOPE_BYTES,
+  bulkOperationError,
+  bulkRequestBody,
+  createdId,
+  parseBulkResponse,
+  type BulkOperation,
+  type BulkOperationAnswer,
+  type BulkSupport,
+} from '../scim/bulk.js';
+import type { RequestOptions, ResourceType, ScimClient, ScimResource } from '../scim/client.js';
+import { mayHaveBeenApplied, type LostAnswerPolicy } from '../scim/retry.js';
+import type { BodyWithMembers, CreateOptions, TargetWrites } from './writes.js';
+
+/** Operations per Bulk request at most, whatever the target allows: an answer stays small enough to wait for. */
+export const MAX_BULK_OPERATIONS = 1000;
+
+/** One write waiting for its Bulk request. */
+interface Pending {
+  op: BulkOperation;
+  bytes: number;
+  /** The source user a POST /Users creates. */
+  user?: string | undefined;
+  /** As for its single request: whether it may be sent again after an answer that was lost. */
+  lostAnswer: LostAnswerPolicy;
+  /** The same write as a request of its own (after a fall-back, or an operation the target asks to send again). */
+  single(): Promise<BulkOperationAnswer | undefined>;
+  resolve(answer: BulkOperationAnswer | undefined): void;
+  reject(err: unknown): void;
+}
+
+class Batch {
+  readonly items: Pending[] = [];
+  bytes = BULK_ENVELOPE_BYTES;
+  /** Users created by this request: source id → bulkId. */
+  readonly users = new Map<string, string>();
+  sent = false;
+  private finish!: () => void;
+  /** Settles once every answer of this request is known. */
+  readonly done = new Promise<void>((resolve) => (this.finish = resolve));
+  settle(): void {
+    this.finish();
+  }
+}
+
+export interface BulkWriterOptions {
+  /** Bulk requests in flight at most (the integration's `maxConcurrent`). */
+  maxInFlight: number;
+  /** The target answered a Bulk request badly: single requests from now on. */
+  onFallback(reason: string): void;
+}
+
+/** An operation that named users by bulkId cannot be sent on its own: its body is built again. */
+class BuildAgain extends Error {}
+
+/**
+ * Carries a delivery's writes in SCIM Bulk requests (RFC 7644 §3.7), within the
+ * target's `maxOperations` and `maxPayloadSize`. Each write resolves or throws as its
+ * own request would have, so each operation keeps its own state, events and escrow.
+ * A request goes out when full, or once the operations ready at the moment have all
+ * joined it. A target that answers a Bulk request badly gets single requests for the
+ * rest of the delivery; a create in a request whose answer was lost is thrown as a
+ * lost answer, so that it is looked up before it is ever sent again.
+ */
+export class BulkWriter implements TargetWrites {
+  private open: Batch | undefined;
+  private timer: NodeJS.Immediate | undefined;
+  private sending = 0;
+  private readonly waiting: Batch[] = [];
+  private readonly holds = new Set<string>();
+  private fellBack: string | undefined;
+  private lastBulkId = 0;
+  /** Users created by an answered Bulk request of this delivery: source id → target id. */
+  private readonly created = new Map<string, string>();
+  /** Users whose create waits in a Bulk request (open or sent): source id → the request. */
+  private readonly pendingUsers = new Map<string, Batch>();
+  private readonly queuedWaiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** Bulk requests sent. */
+  requests = 0;
+  /** Writes sent on their own (after a fall-back, or sent again): no more at once than Bulk requests would be. */
+  private readonly singles: PQueue;
+
+  constructor(
+    private readonly client: ScimClient,
+    readonly limits: BulkSupport,
+    private readonly options: BulkWriterOptions,
+  ) {
+    this.singles = new PQueue({ concurrency: options.maxInFlight });
+  }
+
+  private singly<T>(send: () => Promise<T>): Promise<T> {
+    return this.singles.add(send);
+  }
+
+  /** Why Bulk was given up this delivery, if it was. */
+  get fallback(): string | undefined {
+    return this.fellBack;
+  }
+
+  /** Settles once `user`'s create has joined a Bulk request (a group created after it may name it by bulkId). */
+  queued(user: string): Promise<void> {
+    if (this.pendingUsers.has(user) || this.created.has(user) || this.fellBack) return Promise.resolve();
+    let w = this.queuedWaiters.get(user);
+    if (!w) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.queuedWaiters.set(user, (w = { promise, resolve }));
+    }
+    return w.promise;
+  }
+
+  /** Keeps the open request from going out until `key` has joined it or settled: it names users created in it. */
+  holdFor(key: string, users: readonly string[]): void {
+    const open = this.open;
+    if (open && !this.fellBack && users.some((u) => open.users.has(u))) this.holds.add(key);
+  }
+
+  release(key: string): void {
+    if (this.holds.delete(key) && this.holds.size === 0 && this.open) this.schedule();
+  }
+
+  async create(type: ResourceType, body: Record<string, unknown>, options: CreateOptions = {}): Promise<{ resource: ScimResource; attempts: number }> {
+    if (this.fellBack) return this.singly(() => this.client.create(type, body));
+    const path = `/${type}`;
+    const answer = await this.enqueue({ method: 'POST', path, bulkId: this.bulkId(), data: body }, 'throw', async () => toAnswer(await this.client.create(type, body)), options.user);
+    return { resource: this.resourceOf(answer, path, body), attempts: 1 };
+  }
+
+  async createWithMembers(type: ResourceType, users: readonly string[], build: BodyWithMembers, holder?: string) {
+    try {
+      for (;;) {
+        // A user whose create is in a request on its way is waited for: its id is known after.
+        const sent = new Set<Batch>();
+        for (const u of users) {
+          const b = this.pendingUsers.get(u);
+          if (b?.sent) sent.add(b);
+        }
+        if (sent.size > 0) await Promise.all([...sent].map((b) => b.done));
+        const open = this.open;
+        const named: string[] = [];
+        const { body, members } = build((u) => {
+          const id = this.created.get(u);
+          if (id !== undefined) return id;
+          const bulkId = this.fellBack ? undefined : open?.users.get(u);
+          if (bulkId !== undefined) named.push(u);
+          return bulkId !== undefined ? `bulkId:${bulkId}` : undefined;
+        });
+        if (this.fellBack) return { ...(await this.singly(() => this.client.create(type, body))), members };
+        const path = `/${type}`;
+        const op: BulkOperation = { method: 'POST', path, bulkId: this.bulkId(), data: body };
+        // bulkIds name operations of the same request only: a body that no longer fits waits for the next one.
+        if (named.length > 0 && (this.open !== open || !this.fits(open!, op))) {
+          if (this.open === open) this.flush();
+          await open!.done;
+          continue;
+        }
+        if (holder !== undefined) this.release(holder);
+        try {
+          const single = async () => (named.length > 0 ? Promise.reject(new BuildAgain()) : toAnswer(await this.client.create(type, body)));
+          const answer = await this.enqueue(op, 'throw', single);
+          return { resource: this.resourceOf(answer, path, body), attempts: 1, members };
+        } catch (err) {
+          // A user it named failed in the same request (the target refuses the group then): built again without it, as a single request would have been.
+          if (err instanceof BuildAgain || (named.length > 0 && named.some((u) => !this.created.has(u)))) continue;
+          throw err;
+        }
+      }
+    } finally {
+      if (holder !== undefined) this.release(holder);
+    }
+  }
+
+  async patch(type: ResourceType, id: string, operations: PatchOperation[], options: RequestOptions = {}): Promise<{ attempts: number }> {
+    if (this.fellBack) return this.singly(() => this.client.patch(type, id, operations, options));
+    const data = { schemas: [PATCH_OP_SCHEMA], Operations: operations };
+    const single = async () => toAnswer(await this.client.patch(type, id, operations, options));
+    await this.enqueue({ method: 'PATCH', path: `/${type}/${encodeURIComponent(id)}`, data }, options.lostAnswer ?? 'retry', single);
+    return { attempts: 1 };
+  }
+
+  async put(type: ResourceType, id: string, body: Record<string, unknown>, options: { ifMatch?: string | undefined } = {}): Promise<{ attempts: number }> {
+    if (this.fellBack) return this.singly(() => this.client.put(type, id, body, options));
+    const op: BulkOperation = { method: 'PUT', path: `/${type}/${encodeURIComponent(id)}`, data: body, ...(options.ifMatch !== undefined ? { version: options.ifMatch } : {}) };
+    await this.enqueue(op, 'retry', async () => toAnswer(await this.client.put(type, id, body, options)));
+    return { attempts: 1 };
+  }
+
+  async remove(type: ResourceType, id: string): Promise<{ attempts: number }> {
+    if (this.fellBack) return this.singly(() => this.client.remove(type, id));
+    await this.enqueue({ method: 'DELETE', path: `/${type}/${encodeURIComponent(id)}` }, 'retry', async () => toAnswer(await this.client.remove(type, id)));
+    return { attempts: 1 };
+  }
+
+  /** Sends what waits (the delivery is ending, or stopping). */
+  flushAll(): void {
+    if (this.open) this.flush();
+  }
+
+  private bulkId(): string {
+    return `b${++this.lastBulkId}`;
+  }
+
+  private fits(batch: Batch, op: BulkOperation): boolean {
+    return batch.items.length < this.limits.maxOperations && batch.bytes + byteSize(op) + 1 <= this.limits.maxPayloadSize;
+  }
+
+  /** A created resource as the single request would have answered it: a 2xx without an id is an answer lost (QUIRKS.md). */
+  private resourceOf(answer: BulkOperationAnswer | undefined, path: string, body: Record<string, unknown>): ScimResource {
+    const id = answer ? createdId(answer) : undefined;
+    if (id === undefined) {
+      throw Object.assign(new ScimHttpError({ kind: 'transient', status: answer?.status, method: 'POST', path: `/Bulk ${path}`, detail: 'the target answered without a resource id' }), { attempts: 1 });
+    }
+    return answer?.resource ?? { ...body, id };
+  }
+
+  private enqueue(op: BulkOperation, lostAnswer: LostAnswerPolicy, single: Pending['single'], user?: string): Promise<BulkOperationAnswer | undefined> {
+    return new Promise((resolve, reject) => {
+      const bytes = byteSize(op);
+      const pending: Pending = { op, bytes, user, lostAnswer, single, resolve, reject };
+      // Too large for any Bulk request of this target: on its own.
+      if (BULK_ENVELOPE_BYTES + bytes > this.limits.maxPayloadSize) return this.sendSingly(pending);
+      if (this.open && !this.fits(this.open, op)) this.flush();
+      const batch = (this.open ??= new Batch());
+      batch.items.push(pending);
+      batch.bytes += bytes + 1;
+      if (user !== undefined && op.bulkId !== undefined) {
+        batch.users.set(user, op.bulkId);
+        this.pendingUsers.set(user, batch);
+        const w = this.queuedWaiters.get(user);
+        if (w) {
+          this.queuedWaiters.delete(user);
+          w.resolve();
+        }
+      }
+      if (batch.items.length >= this.limits.maxOperations) this.flush();
+      else this.schedule();
+    });
+  }
+
+  /** The open request goes out once the operations ready now have joined it (the next turn of the event loop), unless held. */
+  private schedule(): void {
+    if (this.timer || this.holds.size > 0) return;
+    this.timer = setImmediate(() => {
+      this.timer = undefined;
+      if (this.holds.size === 0 && this.open) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const batch = this.open;
+    if (!batch) return;
+    this.open = undefined;
+    if (this.timer) clearImmediate(this.timer);
+    this.timer = undefined;
+    if (this.sending < this.options.maxInFlight) void this.send(batch);
+    else this.waiting.push(batch);
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    batch.sent = true;
+    this.sending++;
+    this.requests++;
+    const ops = batch.items.map((p) => p.op);
+    try {
+      let data: unknown;
+      try {
+        data = (await this.client.bulk(bulkRequestBody(ops))).data;
+      } catch (err) {
+        this.failed(batch, err);
+        return;
+      }
+      const parsed = parseBulkResponse(data, ops);
+      if (!parsed.ok) {
+        this.failed(batch, new ScimHttpError({ kind: 'transient', status: 200, method: 'POST', path: '/Bulk', detail: parsed.reason }));
+        return;
+      }
+      // Users first: a group answered in the same request is built again from what they became.
+      parsed.answers.forEach((a, i) => {
+        const user = batch.items[i]!.user;
+        const id = a.status < 300 ? createdId(a) : undefined;
+        if (user !== undefined && id !== undefined) this.created.set(user, id);
+      });
+      parsed.answers.forEach((a, i) => this.answer(batch.items[i]!, a));
+    } finally {
+      for (const u of batch.users.keys()) if (this.pendingUsers.get(u) === batch) this.pendingUsers.delete(u);
+      batch.settle();
+      this.sending--;
+      const next = this.waiting.shift();
+      if (next) void this.send(next);
+    }
+  }
+
+  private answer(p: Pending, a: BulkOperationAnswer): void {
+    if (a.status < 300) return p.resolve(a);
+    const err = Object.assign(bulkOperationError(p.op, a), { attempts: 1 });
+    // Not applied (429), or safe to repeat: sent again on its own, as its single request would have been retried.
+    if (err.kind === 'rate-limited' || (err.kind === 'transient' && p.lostAnswer === 'retry')) return this.sendSingly(p);
+    p.reject(err);
+  }
+
+  /** The Bulk request as a whole failed: what it carried is settled as its own requests would have been. */
+  private failed(batch: Batch, err: unknown): void {
+    const e = err instanceof ScimHttpError ? err : undefined;
+    // Refused credentials, a shutdown, a target that cannot be reached or keeps answering 429:
+    // the target's state, not its Bulk support. Each write fails as its own request would have.
+    if (!e || e.kind === 'fatal' || e.kind === 'rate-limited' || e.detail?.startsWith('stopped') || !mayHaveBeenApplied(e)) {
+      for (const p of batch.items) p.reject(err);
+      return;
+    }
+    const refused = e.status !== undefined && e.kind !== 'transient';
+    const reason = `${e.status !== undefined ? `HTTP ${e.status}` : 'no answer'}: ${e.detail ?? errorMessage(err)}`;
+    this.fallBack(reason);
+    for (const p of batch.items) {
+      // Refused whole (a 4xx): nothing was applied. Else a create may have been: looked up before it is sent again.
+      if (refused || p.lostAnswer === 'retry') this.sendSingly(p);
+      else {
+        const lost = new ScimHttpError({ kind: 'transient', status: e.status, method: p.op.method, path: `/Bulk ${p.op.path}`, detail: `the answer to the Bulk request carrying it was lost (${reason})` });
+        p.reject(Object.assign(lost, { attempts: 1 }));
+      }
+    }
+  }
+
+  private fallBack(reason: string): void {
+    if (this.fellBack) return;
+    this.fellBack = reason;
+    this.options.onFallback(reason);
+    // What waits for a Bulk request goes on its own now.
+    const left = [...this.waiting.splice(0), ...(this.open ? [this.open] : [])];
+    this.open = undefined;
+    for (const b of left) {
+      for (const u of b.users.keys()) if (this.pendingUsers.get(u) === b) this.pendingUsers.delete(u);
+      for (const p of b.items) this.sendSingly(p);
+      b.settle();
+    }
+    for (const w of this.queuedWaiters.values()) w.resolve();
+    this.queuedWaiters.clear();
+  }
+
+  private sendSingly(p: Pending): void {
+    this.singly(() => p.single()).then(p.resolve, p.reject);
+  }
+}
+
+function byteSize(op: BulkOperation): number {
+  return Buffer.byteLength(JSON.stringify(op));
+}
+
+/** A single request's result as an operation's answer (success only: its errors are thrown as they are). */
+function toAnswer(result: { resource?: ScimResource; attempts: number }): BulkOperationAnswer {
+  return { status: 200, location: undefined, resource: result.resource, error: undefined };
+}
