@@ -11,7 +11,7 @@ import { mapUsers } from '../src/core/desired.js';
 import { runCycle } from '../src/engine/cycle.js';
 import { createLogger } from '../src/log.js';
 import { scopeSnapshot } from '../src/core/scope.js';
-import { buildResource } from '../src/scim/bodies.js';
+import { userBody } from '../src/scim/bodies.js';
 import { openStateStore } from '../state/index.js';
 
 const [mode, configPath, name] = process.argv.slice(2) as [string, string, string];
@@ -32,7 +32,7 @@ if (mode === 'prepare') {
   const targetOf = (id: string) => `t-${id}`;
   store.transaction(() => {
     for (const d of mapped.desired) {
-      const { sent } = buildResource(d.attrs, true, targetOf);
+      const { sent } = userBody(d.attrs, { active: true, resolve: targetOf });
       store.saveUser(name, { sourceId: d.sourceId, targetId: targetOf(d.sourceId), status: 'active', attrs: sent });
     }
     for (const g of scoped.groups) {

@@ -14,7 +14,7 @@ import { inScope, scopeSnapshot } from '../core/scope.js';
 import { LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
-import { buildResource } from '../scim/bodies.js';
+import { userBody } from '../scim/bodies.js';
 import { clientFor, runCycle } from './cycle.js';
 import { leaseOwner, withLease } from './lease.js';
 import { nextRun } from './schedule.js';
@@ -163,7 +163,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
         view.inScope = scoped.users.some((x) => x.id === sourceId) && (!filters?.length || inScope(u, filters));
         const mapped = await resolveProfile(integration).mapper.map(u);
         view.problems = mapped.problems.map((p) => p.message);
-        view.resource = buildResource({ ...mapped.attrs, ...mapped.createOnly }, u.active, (id) => `<target id of ${id}>`).body;
+        view.resource = userBody({ ...mapped.attrs, ...mapped.createOnly }, { active: u.active, resolve: (id) => `<target id of ${id}>` }).body;
         view.source = { ...u.attributes, active: u.active };
       }
     }

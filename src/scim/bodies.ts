@@ -17,14 +17,6 @@ export interface ResourceBodyOptions {
   resolve: RefResolver;
 }
 
-/**
- * The positional form of `userBody`, kept for callers not yet moved to the options object.
- * @deprecated use `userBody(attrs, { active, resolve })`
- */
-export function buildResource(attrs: ScimAttrs, active: boolean, resolve: RefResolver): { body: Record<string, unknown>; sent: ScimAttrs } {
-  return userBody(attrs, { active, resolve });
-}
-
 /** Builds a full SCIM User body from flat attributes; `sent` is what it carries (refs left out are not). */
 export function userBody(attrs: ScimAttrs, options: ResourceBodyOptions): {
   body: Record<string, unknown>;

@@ -10,7 +10,7 @@ import { CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/attribu
 import type { ProfileRule } from '../../src/core/map.js';
 import type { SourceUser } from '../../src/core/records.js';
 import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
-import { buildResource } from '../../src/scim/bodies.js';
+import { userBody } from '../../src/scim/bodies.js';
 
 /** How the local SCIM target behaves as this profile's target, and the profile options the config sets for it. */
 export interface ProfileTargetMode {
@@ -117,7 +117,7 @@ export function testTargetProfile(name: string, profile: TargetProfile, mode: Pr
     async function resourceFor(user: SourceUser, managerTargetId = 'manager-target-id'): Promise<Record<string, unknown>> {
       const mapped = await mapping.mapper.map(user);
       expect(mapped.problems, 'a valid user maps without problems').toEqual([]);
-      return buildResource({ ...mapped.attrs, ...mapped.createOnly }, user.active, (id) => (id === MANAGER_ID ? managerTargetId : undefined)).body;
+      return userBody({ ...mapped.attrs, ...mapped.createOnly }, { active: user.active, resolve: (id) => (id === MANAGER_ID ? managerTargetId : undefined) }).body;
     }
 
     it('is the profile config names as target.profile', () => {

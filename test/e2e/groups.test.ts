@@ -257,7 +257,7 @@ describe('request counts for a large group', () => {
     // The users exist already (pushed by earlier cycles): seed the target and the state as those cycles left them.
     const { generic } = await import('../../connectors/profiles/generic.js');
     const { UserMapper } = await import('../../src/core/map.js');
-    const { buildResource } = await import('../../src/scim/bodies.js');
+    const { userBody } = await import('../../src/scim/bodies.js');
     const mapper = new UserMapper(generic.mappings, undefined, generic.rules);
     const mapped: { id: string; attrs: Record<string, import("../../src/core/attributes.js").AttrValue> }[] = [];
     for (const u of d.users) {
@@ -267,7 +267,7 @@ describe('request counts for a large group', () => {
     const store = openStateStore(join(ws.dir, 'state.db'));
     store.transaction(() => {
       for (const { id, attrs } of mapped) {
-        const { body, sent } = buildResource(attrs, true, () => undefined);
+        const { body, sent } = userBody(attrs, { active: true, resolve: () => undefined });
         const seeded = target.seedUser(body);
         store.saveUser('app', { sourceId: id, targetId: seeded.id, status: 'active', attrs: sent });
       }

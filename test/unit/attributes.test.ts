@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildPatchOps, buildResource } from '../../src/scim/bodies.js';
+import { buildPatchOps, userBody } from '../../src/scim/bodies.js';
 import { diffAttrs, parsePath } from '../../src/core/attributes.js';
 import { generic } from '../../connectors/profiles/generic.js';
 import { UserMapper } from '../../src/core/map.js';
@@ -21,7 +21,7 @@ describe('SCIM attributes', () => {
       active: true,
       attributes: { userName: 'alan@x', givenName: 'Alan', familyName: 'Turing', email: 'alan@x', phone: '+1', title: 'Eng', managerId: 'u1' },
     });
-    const { body, sent } = buildResource(attrs, true, (id) => (id === 'u1' ? 'target-1' : undefined));
+    const { body, sent } = userBody(attrs, { active: true, resolve: (id) => (id === 'u1' ? 'target-1' : undefined) });
     expect(body).toEqual({
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ENTERPRISE],
       externalId: 'u2',
@@ -39,7 +39,7 @@ describe('SCIM attributes', () => {
 
   it('leaves out an unresolvable manager so the next cycle sends it', () => {
     const attrs = { userName: 'a', [`${ENTERPRISE}:manager`]: { userRef: 'nobody' }, title: 'Engineer' };
-    const { body, sent } = buildResource(attrs, true, () => undefined);
+    const { body, sent } = userBody(attrs, { active: true, resolve: () => undefined });
     expect(body.schemas).toEqual(['urn:ietf:params:scim:schemas:core:2.0:User']);
     expect(body.title).toBe('Engineer');
     expect(sent).toEqual({ userName: 'a', title: 'Engineer' });

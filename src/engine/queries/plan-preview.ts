@@ -5,7 +5,7 @@ import type { RuleProblem } from '../../core/map.js';
 import type { Operation } from '../../core/operations.js';
 import { ConfigError, type ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { buildResource } from '../../scim/bodies.js';
+import { userBody } from '../../scim/bodies.js';
 import { runCycle } from '../cycle.js';
 import type { MassDeprovision } from '../report.js';
 import { openState } from '../state-access.js';
@@ -52,7 +52,7 @@ async function explainUser(integration: IntegrationConfig, userId: string, opera
   const user = snapshot.users.find((u) => u.id === userId);
   if (!user) throw new ConfigError(`--user ${userId}: no user with this id in the source of integration ${integration.name}`);
   const mapped = await resolveProfile(integration).mapper.map(user);
-  const { body } = buildResource({ ...mapped.attrs, ...mapped.createOnly }, user.active, (id) => `<target id of ${id}>`);
+  const { body } = userBody({ ...mapped.attrs, ...mapped.createOnly }, { active: user.active, resolve: (id) => `<target id of ${id}>` });
   // The row's attributes (its id is the user's, already shown) and the active flag as read.
   const source: Record<string, unknown> = { ...user.attributes };
   delete source.id;
