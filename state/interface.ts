@@ -383,7 +383,7 @@ export interface StateStore {
   // Purge.
   /** Drops everything kept for an integration except its audit events. */
   purgeIntegration(integration: string): PurgeResult;
-  /** Forgets an integration's objects, memberships, escrow, in-flight records and held plan (a rebuild starts from nothing). */
+  /** Forgets an integration's objects, memberships, in-flight records and held plan; escrow stays (what is owed is retried after a rebuild). */
   purgeObjects(integration: string): void;
 
   // Commits and background writes.

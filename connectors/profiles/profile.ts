@@ -20,6 +20,12 @@ export interface TargetProfile {
   /** Checked before a user is sent. */
   readonly rules: readonly ProfileRule[];
   readonly groups: GroupBehaviour;
+  /**
+   * The target answers a filtered lookup that finds nothing with 404 instead of an
+   * empty ListResponse (QUIRKS.md). Only then is such a 404 "no match"; elsewhere it
+   * means the endpoint does not exist (a wrong base URL).
+   */
+  readonly notFoundMeansNoMatch?: boolean;
   /** Where the target's SCIM service usually lives, for test-connection hints. */
   readonly basePath?: string;
 }

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { IntegrationConfig } from '../config/schema.js';
 import { clientFor } from '../engine/cycle.js';
+import { integrationMappingProblems, probeEndpoint, problemLine, profileHints, targetSchema, type EndpointProbe, type ProfileHints } from '../engine/target-schema.js';
 import { ScimHttpError, errorMessage, type ExitCode } from '../errors.js';
+import type { Logger } from '../log.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 
 export interface TestConnectionOptions {
@@ -26,43 +29,92 @@ function problem(err: unknown, url: string): string {
   return errorMessage(err);
 }
 
-/** `scimsync test-connection`: authenticate, read what the target supports, try one harmless lookup. */
+/** Why an endpoint probe says the resource endpoint is not there, or undefined when it is. */
+function missing(type: 'Users' | 'Groups', probe: EndpointProbe, profile: ProfileHints): string | undefined {
+  const hint = profile.basePath ? ` (this target's SCIM service usually lives under ${profile.basePath})` : '';
+  if (probe.kind === 'missing') return `GET /${type}: HTTP ${probe.status}: the endpoint does not exist; check target.url${hint}`;
+  if (probe.kind === 'not-scim') return `GET /${type}: HTTP ${probe.status}, ${probe.detail}: this is not a SCIM endpoint; check target.url${hint}`;
+  return undefined;
+}
+
+/** One integration: each check on its line; true when nothing is wrong. */
+async function testOne(integration: IntegrationConfig, store: ReturnType<typeof openContext>['store'], logger: Logger, io: Io): Promise<boolean> {
+  const url = integration.target.url;
+  const profile = profileHints(integration);
+  const client = clientFor(integration, { logger, use: 'reads', maxAttempts: 2 });
+  io.out(`[integration ${integration.name}] ${url}`);
+  let ok = true;
+  const fail = (message: string) => {
+    io.out(`  problem: ${message}`);
+    ok = false;
+  };
+  try {
+    let config: Record<string, Supported> | undefined;
+    try {
+      const res = await client.request<Record<string, Supported>>('GET', '/ServiceProviderConfig');
+      config = res.data;
+    } catch (err) {
+      if (!(err instanceof ScimHttpError && (err.kind === 'not-found' || err.kind === 'bad-request'))) throw err;
+      io.out('  /ServiceProviderConfig: not published (HTTP ' + String(err.status) + '); assuming RFC 7644 defaults');
+    }
+    if (config) {
+      io.out(`  PATCH: ${yes(config.patch)}`);
+      io.out(`  bulk: ${yes(config.bulk)}${config.bulk?.maxOperations ? ` (max ${String(config.bulk.maxOperations)} operations)` : ''}`);
+      io.out(`  filter: ${yes(config.filter)}${config.filter?.maxResults ? ` (max ${String(config.filter.maxResults)} results)` : ''}`);
+      io.out(`  ETag: ${yes(config.etag)}`);
+      io.out(`  sort: ${yes(config.sort)}`);
+      if (config.patch && yes(config.patch) === 'no') io.out('  problem: the target says it does not support PATCH; updates will fail');
+    }
+
+    // A wrong base URL answers 404 everywhere: a list read of the endpoint itself tells it from "no match".
+    const users = await probeEndpoint(client, 'Users');
+    const usersMissing = missing('Users', users, profile);
+    if (usersMissing) fail(usersMissing);
+    else if (users.kind === 'list') io.out(`  /Users: a SCIM ListResponse${users.totalResults !== undefined ? ` (${users.totalResults} accounts)` : ''}`);
+    const groups = await probeEndpoint(client, 'Groups');
+    const groupsMissing = missing('Groups', groups, profile);
+    if (groupsMissing) fail(groupsMissing);
+    else if (groups.kind === 'list') io.out(`  /Groups: a SCIM ListResponse${groups.totalResults !== undefined ? ` (${groups.totalResults} groups)` : ''}`);
+
+    if (!usersMissing) {
+      const probe = `scimsync-test-connection-${randomUUID()}@invalid`;
+      const found = await probeEndpoint(client, 'Users', { attribute: 'userName', value: probe });
+      if (found.kind === 'list') {
+        io.out(`  lookup by userName: works (${found.resources} matches for a name that should not exist)`);
+        if (found.resources > 0) io.out('  problem: the target ignores the filter and returns users anyway');
+      } else if (found.kind === 'missing' && profile.notFoundMeansNoMatch) {
+        io.out(`  lookup by userName: works (HTTP 404 for no match, as the ${profile.name} profile expects)`);
+      } else if (found.kind === 'missing') {
+        fail(`GET /Users?filter=userName eq "…": HTTP 404 for a lookup that finds nothing, where /Users itself answers: the target answers "no match" with 404, which the ${profile.name} profile does not expect`);
+      } else {
+        fail(`GET /Users?filter=userName eq "…": HTTP ${found.status}, ${found.detail}`);
+      }
+
+      // The mappings against the schema the target publishes (read now, and kept for the cycles).
+      const schema = await targetSchema({ integration, logger, store, client, maxAgeMs: 0 });
+      if (schema.origin === 'rfc') io.out('  schema: not published (/Schemas); RFC 7643 assumed');
+      else io.out(`  schema: ${Object.keys(schema.attributes).length} User attributes read from /Schemas`);
+      for (const p of integrationMappingProblems(integration, schema)) {
+        if (p.severity === 'error') fail(problemLine(p));
+        else io.out(`  warning: ${problemLine(p)}`);
+      }
+    }
+    if (ok) io.out('  OK');
+  } catch (err) {
+    fail(problem(err, url));
+  } finally {
+    await client.close();
+  }
+  return ok;
+}
+
+/** `scimsync test-connection`: authenticate, read what the target supports, check its endpoints and schema, try one harmless lookup. */
 export async function testConnectionCommand(options: TestConnectionOptions, io: Io): Promise<ExitCode> {
   const ctx = openContext(options.config, io, true);
   let exit: ExitCode = 0;
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
-      const url = integration.target.url;
-      const client = clientFor(integration, { logger: ctx.logger, use: 'reads', maxAttempts: 2 });
-      io.out(`[integration ${integration.name}] ${url}`);
-      try {
-        let config: Record<string, Supported> | undefined;
-        try {
-          const res = await client.request<Record<string, Supported>>('GET', '/ServiceProviderConfig');
-          config = res.data;
-        } catch (err) {
-          if (!(err instanceof ScimHttpError && (err.kind === 'not-found' || err.kind === 'bad-request'))) throw err;
-          io.out('  /ServiceProviderConfig: not published (HTTP ' + String(err.status) + '); assuming RFC 7644 defaults');
-        }
-        if (config) {
-          io.out(`  PATCH: ${yes(config.patch)}`);
-          io.out(`  bulk: ${yes(config.bulk)}${config.bulk?.maxOperations ? ` (max ${String(config.bulk.maxOperations)} operations)` : ''}`);
-          io.out(`  filter: ${yes(config.filter)}${config.filter?.maxResults ? ` (max ${String(config.filter.maxResults)} results)` : ''}`);
-          io.out(`  ETag: ${yes(config.etag)}`);
-          io.out(`  sort: ${yes(config.sort)}`);
-          if (config.patch && yes(config.patch) === 'no') io.out('  problem: the target says it does not support PATCH; updates will fail');
-        }
-        const probe = `scimsync-test-connection-${randomUUID()}@invalid`;
-        const found = await client.findUsers('userName', probe);
-        io.out(`  lookup by userName: works (${found.resources.length} matches for a name that should not exist)`);
-        if (found.resources.length > 0) io.out('  problem: the target ignores the filter and returns users anyway');
-        io.out('  OK');
-      } catch (err) {
-        io.out(`  problem: ${problem(err, url)}`);
-        exit = 1;
-      } finally {
-        await client.close();
-      }
+      if (!(await testOne(integration, ctx.store, ctx.logger, io))) exit = 1;
     }
   } finally {
     ctx.store.close();

@@ -3,6 +3,8 @@
  * (RFC 7644 §3.5.2 path syntax) to value. Flat maps diff cheaply and make
  * PATCH operations one per changed path.
  */
+import { RFC_SCHEMA, sameForTarget, type TargetSchema } from './target-schema.js';
+
 export type AttrValue = string | number | boolean | UserRef;
 
 /** A reference to another source user, resolved to its target id when sent (e.g. manager). */
@@ -77,32 +79,36 @@ export interface AttrChanges {
 }
 
 /**
- * Attributes compared exactly (RFC 7643 §2.2: `caseExact` defaults to false; `id` and
- * `externalId` are caseExact). Every other string is compared without case: a
- * target that stores emails lower-cased has not drifted.
+ * Whether the target's value at `path` is the same as the one scimsync pushed, as the
+ * target compares them: without case unless its schema (or RFC 7643 §2.2, where it
+ * says nothing) makes the attribute `caseExact`, as `id` and `externalId` are.
  */
-const CASE_EXACT_ATTRIBUTES = new Set(['id', 'externalId']);
-
-/** Whether the target's value at `path` is the same as the one scimsync pushed, as the target compares them. */
-export function sameTargetValue(path: string, actual: AttrValue | undefined, pushed: AttrValue): boolean {
+export function sameTargetValue(path: string, actual: AttrValue | undefined, pushed: AttrValue, schema: TargetSchema = RFC_SCHEMA): boolean {
   if (valueKey(actual) === valueKey(pushed)) return true;
   if (typeof actual !== 'string' || typeof pushed !== 'string') return false;
-  return !CASE_EXACT_ATTRIBUTES.has(parsePath(path).attribute) && actual.toLowerCase() === pushed.toLowerCase();
+  return sameForTarget(schema, path, actual, pushed);
 }
 
-function sameValue(a: AttrValue | undefined, b: AttrValue): boolean {
+function sameValue(path: string, a: AttrValue | undefined, b: AttrValue, schema: TargetSchema | undefined): boolean {
   if (a === b) return true;
   if (typeof a === 'object' && typeof b === 'object') return a.userRef === b.userRef;
+  if (schema && typeof a === 'string' && typeof b === 'string') return sameForTarget(schema, path, a, b);
   return false;
 }
 
-export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs): AttrChanges {
+/**
+ * What changes from `pushed` to `desired`. With the target's `schema`, values are
+ * compared as the target compares them (RFC 7643 where it is silent): a value that
+ * differs only in case from the one the target holds is no change unless `caseExact`.
+ * Without it, exactly.
+ */
+export function diffAttrs(pushed: ScimAttrs, desired: ScimAttrs, schema?: TargetSchema): AttrChanges {
   const set: ScimAttrs = {};
   const remove: string[] = [];
   let fresh: string[] | undefined;
   for (const path in desired) {
     const value = desired[path]!;
-    if (sameValue(pushed[path], value)) continue;
+    if (sameValue(path, pushed[path], value, schema)) continue;
     set[path] = value;
     // Only a typed entry (`phoneNumbers[type eq "work"].value`) needs telling apart: it is added, not replaced.
     if (!(path in pushed) && path.includes('[')) (fresh ??= []).push(path);

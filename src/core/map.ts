@@ -58,6 +58,8 @@ export class MappingError extends Error {
 
 interface Compiled {
   path: string;
+  /** Where the mapping is set: `mappings.user.title`, or `profile mapping title`. */
+  key: string;
   spec: MappingSpec;
   expression?: jsonata.Expression;
 }
@@ -110,13 +112,26 @@ export class UserMapper {
       if (unknown) throw new MappingError(key, unknown);
       const sources = [spec.from ?? spec.join, spec.value, spec.expr].filter((x) => x !== undefined).length;
       if (sources !== 1) throw new MappingError(key, 'needs exactly one of from (with or without join), join, value or expr');
-      return { path, spec, ...(spec.expr !== undefined ? { expression: compileExpression(spec.expr, `${key}.expr`) } : {}) };
+      return { path, key, spec, ...(spec.expr !== undefined ? { expression: compileExpression(spec.expr, `${key}.expr`) } : {}) };
     });
   }
 
   /** Paths this mapper writes. */
   get paths(): string[] {
     return this.compiled.map((c) => c.path);
+  }
+
+  /** Each mapping: the path it writes, the config key that sets it, and how. */
+  get entries(): { path: string; key: string; required: boolean; keepOnEmpty: boolean; onCreateOnly: boolean; reference: boolean }[] {
+    const required = new Set(this.rules.filter((r) => r.rule === 'required').map((r) => r.path));
+    return this.compiled.map((c) => ({
+      path: c.path,
+      key: c.key,
+      required: c.spec.required === true || required.has(c.path),
+      keepOnEmpty: c.spec.keepOnEmpty === true,
+      onCreateOnly: c.spec.apply === 'onCreate',
+      reference: c.spec.reference === 'user',
+    }));
   }
 
   /** Paths whose value is a reference to another user (manager). */

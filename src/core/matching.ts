@@ -2,12 +2,7 @@ import picomatch from 'picomatch';
 import type { ScimAttrs } from './attributes.js';
 import type { TargetResource } from './records.js';
 import { readPath } from './paths.js';
-
-/**
- * Attributes compared exactly (RFC 7643 §4.1.1, §3.1, §8.7.1): `id` and
- * `externalId`; userName, emails and displayName are compared without case.
- */
-const CASE_EXACT = new Set(['id', 'externalId']);
+import { factsOf, RFC_SCHEMA, type TargetSchema } from './target-schema.js';
 
 /** A filter attribute as the lookups use it: `userName`, `externalId`, `emails.value`, `displayName`. */
 export interface MatchKey {
@@ -32,9 +27,10 @@ export function matchKeys(matching: readonly string[], attrs: ScimAttrs): MatchK
   return out;
 }
 
-function sameValue(attribute: string, actual: unknown, wanted: string): boolean {
+/** Filter attributes are compared as the target's schema says: without case unless `caseExact` (RFC 7643 §2.2; `id` and `externalId` are). */
+function sameValue(schema: TargetSchema, attribute: string, actual: unknown, wanted: string): boolean {
   if (typeof actual !== 'string') return false;
-  return CASE_EXACT.has(attribute) ? actual === wanted : actual.toLowerCase() === wanted.toLowerCase();
+  return factsOf(schema, attribute).caseExact ? actual === wanted : actual.toLowerCase() === wanted.toLowerCase();
 }
 
 /**
@@ -42,12 +38,12 @@ function sameValue(attribute: string, actual: unknown, wanted: string): boolean 
  * targets ignore the filter and answer with every account, or with the same one
  * (QUIRKS.md, "Seen on servers that others wrote"): nothing is adopted unchecked.
  */
-export function resourceMatches(resource: Record<string, unknown>, key: MatchKey): boolean {
+export function resourceMatches(resource: Record<string, unknown>, key: MatchKey, schema: TargetSchema = RFC_SCHEMA): boolean {
   if (key.attribute === 'emails.value') {
     const emails = Array.isArray(resource.emails) ? (resource.emails as { value?: unknown }[]) : [];
-    return emails.some((e) => sameValue(key.attribute, e?.value, key.value));
+    return emails.some((e) => sameValue(schema, key.attribute, e?.value, key.value));
   }
-  return sameValue(key.attribute, readPath(resource, key.attribute), key.value);
+  return sameValue(schema, key.attribute, readPath(resource, key.attribute), key.value);
 }
 
 /** Tells protected accounts (`protect:` globs on userName or displayName) from the others. */
@@ -63,8 +59,6 @@ export function protectRule(globs: readonly string[] | undefined): ProtectRule {
   return { covers: (names) => names.some((v) => typeof v === 'string' && isProtected(v)), active: true };
 }
 
-/** How a matching value is compared: userName and emails without regard to case (RFC 7643), externalId exactly. */
-const keyOf = (attribute: string, value: string) => `${attribute}\u0000${attribute === 'externalId' ? value : value.toLowerCase()}`;
 
 /** The filter attributes a matching setting looks at (`emails` means every `emails.value`). */
 const ATTRIBUTES: Record<string, string> = { userName: 'userName', externalId: 'externalId', emails: 'emails.value' };
@@ -77,15 +71,24 @@ export class AccountIndex {
   private readonly byKey = new Map<string, TargetResource[]>();
   readonly size: number;
 
-  constructor(resources: readonly TargetResource[], matching: readonly string[]) {
+  /** How a matching value is compared: as the target's schema says (userName and emails without case, externalId exactly, by RFC 7643). */
+  private readonly keyOf: (attribute: string, value: string) => string;
+
+  constructor(resources: readonly TargetResource[], matching: readonly string[], schema: TargetSchema = RFC_SCHEMA) {
     this.size = resources.length;
+    const exact = new Map<string, boolean>();
+    this.keyOf = (attribute, value) => {
+      let caseExact = exact.get(attribute);
+      if (caseExact === undefined) exact.set(attribute, (caseExact = factsOf(schema, attribute).caseExact));
+      return `${attribute}\u0000${caseExact ? value : value.toLowerCase()}`;
+    };
     for (const r of resources) {
       for (const m of matching) {
         const attribute = ATTRIBUTES[m];
         if (attribute === undefined) continue;
         const values = attribute === 'emails.value' ? emailValues(r) : [readPath(r, attribute)];
         for (const v of new Set(values.filter((x): x is string => typeof x === 'string' && x !== ''))) {
-          const key = keyOf(attribute, v);
+          const key = this.keyOf(attribute, v);
           const list = this.byKey.get(key);
           if (list) {
             if (!list.includes(r)) list.push(r);
@@ -97,7 +100,7 @@ export class AccountIndex {
 
   /** Accounts whose `attribute` (a filter attribute: userName, externalId, emails.value) equals `value`. */
   find(attribute: string, value: string): TargetResource[] {
-    return this.byKey.get(keyOf(attribute, value)) ?? [];
+    return this.byKey.get(this.keyOf(attribute, value)) ?? [];
   }
 }
 

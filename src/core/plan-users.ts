@@ -8,10 +8,16 @@ import {
 } from './attributes.js';
 import type { Operation, UserOperation } from './operations.js';
 import { planGroups, type GroupPlanOptions } from './plan-groups.js';
+import { RFC_SCHEMA, writable, type TargetSchema } from './target-schema.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
 
 export interface PlanOptions {
   deprovision: 'deactivate' | 'delete' | 'none';
+  /**
+   * The target's schema: values compare as it says (`caseExact`), `readOnly`
+   * attributes are never sent and `immutable` ones only on create. @default RFC 7643's
+   */
+  schema?: TargetSchema;
 }
 
 export interface GroupPlanInputs {
@@ -57,6 +63,8 @@ export function planCycle(
   const desiredUsers = new Map<string, DesiredUser>();
   for (const d of desired) desiredUsers.set(d.sourceId, d);
 
+  const schema = options.schema ?? RFC_SCHEMA;
+  const sendable = writablePaths(schema);
   const creates = new Map<string, DesiredUser>();
   const updates: UserOperation[] = [];
   const deprovisions: UserOperation[] = [];
@@ -82,14 +90,14 @@ export function planCycle(
     const s = stateById.get(d.sourceId);
     if (!s || s.targetId === null || s.status === 'deleted') {
       // A user who is inactive at the source and not in the target stays out of it.
-      if (d.active) creates.set(d.sourceId, d.createOnly ? { ...d, attrs: { ...d.attrs, ...d.createOnly } } : d);
+      if (d.active) creates.set(d.sourceId, sendable.onCreate(d.createOnly ? { ...d, attrs: { ...d.attrs, ...d.createOnly } } : d));
       continue;
     }
     const linked = s as StateUser & { targetId: string };
     // Most users did not change: the same digest as stored means no read of the stored attributes and no diff.
     const unchanged = !d.createOnly && !d.keep && s.digest !== undefined && s.digest === attrsDigest(d.attrs);
     if (unchanged && (d.active ? s.status === 'active' : s.status !== 'active')) continue;
-    const changes = unchanged ? { set: {}, remove: [] } : diffAttrs(comparable(s.attrs, d), d.attrs);
+    const changes = unchanged ? { set: {}, remove: [] } : sendable.onUpdate(diffAttrs(comparable(s.attrs, d), d.attrs, schema));
     const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
     if (!d.active && s.status === 'active') {
       deprovision(linked, 'inactive', changes);
@@ -146,6 +154,31 @@ function comparable(pushed: ScimAttrs, d: DesiredUser): ScimAttrs {
   for (const path of Object.keys(d.createOnly ?? {})) delete out[path];
   for (const path of d.keep ?? []) if (!(path in d.attrs)) delete out[path];
   return out;
+}
+
+/** Leaves out what the target's schema does not let be written: readOnly attributes always, immutable ones after the create. */
+function writablePaths(schema: TargetSchema): { onCreate(d: DesiredUser): DesiredUser; onUpdate(c: AttrChanges): AttrChanges } {
+  const known = new Map<string, { onCreate: boolean; onUpdate: boolean }>();
+  const of = (path: string) => {
+    let w = known.get(path);
+    if (!w) known.set(path, (w = writable(schema, path)));
+    return w;
+  };
+  return {
+    onCreate(d) {
+      if (Object.keys(d.attrs).every((p) => of(p).onCreate)) return d;
+      const attrs: ScimAttrs = {};
+      for (const [p, v] of Object.entries(d.attrs)) if (of(p).onCreate) attrs[p] = v;
+      return { ...d, attrs };
+    },
+    onUpdate(c) {
+      if (Object.keys(c.set).every((p) => of(p).onUpdate) && c.remove.every((p) => of(p).onUpdate)) return c;
+      const set: ScimAttrs = {};
+      for (const [p, v] of Object.entries(c.set)) if (of(p).onUpdate) set[p] = v;
+      const fresh = c.fresh?.filter((p) => of(p).onUpdate);
+      return { set, remove: c.remove.filter((p) => of(p).onUpdate), ...(fresh && fresh.length > 0 ? { fresh } : {}) };
+    },
+  };
 }
 
 /** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */

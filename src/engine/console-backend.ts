@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createSource } from '../../connectors/index.js';
 import { resolveProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
@@ -12,6 +11,7 @@ import type { Operation } from '../core/operations.js';
 import type { SnapshotResult } from '../core/records.js';
 import { inScope, scopeSnapshot } from '../core/scope.js';
 import { LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
@@ -54,17 +54,16 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   };
 
   const audit = (integration: string, actor: C.IntegrationAction['actor'], summary: string, detail: Record<string, unknown>, extra: Partial<NewEvent> = {}) => {
-    store.insertEvent({
-      time: now().toISOString(),
-      integration,
-      cycleId: extra.cycleId ?? randomUUID(),
-      type: 'idm_integration_update',
-      result: 'success',
-      sourceId: extra.sourceId ?? null,
-      summary: `${summary} by ${actor.name} (console${actor.via === 'token' ? ' API token' : ''})`,
-      detail: { ...detail, console: { user: actor.name, via: actor.via } },
-    });
-    store.flush();
+    recordAdminAction(
+      { integration, logger, store, cycleId: extra.cycleId ?? undefined },
+      {
+        type: 'idm_integration_update',
+        result: 'success',
+        sourceId: extra.sourceId ?? null,
+        summary: `${summary} by ${actor.name} (console${actor.via === 'token' ? ' API token' : ''})`,
+        detail: { ...detail, console: { user: actor.name, via: actor.via } },
+      },
+    );
   };
 
   /** A cycle of this integration open in the state while another process holds its lease: running elsewhere. */

@@ -24,6 +24,7 @@ import type { ScimClient } from '../scim/client.js';
 import { clientFor } from './clients.js';
 import { checkMassDeprovision } from './held-plans.js';
 import { recordIntegrationChange } from './integration-hashes.js';
+import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
 import type { CycleReport } from './report.js';
 
 export type { CycleCounts, CycleReport, MassDeprovision } from './report.js';
@@ -208,12 +209,16 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   }
   for (const [sourceId, notes] of desired.notes) logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
 
+  // The target's schema (read at most once a day): how values compare, what may be written, mappings it lacks.
+  const schema = await targetSchema({ integration, logger, store, client: options.client, cache: dryRun ? 'kept-only' : 'keep', now });
+  logMappingProblems(mappingProblems(profile, schema), logger, name);
+
   // 3. Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.
   const held = desired.held;
   const plan = planCycle(
     held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users,
     held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
-    { deprovision: integration.deprovision.action },
+    { deprovision: integration.deprovision.action, schema },
     {
       desired: desired.groups,
       state: groupState,
@@ -294,6 +299,8 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         graceMs: options.shutdownGraceMs ?? 30_000,
         onProgress: options.onProgress,
         targetUrl: integration.target.url,
+        // Read with the schema (at most once a day): the delivery need not ask again whether Bulk pays.
+        serviceProviderConfig: keptServiceProviderConfig(store, name),
       },
     );
     await delivery.run(operations);

@@ -4,21 +4,32 @@ import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { isUserRef, sameTargetValue, type AttrValue, type ScimAttrs } from '../core/attributes.js';
+import { factsOf, managedPathsOf, type ManagedPaths, type TargetSchema } from '../core/target-schema.js';
+import { createLogger, type Logger } from '../log.js';
+import { targetSchema } from './target-schema.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../core/paths.js';
 import { desiredState } from '../core/desired.js';
-import { integrationHashes } from './integration-hashes.js';
 import { matchKeys, protectRule } from '../core/matching.js';
 import { TargetReadError } from '../errors.js';
 import { type DesiredGroup, type StateGroup } from '../core/records.js';
 import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
 
-/** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent). */
+/** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent), and how to compare it. */
 export interface DesiredState {
   users: DesiredUser[];
   groups: DesiredGroup[];
   sourceUsers: number;
+  /** The target's schema, as values are compared against it. @default RFC 7643's */
+  schema?: TargetSchema;
+  /** Every path the integration's mappings could write (and the target lets be updated). @default the paths each user has */
+  managed?: ManagedPaths;
+}
+
+/** The managed paths of a profile's mappings against a target's schema (core/target-schema.ts). */
+export function managedPaths(profile: ResolvedProfile, schema: TargetSchema): ManagedPaths {
+  return managedPathsOf(profile.mapper.entries, schema);
 }
 
 /**
@@ -26,7 +37,11 @@ export interface DesiredState {
  * cycle would hold as they are (protected, invalid, rows in doubt, out of scope with
  * deletions skipped) are left out, so reconcile never repairs what a cycle leaves alone.
  */
-export async function loadDesired(integration: IntegrationConfig, profile: ResolvedProfile, options: { store?: StateStore; source?: SourceConnector } = {}): Promise<DesiredState> {
+export async function loadDesired(
+  integration: IntegrationConfig,
+  profile: ResolvedProfile,
+  options: { store?: StateStore; source?: SourceConnector; logger?: Logger; schema?: TargetSchema } = {},
+): Promise<DesiredState> {
   const read = await (options.source ?? createSource(integration)).snapshot();
   const protect = protectRule(integration.protect);
   const store = options.store;
@@ -42,7 +57,9 @@ export async function loadDesired(integration: IntegrationConfig, profile: Resol
     mapper: profile.mapper,
   });
   const users = desired.held.size > 0 ? desired.users.filter((u) => !desired.held.has(u.sourceId)) : desired.users;
-  return { users, groups: desired.groups, sourceUsers: desired.sourceUsers };
+  const logger = options.logger ?? createLogger({ level: 'error', format: 'pretty' });
+  const schema = options.schema ?? (await targetSchema({ integration, logger, store }));
+  return { users, groups: desired.groups, sourceUsers: desired.sourceUsers, schema, managed: managedPaths(profile, schema) };
 }
 
 /** The target's users and groups, each group with its member ids where the target lists them. */
@@ -77,26 +94,48 @@ export async function readTarget(client: ScimClient, profile: ResolvedProfile, w
 }
 
 /**
- * The target's values for the paths of `attrs`, in state's form: a user
- * reference (manager) is kept when the target points at the account of that
- * user; values the target does not hold are left out.
+ * The target's values at the paths of `attrs` and at the managed paths, in state's
+ * form: a user reference (manager) is kept when the target points at the account of
+ * that user; values the target does not hold are left out.
  */
-export function currentValues(resource: ScimResource, attrs: ScimAttrs, sourceOfTarget: ReadonlyMap<string, string>): ScimAttrs {
+export function currentValues(resource: ScimResource, attrs: ScimAttrs, sourceOfTarget: ReadonlyMap<string, string>, managed?: ManagedPaths): ScimAttrs {
   const current: ScimAttrs = {};
-  for (const [path, v] of Object.entries(attrs)) {
+  const read = (path: string, reference: boolean) => {
     const actual = readPath(resource, path);
-    if (isUserRef(v)) {
+    if (reference) {
       const id = (actual as { value?: unknown } | undefined)?.value;
       const source = typeof id === 'string' ? sourceOfTarget.get(id) : undefined;
       if (source !== undefined) current[path] = { userRef: source };
     } else if (typeof actual === 'string' || typeof actual === 'number' || typeof actual === 'boolean') {
       current[path] = actual;
     }
-  }
+  };
+  for (const [path, v] of Object.entries(attrs)) read(path, isUserRef(v));
+  if (managed) for (const path of managed.paths) if (!(path in attrs)) read(path, managed.references.has(path));
   return current;
 }
 
-const statusOf = (r: ScimResource): ObjectStatus => (r.active === false ? 'inactive' : 'active');
+/** A writeOnly attribute (a password) is never returned (RFC 7643 §7): nothing to compare. */
+const isWriteOnly = (schema: TargetSchema | undefined, path: string) => schema !== undefined && factsOf(schema, path).mutability === 'writeOnly';
+
+/**
+ * The paths compared for one user: what was pushed (but writeOnly values), and every
+ * managed path but those the mapping keeps when the source is empty.
+ */
+function comparedPaths(pushed: ScimAttrs, managed: ManagedPaths | undefined, d: DesiredUser | undefined, schema: TargetSchema | undefined): string[] {
+  const paths = new Set(Object.keys(pushed).filter((p) => !isWriteOnly(schema, p)));
+  if (managed) {
+    for (const path of managed.paths) {
+      if (path in pushed) continue;
+      // keepOnEmpty: an empty source value leaves the target's value alone (core/map.ts).
+      if (d?.keep?.includes(path) && !(path in d.attrs)) continue;
+      paths.add(path);
+    }
+  }
+  return [...paths];
+}
+
+export const statusOf = (r: ScimResource): ObjectStatus => (r.active === false ? 'inactive' : 'active');
 const show = (v: AttrValue | undefined): string | null => (v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v));
 
 export interface DriftItem {
@@ -149,6 +188,7 @@ export interface ReconcileInput {
 /** Compares the target with state and source. Pure. */
 export function compare(input: ReconcileInput): Reconciliation {
   const { state, groupState, desired, target } = input;
+  const desiredById = new Map(desired.users.map((d) => [d.sourceId, d]));
   const usersById = new Map(target.users.map((u) => [u.id, u]));
   const linked = state.filter((s): s is StateUser & { targetId: string } => s.targetId !== null && s.status !== 'deleted');
   const managedIds = new Set(linked.map((s) => s.targetId));
@@ -174,10 +214,12 @@ export function compare(input: ReconcileInput): Reconciliation {
       out.vanished.push({ sourceId: s.sourceId, targetId: s.targetId, userName });
       continue;
     }
-    const current = currentValues(resource, s.attrs, sourceOfTarget);
-    for (const [path, pushed] of Object.entries(s.attrs)) {
-      if (sameTargetValue(path, current[path], pushed)) continue;
-      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(current[path]) });
+    const current = currentValues(resource, s.attrs, sourceOfTarget, desired.managed);
+    for (const path of comparedPaths(s.attrs, desired.managed, desiredById.get(s.sourceId), desired.schema)) {
+      const pushed = s.attrs[path];
+      const actual = current[path];
+      if (pushed === undefined ? actual === undefined : sameTargetValue(path, actual, pushed, desired.schema)) continue;
+      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(actual) });
     }
     if (statusOf(resource) !== s.status) {
       out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path: 'active', pushed: String(s.status === 'active'), actual: String(resource.active === true) });
@@ -186,7 +228,7 @@ export function compare(input: ReconcileInput): Reconciliation {
 
   // Unmanaged accounts, and the unlinked source user each would be adopted as.
   const linkedSources = new Set(linked.map((s) => s.sourceId));
-  const candidates = new AccountIndex(target.users.filter((u) => !managedIds.has(u.id)), input.matching);
+  const candidates = new AccountIndex(target.users.filter((u) => !managedIds.has(u.id)), input.matching, desired.schema);
   const matchOf = new Map<string, string>();
   for (const d of desired.users) {
     if (linkedSources.has(d.sourceId)) continue;
@@ -226,15 +268,25 @@ export function compare(input: ReconcileInput): Reconciliation {
 }
 
 /**
+ * What `correctState` does: `record` what the target holds for drifted, vanished and
+ * changed objects; `adopt` does that and links unmanaged accounts that match a source user.
+ */
+export type CorrectionMode = 'record' | 'adopt';
+
+/**
  * Brings state in line with what the target really holds, so that the next
  * cycle sends what it takes to restore the source's values: drifted values
- * and statuses are recorded as found, vanished accounts and groups are
- * unlinked (to be created again), and member sets become the target's.
- * With `adopt`, unmanaged accounts that match a source user are linked.
+ * (at every managed path) and statuses are recorded as found, vanished accounts
+ * and groups are unlinked (to be created again), and member sets become the
+ * target's. With `adopt`, unmanaged accounts that match a source user are linked,
+ * with the values they hold at every managed path.
  * Returns how many objects changed in state.
  */
-export function correctState(store: StateStore, r: Reconciliation, input: ReconcileInput, adopt: boolean): { corrected: number; adopted: number } {
+export function correctState(store: StateStore, r: Reconciliation, input: ReconcileInput, mode: CorrectionMode | boolean): { corrected: number; adopted: number } {
+  // A boolean is what callers passed before the mode had a name (true: adopt).
+  const adopt = mode === true || mode === 'adopt';
   const name = input.integration.name;
+  const managed = input.desired.managed;
   const usersById = new Map(input.target.users.map((u) => [u.id, u]));
   const stateById = new Map(input.state.map((s) => [s.sourceId, s]));
   const sourceOfTarget = new Map<string, string>();
@@ -245,7 +297,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
     for (const sourceId of new Set(r.drift.map((d) => d.sourceId))) {
       const s = stateById.get(sourceId)!;
       const resource = usersById.get(s.targetId!)!;
-      store.saveUser(name, { sourceId, targetId: s.targetId, status: statusOf(resource), attrs: currentValues(resource, s.attrs, sourceOfTarget) });
+      store.saveUser(name, { sourceId, targetId: s.targetId, status: statusOf(resource), attrs: currentValues(resource, s.attrs, sourceOfTarget, managed) });
       corrected++;
     }
     for (const v of r.vanished) {
@@ -267,7 +319,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
         const d = u.match !== null ? desiredById.get(u.match) : undefined;
         const resource = usersById.get(u.targetId);
         if (!d || !resource) continue;
-        store.saveUser(name, { sourceId: d.sourceId, targetId: u.targetId, status: statusOf(resource), attrs: currentValues(resource, d.attrs, sourceOfTarget) });
+        store.saveUser(name, { sourceId: d.sourceId, targetId: u.targetId, status: statusOf(resource), attrs: currentValues(resource, d.attrs, sourceOfTarget, managed) });
         adopted++;
       }
     }
@@ -276,72 +328,5 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
   return { corrected, adopted };
 }
 
-export interface RebuildResult {
-  users: number;
-  inactive: number;
-  groups: number;
-  memberships: number;
-  /** Source users with no account in the target (the next cycle creates them). */
-  unmatched: number;
-  /** Source users matching several accounts: not linked. */
-  ambiguous: string[];
-  requests: number;
-}
-
-/**
- * Rebuilds an integration's state from the target and the source, sending
- * nothing but reads: each source user is linked to the account its matching
- * attributes find, with the values the account holds; each source group to
- * the group of its displayName, with the members the target lists.
- */
-export function rebuildState(store: StateStore, integration: IntegrationConfig, desired: DesiredState, target: TargetInventory, matching: readonly string[]): RebuildResult {
-  const name = integration.name;
-  const index = new AccountIndex(target.users, matching);
-  const links = new Map<string, { d: DesiredUser; resource: ScimResource }>();
-  const taken = new Set<string>();
-  const result: RebuildResult = { users: 0, inactive: 0, groups: 0, memberships: 0, unmatched: 0, ambiguous: [], requests: target.requests };
-  for (const d of desired.users) {
-    let found: ScimResource[] = [];
-    for (const { attribute, value } of matchKeys(matching, d.attrs)) {
-      found = index.find(attribute, value);
-      if (found.length > 0) break;
-    }
-    if (found.length === 0) result.unmatched++;
-    else if (found.length > 1 || taken.has(found[0]!.id)) result.ambiguous.push(d.sourceId);
-    else {
-      links.set(d.sourceId, { d, resource: found[0]! });
-      taken.add(found[0]!.id);
-    }
-  }
-  const sourceOfTarget = new Map([...links].map(([sourceId, l]) => [l.resource.id, sourceId]));
-  store.transaction(() => {
-    store.purgeObjects(name);
-    store.putIntegration({ name, ...integrationHashes(integration, store.fingerprintKey()) });
-    for (const [sourceId, { d, resource }] of links) {
-      const status = statusOf(resource);
-      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: currentValues(resource, d.attrs, sourceOfTarget) });
-      result.users++;
-      if (status === 'inactive') result.inactive++;
-    }
-    const byName = new Map<string, ScimResource[]>();
-    for (const g of target.groups) {
-      const key = String(g.displayName ?? '').toLowerCase();
-      byName.set(key, [...(byName.get(key) ?? []), g]);
-    }
-    for (const g of desired.groups) {
-      const candidates = byName.get(g.displayName.toLowerCase()) ?? [];
-      const resource =
-        target.groups.find((c) => c.externalId === g.sourceId) ??
-        candidates.find((c) => c.displayName === g.displayName) ??
-        (candidates.length === 1 ? candidates[0] : undefined);
-      if (!resource) continue;
-      const members = (target.members?.get(resource.id) ?? []).map((t) => sourceOfTarget.get(t)).filter((x): x is string => x !== undefined);
-      store.saveGroup(name, { sourceId: g.sourceId, targetId: resource.id, status: 'active', displayName: String(resource.displayName) }, { members });
-      result.groups++;
-      result.memberships += members.length;
-    }
-    store.setLastSourceUsers(name, desired.sourceUsers);
-  });
-  store.flush();
-  return result;
-}
+export { rebuildState, type RebuildResult } from './rebuild.js';
+export type { ManagedPaths } from '../core/target-schema.js';

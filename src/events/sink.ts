@@ -65,6 +65,8 @@ export interface AdminActionOptions {
   integration: string;
   logger: Logger;
   store: AuditStore;
+  /** The cycle the action ran (the console's Provision now); otherwise an id of its own. */
+  cycleId?: string | undefined;
 }
 
 /**
@@ -72,7 +74,7 @@ export interface AdminActionOptions {
  * one event through the sink, with an id of its own in place of a cycle's, durable when this returns.
  */
 export function recordAdminAction(options: AdminActionOptions, e: EventInput): NewEvent {
-  const sink = new EventSink({ integration: options.integration, cycleId: randomUUID(), logger: options.logger, store: options.store });
+  const sink = new EventSink({ integration: options.integration, cycleId: options.cycleId ?? randomUUID(), logger: options.logger, store: options.store });
   const event = sink.emit(e);
   options.store.flush?.();
   return event;

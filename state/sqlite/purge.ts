@@ -2,8 +2,11 @@
 import type Database from 'better-sqlite3';
 import type { PurgeResult } from '../interface.js';
 
-/** What a rebuild starts without: the integration's objects and everything kept about their operations. */
-const OBJECT_TABLES = ['objects', 'group_members', 'escrow', 'inflight', 'held_plans'] as const;
+/**
+ * What a rebuild starts without: the integration's objects, in-flight records and held
+ * plan. Escrow stays: an operation the target refused is still owed, and is retried.
+ */
+const OBJECT_TABLES = ['objects', 'group_members', 'inflight', 'held_plans'] as const;
 
 export class SqlitePurge {
   private readonly stmts;
@@ -14,6 +17,7 @@ export class SqlitePurge {
       lease: db.prepare('DELETE FROM leases WHERE integration = ?'),
       integration: db.prepare('DELETE FROM integrations WHERE name = ?'),
       facts: db.prepare('DELETE FROM target_facts WHERE integration = ?'),
+      escrow: db.prepare('DELETE FROM escrow WHERE integration = ?'),
     };
   }
 
@@ -21,6 +25,7 @@ export class SqlitePurge {
   purgeIntegration(integration: string): PurgeResult {
     return this.db.transaction(() => {
       const objects = this.deleteObjects(integration);
+      this.stmts.escrow.run(integration);
       this.stmts.lease.run(integration);
       this.stmts.integration.run(integration);
       this.stmts.facts.run(integration);
