@@ -27,11 +27,8 @@ export function commandConfig(configPath: string | undefined, io: Io, options: C
 }
 
 /** The config, a logger and the state. */
-export function openContext(configPath: string | undefined, io: Io, options?: ContextOptions): CommandContext;
-/** @deprecated pass `{ log: 'silent' }` instead of `true`. */
-export function openContext(configPath: string | undefined, io: Io, quiet: boolean): CommandContext;
-export function openContext(configPath: string | undefined, io: Io, options: ContextOptions | boolean = {}): CommandContext {
-  const { config, logger } = commandConfig(configPath, io, typeof options === 'boolean' ? { log: options ? 'silent' : 'config' } : options);
+export function openContext(configPath: string | undefined, io: Io, options: ContextOptions = {}): CommandContext {
+  const { config, logger } = commandConfig(configPath, io, options);
   return { config, logger, store: openState(config) };
 }
 

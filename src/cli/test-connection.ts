@@ -110,7 +110,7 @@ async function testOne(integration: IntegrationConfig, store: ReturnType<typeof 
 
 /** `scimsync test-connection`: authenticate, read what the target supports, check its endpoints and schema, try one harmless lookup. */
 export async function testConnectionCommand(options: TestConnectionOptions, io: Io): Promise<ExitCode> {
-  const ctx = openContext(options.config, io, true);
+  const ctx = openContext(options.config, io, { log: 'silent' });
   let exit: ExitCode = 0;
   try {
     for (const integration of selectIntegrations(ctx.config, options.integration)) {

@@ -1,4 +1,5 @@
 import type { AccountIndex, ProtectRule } from '../core/matching.js';
+import type { ManagedPaths, TargetSchema } from '../core/target-schema.js';
 import type { TargetBehaviour } from '../core/target-behaviour.js';
 import type { ScimClient } from '../scim/client.js';
 import type { RetryPolicy } from '../scim/retry.js';
@@ -26,6 +27,10 @@ export interface DeliveryContext {
   keepInflight: Set<string>;
   /** Where writes go when not straight to `client` (Bulk requests); set by the delivery, see `writesOf`. */
   writes?: TargetWrites | undefined;
+  /** The target's schema: how its values compare (caseExact). RFC 7643's when absent. */
+  schema?: TargetSchema | undefined;
+  /** Every path the mappings could write: an adopted account's value at one the source leaves empty is removed. */
+  managed?: ManagedPaths | undefined;
   /** What the target was seen doing wrong this cycle. */
   quirks: { filterIgnored?: string };
 }

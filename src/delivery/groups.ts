@@ -57,7 +57,7 @@ export class GroupDelivery {
       return { kind: 'failed', outcome: { result: 'failure', type: 'group_create_provision', summary: `lookup of group ${displayName} failed: ${errorMessage(err)}`, detail: errorDetail(err) } };
     }
     const key = { attribute: 'displayName', value: displayName };
-    const found = resources.filter((r) => resourceMatches(r, key));
+    const found = resources.filter((r) => resourceMatches(r, key, this.ctx.schema));
     if (found.length === resources.length) return { kind: 'found', resources: found };
     ctx.counts.failed++;
     return {

@@ -8,6 +8,31 @@ export interface RateLimit {
   burst?: number | undefined;
 }
 
+/** `target.rateLimit` as configured: without `requestsPerSecond` (or with `adaptive: true`) the rate is found from the target's 429s. */
+export interface RateLimitConfig {
+  requestsPerSecond?: number | undefined;
+  maxConcurrent: number;
+  burst?: number | undefined;
+  adaptive?: boolean | undefined;
+}
+
+/** The rate before adaptive rates, kept where `adaptive: false` is set without a rate. */
+const FIXED_DEFAULT_RPS = 10;
+
+/** How an integration's request rate is kept. */
+export type RateMode =
+  | { kind: 'fixed'; rateLimit: RateLimit }
+  /** Found from the target's 429s, never past `maxRate` (a `requestsPerSecond` set beside `adaptive: true`). */
+  | { kind: 'adaptive'; maxConcurrent: number; maxRate: number | undefined };
+
+export function rateModeOf(config: RateLimitConfig): RateMode {
+  const { requestsPerSecond, maxConcurrent, burst, adaptive } = config;
+  if (adaptive === true || (adaptive === undefined && requestsPerSecond === undefined)) {
+    return { kind: 'adaptive', maxConcurrent, maxRate: requestsPerSecond };
+  }
+  return { kind: 'fixed', rateLimit: { requestsPerSecond: requestsPerSecond ?? FIXED_DEFAULT_RPS, maxConcurrent, ...(burst !== undefined ? { burst } : {}) } };
+}
+
 /**
  * The limiter of a delivery's client: the request rate only. The delivery's own queue
  * runs `maxConcurrent` operations, each sending its requests one after the other, so

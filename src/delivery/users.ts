@@ -1,4 +1,5 @@
 import { diffAttrs, hasChanges, type ScimAttrs } from '../core/attributes.js';
+import { readPath } from '../core/paths.js';
 import { AccountIndex, matchKeys, resourceMatches, type MatchKey } from '../core/matching.js';
 import type { UserOperation } from '../core/operations.js';
 import type { StateUser, TargetResource } from '../core/records.js';
@@ -11,6 +12,9 @@ import { currentValues, putUpdate } from './etag.js';
 import type { DeliveryContext } from './context.js';
 import { changedList, errorDetail, isTargetProblem, type Outcome } from './outcome.js';
 import { writesOf } from './writes.js';
+
+/** Whether the target holds a value at a path (an empty string or list is none). */
+const heldValue = (v: unknown) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
 
 type Change = Extract<UserOperation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>;
 
@@ -95,7 +99,7 @@ export class UserDelivery {
           ctx.counts.failed++;
           return { kind: 'failed', outcome: { result: 'failure', type: 'user_lookup_provision', summary: `lookup of ${key.attribute} eq ${key.value} failed: ${errorMessage(err)}`, detail: errorDetail(err) } };
         }
-        found = resources.filter((r) => resourceMatches(r, key));
+        found = resources.filter((r) => resourceMatches(r, key, ctx.schema));
         if (found.length < resources.length) {
           // Remembered for the cycle: no other user is looked up, or adopted, through this filter.
           ctx.quirks.filterIgnored = `the target ignored the filter ${key.attribute} eq ${filterValue(key.value)}: it answered ${resources.length} accounts, ${resources.length - found.length} of which do not match`;
@@ -121,11 +125,11 @@ export class UserDelivery {
     const client = this.ctx.client;
     for (const variant of lookupVariants([key])) {
       const { resources } = await client.findUsers(variant.attribute, variant.value);
-      const exact = resources.filter((r) => resourceMatches(r, key));
+      const exact = resources.filter((r) => resourceMatches(r, key, this.ctx.schema));
       if (exact.length > 0) return exact;
     }
     // Last resort: one paginated read of all users per cycle, matched case-insensitively.
-    this.scanIndex ??= client.listAll('Users').then((r) => new AccountIndex(r.resources, this.ctx.target.matching));
+    this.scanIndex ??= client.listAll('Users').then((r) => new AccountIndex(r.resources, this.ctx.target.matching, this.ctx.schema));
     return (await this.scanIndex).find(key.attribute, key.value);
   }
 
@@ -143,8 +147,10 @@ export class UserDelivery {
       };
     }
     const current = currentValues(resource, attrs, ctx.state.resolve);
-    const changes = diffAttrs(current, attrs);
-    changes.remove = [];
+    const changes = diffAttrs(current, attrs, ctx.schema);
+    // A managed value the source leaves empty (set by hand in the app) goes, unless its mapping keeps it.
+    const keep = new Set(ctx.state.desiredUser(sourceId)?.keep ?? []);
+    changes.remove = (ctx.managed?.paths ?? []).filter((path) => !(path in attrs) && !keep.has(path) && heldValue(readPath(resource, path)));
     const { ops, sent } = buildPatchOps(changes, ctx.state.resolve);
     if (resource.active !== true) ops.push({ op: 'replace', path: 'active', value: true });
     let attempts = 0;

@@ -241,7 +241,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const reconcileInput = async (integration: IntegrationConfig): Promise<ReconcileInput> => {
     const name = integration.name;
     const profile = resolveProfile(integration);
-    const desired = await loadDesired(integration, profile, { store });
+    const desired = await loadDesired(integration, profile, { store, logger });
     const state = store.loadUsers(name);
     const groupState = store.loadGroups(name);
     const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
@@ -269,7 +269,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     const name = integration.name;
     return leased(name, async (signal) => {
       const { input, report } = await reportOf(integration);
-      const { corrected, adopted } = correctState(store, report, input, action.mode === 'adopt');
+      const { corrected, adopted } = correctState(store, report, input, action.mode === 'adopt' ? 'adopt' : 'record');
       audit(name, action.actor, `reconcile ${action.mode}: ${corrected} objects found changed in the target, ${adopted} existing accounts adopted`, {
         reconcile: { mode: action.mode, drift: report.drift.length, vanished: report.vanished.length, groupDrift: report.groupDrift.length, adopted },
       });

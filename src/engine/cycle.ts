@@ -26,6 +26,7 @@ import { checkMassDeprovision } from './held-plans.js';
 import { recordIntegrationChange } from './integration-hashes.js';
 import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
 import type { CycleReport } from './report.js';
+import { managedPaths } from './reconcile.js';
 
 export type { CycleCounts, CycleReport, MassDeprovision } from './report.js';
 export { clientFor } from './clients.js';
@@ -269,7 +270,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
     const creates = operations.filter((op) => op.kind === 'user.create').length;
     let accounts: AccountIndex | undefined;
     if (creates > 1 && !options.signal?.aborted) {
-      const index = await readAccountIndex(client, creates, profile.matching);
+      const index = await readAccountIndex(client, creates, profile.matching, schema);
       accounts = index.index;
       if (index.requests > 0) logger.info(`bulk matching of ${creates} new users: ${index.reason}`, { integration: name });
     }
@@ -284,6 +285,8 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         counts,
         protect,
         accounts,
+        schema,
+        managed: managedPaths(profile, schema),
         signal: options.signal,
         dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
         keepInflight: new Set(),

@@ -282,9 +282,8 @@ export type CorrectionMode = 'record' | 'adopt';
  * with the values they hold at every managed path.
  * Returns how many objects changed in state.
  */
-export function correctState(store: StateStore, r: Reconciliation, input: ReconcileInput, mode: CorrectionMode | boolean): { corrected: number; adopted: number } {
-  // A boolean is what callers passed before the mode had a name (true: adopt).
-  const adopt = mode === true || mode === 'adopt';
+export function correctState(store: StateStore, r: Reconciliation, input: ReconcileInput, mode: CorrectionMode): { corrected: number; adopted: number } {
+  const adopt = mode === 'adopt';
   const name = input.integration.name;
   const managed = input.desired.managed;
   const usersById = new Map(input.target.users.map((u) => [u.id, u]));

@@ -111,11 +111,33 @@ describe('scimsync sync against a strict SCIM target', () => {
     expect(res.out.join('\n')).toMatch(/created 0, adopted 1/);
     expect(target.users.size).toBe(1);
     const ada = target.users.get(pre.id)!;
-    expect(ada.userName).toBe('ada@example.com');
+    // userName is not caseExact (RFC 7643 §4.1.1): the target already holds this name, and keeps its spelling.
+    expect(ada.userName).toBe('ADA@Example.com');
     expect(ada.externalId).toBe('ada');
     expect(ada.title).toBe('Countess');
     expect(ada.active).toBe(true);
 
+    target.requests.length = 0;
+    await ws.run(['sync']);
+    expect(target.requests).toEqual([]);
+  });
+
+  it('removes, when it adopts an account, a managed value the source leaves empty, and keeps what no mapping writes', async () => {
+    const pre = target.seedUser({
+      userName: 'grace@example.com',
+      name: { givenName: 'Grace', familyName: 'Hopper' },
+      emails: [{ type: 'work', value: 'grace@example.com', primary: true }],
+      title: 'Set by hand',
+      nickName: 'Amazing Grace',
+      active: true,
+    });
+    ws.writeDirectory({ users: [{ id: 'grace', userName: 'grace@example.com', givenName: 'Grace', familyName: 'Hopper', email: 'grace@example.com' }] });
+    const res = await ws.run(['sync']);
+    expect(res.code).toBe(0);
+    expect(res.out.join('\n')).toMatch(/created 0, adopted 1/);
+    const grace = target.users.get(pre.id)!;
+    expect(grace.title).toBeUndefined();
+    expect(grace.nickName).toBe('Amazing Grace');
     target.requests.length = 0;
     await ws.run(['sync']);
     expect(target.requests).toEqual([]);

@@ -43,7 +43,8 @@ describe('409 on create', () => {
     expect(report.counts).toMatchObject({ created: 0, adopted: 1, failed: 0 });
     expect(nock.isDone()).toBe(true);
     const operations = (patch as { Operations: { op: string; path: string; value: unknown }[] }).Operations;
-    expect(operations.map((o) => o.path).sort()).toEqual(['displayName', 'emails', 'externalId', 'name.formatted', 'userName']);
+    // userName differs in case only, and is not caseExact (RFC 7643 §4.1.1): the same name, not changed.
+    expect(operations.map((o) => o.path).sort()).toEqual(['displayName', 'emails', 'externalId', 'name.formatted']);
     // The account has no work email: it is added whole, not replaced (RFC 7644 §3.5.2.3).
     expect(operations.find((o) => o.path === 'emails')).toEqual({ op: 'add', path: 'emails', value: [{ type: 'work', value: 'ada@example.com' }] });
     expect(store.loadUsers('app')).toMatchObject([{ sourceId: 'u1', targetId: 'existing', status: 'active' }]);

@@ -21,7 +21,7 @@ export interface RebuildOptions extends LeaseWait {
 async function rebuildOne(integration: IntegrationConfig, store: StateStore, logger: Logger): Promise<RebuildResult> {
   const name = integration.name;
   const profile = resolveProfile(integration);
-  const desired = await loadDesired(integration, profile, { store });
+  const desired = await loadDesired(integration, profile, { store, logger });
   const names = new Set(desired.groups.map((g) => g.displayName.toLowerCase()));
   const ids = new Set(desired.groups.map((g) => g.sourceId));
   const client = clientFor(integration, { logger, use: 'reads' });

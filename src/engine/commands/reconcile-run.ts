@@ -44,7 +44,7 @@ async function reconcileOne(options: ReconcileRunOptions, integration: Integrati
   const { logger } = options;
   const name = integration.name;
   const profile = resolveProfile(integration);
-  const desired = await loadDesired(integration, profile, { store });
+  const desired = await loadDesired(integration, profile, { store, logger });
   const state = store.loadUsers(name);
   const groupState = store.loadGroups(name);
   const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
