@@ -4,6 +4,7 @@ import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient } from '../../src/scim/client.js';
 import { parseRateLimitWait } from '../../src/scim/retry.js';
 import { targetLimiter } from '../../src/delivery/rate.js';
+import { adaptiveLimiter, type LearnedRate } from '../../src/delivery/adaptive-rate.js';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 
@@ -85,5 +86,39 @@ describe('a 429 with a non-SCIM body', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect(second.data).toEqual({ id: '2' });
     expect(await first).toMatchObject({ data: { id: '1' }, attempts: 1 });
+  });
+});
+
+describe('the adaptive limiter on a 429', () => {
+  const BASE = 'https://adaptive.test/scim/v2';
+
+  beforeAll(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+
+  it('holds every request of the target for X-Retry-After, cuts its rate, counts the wait, and saves what it learned at close', async () => {
+    const saved: LearnedRate[] = [];
+    const limiter = adaptiveLimiter({ maxConcurrent: 4, memory: { load: () => ({ requestsPerSecond: 40 }), save: (r) => saved.push(r) } });
+    const c = new ScimClient({ baseUrl: BASE, auth: { type: 'bearer', token: 'tok' }, timeoutMs: 2000, limiter, retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
+    const sentAt: number[] = [];
+    nock('https://adaptive.test').get('/scim/v2/Users/1').reply(429, { status: '429' }, { 'X-Retry-After': '1' });
+    nock('https://adaptive.test')
+      .get(/\/scim\/v2\/Users\/\d/)
+      .times(3)
+      .reply(() => {
+        sentAt.push(Date.now());
+        return [200, { id: 'x' }];
+      });
+    const started = Date.now();
+    const first = c.request('GET', '/Users/1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(limiter.rateLimitWaits).toBe(1);
+    expect(limiter.rate).toBe(20); // the first 429 halves the rate
+    const others = [c.request('GET', '/Users/2'), c.request('GET', '/Users/3')];
+    await Promise.all([first, ...others]);
+    // Nothing went out before the wait the target asked for was over.
+    expect(Math.min(...sentAt) - started).toBeGreaterThanOrEqual(950);
+    await c.close();
+    expect(saved.at(-1)).toEqual(limiter.learned);
+    expect(saved.at(-1)?.ceiling).toBe(40);
   });
 });
