@@ -24,6 +24,8 @@ export interface CycleCounts {
   givenUp: number;
   /** Operations not started because of a shutdown. */
   notStarted: number;
+  /** 429 answers the delivery waited out. */
+  rateLimitWaits: number;
 }
 
 export const emptyCounts = (): CycleCounts => ({
@@ -47,4 +49,5 @@ export const emptyCounts = (): CycleCounts => ({
   escrowed: 0,
   givenUp: 0,
   notStarted: 0,
+  rateLimitWaits: 0,
 });

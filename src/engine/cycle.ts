@@ -21,7 +21,7 @@ import type { NewEvent } from '../events/types.js';
 import { SafetyAbortError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ScimClient } from '../scim/client.js';
-import { clientFor } from './clients.js';
+import { clientFor, rateMemoryFor } from './clients.js';
 import { checkMassDeprovision } from './held-plans.js';
 import { recordIntegrationChange } from './integration-hashes.js';
 import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
@@ -262,7 +262,11 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   const deliveryStarted = Date.now();
   // SQLite writes move to a thread of their own for the delivery, beside the HTTP loop.
   store.startBackgroundWrites();
-  const client = options.client ?? clientFor(integration, { logger, use: 'delivery', onRateLimit: options.onRateLimit });
+  const onRateLimit = () => {
+    counts.rateLimitWaits++;
+    options.onRateLimit?.();
+  };
+  const client = options.client ?? clientFor(integration, { logger, use: 'delivery', onRateLimit, rateMemory: rateMemoryFor(store, name, logger) });
   let delivery: Delivery;
   try {
     // Many new users (a first run against an app that already has accounts): one paginated

@@ -84,6 +84,17 @@ describe('delivery under faults', () => {
     expect(target.requests).toEqual([]);
   }, 120_000);
 
+  it('counts the 429s a cycle waited out in its record (status), none failed', async () => {
+    ws.writeDirectory(makeDirectory(20));
+    target.inject({ path: /\/scim\/v2\/Users$/, method: 'POST', times: 3, status: 429, headers: { 'Retry-After': '0' } });
+    const res = await ws.run(['sync']);
+    expect(res.code).toBe(0);
+    expect(target.users.size).toBe(20);
+    const r = await ws.run(['status', '--json']);
+    const last = (JSON.parse(r.out[0]!) as { lastCycle: { counts: Record<string, number> } }).lastCycle;
+    expect(last.counts).toMatchObject({ rateLimitWaits: 3, failed: 0, created: 20 });
+  });
+
   it('a slow target never has more than maxConcurrent requests at once, and gets that many', async () => {
     const d = makeDirectory(80);
     ws.writeDirectory(d);
