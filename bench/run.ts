@@ -3,7 +3,7 @@
  * and a fast local target in its own process. Prints the tables and, after a
  * full run, writes bench/RESULTS.md. Each figure is a median of BENCH_RUNS (3).
  *
- *   BENCH_ONLY=client,initial   parts to run (plan, client, economy, initial); RESULTS.md is written only by a full run
+ *   BENCH_ONLY=client,initial   parts to run (plan, client, economy, initial, rate); RESULTS.md is written only by a full run
  *   BENCH_QUICK=1               small sizes, to try the benchmark itself
  *   BENCH_PROFILE=dir           `node --cpu-prof` on the client-cost runs, profiles in dir (see profile-summary.ts)
  */
@@ -15,12 +15,13 @@ import { clientCost, clientTable, type ClientRow } from './client-cost.js';
 import { economy, initialSync, medianOf, type EconomyRow, type InitialSyncResult } from './cycles.js';
 import { writeDirectory } from './directory.js';
 import { median, type Measured } from './measure.js';
+import { rateBench, rateTable, rateTargets, type RateRow } from './rate.js';
 import { configFile, here, startTarget } from './setup.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
-const PARTS = ['plan', 'client', 'economy', 'initial'] as const;
+const PARTS = ['plan', 'client', 'economy', 'initial', 'rate'] as const;
 const runs = (part: (typeof PARTS)[number]) => !ONLY || ONLY.includes(part);
 if (ONLY?.some((p) => !(PARTS as readonly string[]).includes(p))) throw new Error(`BENCH_ONLY: expected some of ${PARTS.join(', ')}, got ${ONLY.join(',')}`);
 
@@ -142,6 +143,13 @@ async function main(): Promise<void> {
     target.child.kill();
   }
 
+  let rate: RateRow[] = [];
+  if (runs('rate')) {
+    out('\n## 5. Adaptive rate against a token-bucket target of R requests/s unknown to scimsync (R × 20 s of creates, concurrency 8; bench/rate.ts)\n');
+    rate = await rateBench({ mode: 'client', limits: [5, 50, 500], seconds: QUICK ? 5 : 20 });
+    out(rateTable(rate).join('\n'));
+  }
+
   out('\n## Targets\n');
   const sync = client.find((r) => r.mode.key === 'sync');
   const floor = client.find((r) => r.mode.key === 'node-http');
@@ -161,6 +169,7 @@ async function main(): Promise<void> {
   const p1m = planRows.find((r) => r.users === 1_000_000);
   if (p100) out(`- no-change planning of 100,000 users / 500,000 memberships in-process ≤ 3 s and ≤ 500 MB: ${s2(p100.ms)}, ${Math.round(p100.rssMb)} MB — ${check(p100.ms <= 3000 && p100.rssMb <= 500)}`);
   if (p1m) out(`- no-change planning of 1,000,000 users in-process ≤ 30 s and ≤ 3 GB: ${s2(p1m.ms)}, ${Math.round(p1m.rssMb)} MB — ${check(p1m.ms <= 30_000 && p1m.rssMb <= 3072)}`);
+  for (const line of rate.length > 0 ? rateTargets(rate) : []) out(line);
   for (const r of eco) out(`- ${r.cycle}: ${r.sent} requests, target ${r.target} — ${check(r.met)}`);
   out(`\nWhole run: ${((Date.now() - started) / 60_000).toFixed(1)} min; load average at the end ${load()}.`);
 
