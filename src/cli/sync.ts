@@ -1,6 +1,8 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { runCycle, type CycleReport } from '../engine/cycle.js';
 import { leaseOwner, withLease } from '../engine/lease.js';
+import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
+import { pruneEventsGently } from '../engine/retention.js';
 import { ScimsyncError, UsageError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 import { parseDuration } from './format.js';
@@ -88,7 +90,14 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
   };
   const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
   if (io.handleSignals) for (const [sig, h] of Object.entries(handlers)) process.once(sig, h);
+  // A dry run writes no events and tells nobody.
+  let outlets: Outlets | undefined;
   try {
+    if (!options.dryRun) {
+      outlets = openOutlets({ config: ctx.config, store: ctx.store, logger: ctx.logger });
+      // Events go out while the cycles run; the drain at the end sends the rest.
+      outlets.start();
+    }
     for (const integration of selectIntegrations(ctx.config, options.integration)) {
       if (stop.signal.aborted) break;
       const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
@@ -104,6 +113,7 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
             signal,
             shutdownGraceMs: ctx.config.shutdown.graceMs,
             ...(options.user !== undefined ? { onlyUser: options.user } : {}),
+            ...(outlets ? { notifier: outlets.notifier, onEvent: outlets.onEvent } : {}),
           });
         // A dry run sends nothing and writes no state: it needs no lease.
         const report = options.dryRun
@@ -135,12 +145,17 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
         exit = Math.max(exit, err.exitCode) as ExitCode;
       }
     }
-    if (!options.dryRun) {
-      const days = ctx.config.events?.retainDays ?? 90;
-      ctx.store.pruneEvents(new Date(Date.now() - days * 86_400_000).toISOString());
+    if (outlets) {
+      // The end of a run is its shutdown: the sinks get shutdown.graceMs to catch up, and what is left goes next time.
+      const drained = await outlets.drain({ timeoutMs: ctx.config.shutdown.graceMs, signal: stop.signal });
+      outlets = undefined;
+      for (const line of describeDrain(drained)) io.err(`[scimsync] ${line}`);
     }
+    if (!options.dryRun) await pruneEventsGently({ store: ctx.store, events: ctx.config.events, logger: ctx.logger, signal: stop.signal });
   } finally {
     for (const [sig, h] of Object.entries(handlers)) process.removeListener(sig, h);
+    // After an error: stop what was started before the state closes under it.
+    if (outlets) await outlets.stop({ graceMs: 1000 });
     ctx.store.close();
   }
   return exit;

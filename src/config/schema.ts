@@ -1,5 +1,7 @@
 import { SCOPE_OPERATORS } from '../core/scope.js';
 import { z } from 'zod';
+import { forwardSchema } from '../events/forward/config.js';
+import { notifySchema } from '../events/notify/config.js';
 import { httpConfigSchema } from './http.js';
 
 const grouped = (n: number): string => n.toLocaleString('en-US');
@@ -273,8 +275,12 @@ export const configSchema = z.strictObject({
       retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90),
       /** A safety valve on the event table: past it the oldest events are pruned, in bounded batches. */
       maxRows: bounded({ min: 1_000, max: 1_000_000_000 }).optional(),
+      /** Sinks every new event is sent to, at least once and in order (src/events/forward/config.ts). */
+      forward: forwardSchema.default([]),
     })
-    .default({ retainDays: 90 }),
+    .default({ retainDays: 90, forward: [] }),
+  /** Who is told of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources (src/events/notify/config.ts). */
+  notify: notifySchema.default([]),
   /** The daemon's and `scimsync console`'s HTTP side: /healthz, /metrics and the console (src/config/http.ts). */
   http: httpConfigSchema.optional(),
   /**

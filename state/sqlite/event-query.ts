@@ -11,37 +11,67 @@ import type { EventQuery } from '../interface.js';
 export const RESULT_CODES: Readonly<Record<EventResult, number>> = { success: 0, failure: 1, skipped: 2 };
 const RESULTS: readonly EventResult[] = ['success', 'failure', 'skipped'];
 
-/** An event as read: codes joined back to their names. */
-export interface EventRow {
-  id: number;
-  time: number;
-  integration: string;
-  cycle_id: string | null;
-  type: EventType;
-  result: number;
-  source_id: string | null;
-  target_id: string | null;
-  summary: string;
-  detail: string;
-}
+/**
+ * An event as read, in raw mode (an array, not an object per row: a listing of
+ * thousands of events builds one object each, not two): codes joined back to
+ * their names, the detail as JSON text. In the order of EVENT_COLUMNS.
+ */
+type EventRow = [
+  id: number,
+  time: number,
+  integration: string,
+  cycleId: string | null,
+  type: EventType,
+  result: number,
+  sourceId: string | null,
+  targetId: string | null,
+  summary: string,
+  detail: string,
+];
 
 /** The columns of an EventRow, from `event_log l`. */
 export const EVENT_COLUMNS = `l.id, l.time, i.name AS integration, c.cycle_id, t.name AS type, l.result, s.source_id, s.target_id, l.summary, json(l.detail) AS detail`;
 export const EVENT_JOINS = `LEFT JOIN event_integrations i ON i.id = l.integration LEFT JOIN event_cycles c ON c.id = l.cycle
   LEFT JOIN event_types t ON t.id = l.type LEFT JOIN event_subjects s ON s.id = l.subject`;
 
-export function eventOf(r: EventRow): EventRecord {
+/** The record of a row: one object per event, its fields in the order `events --json` prints them. */
+function eventOf(r: EventRow): EventRecord {
   return {
-    id: r.id,
-    time: new Date(r.time).toISOString(),
-    integration: r.integration,
-    cycleId: r.cycle_id,
-    type: r.type,
-    result: RESULTS[r.result]!,
-    sourceId: r.source_id || null,
-    targetId: r.target_id || null,
-    summary: r.summary,
-    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    id: r[0],
+    time: new Date(r[1]).toISOString(),
+    integration: r[2],
+    cycleId: r[3],
+    type: r[4],
+    result: RESULTS[r[5]]!,
+    sourceId: r[6] || null,
+    targetId: r[7] || null,
+    summary: r[8],
+    detail: JSON.parse(r[9]) as Record<string, unknown>,
+  };
+}
+
+/** A statement that selects EVENT_COLUMNS, read as EventRecords. */
+export interface EventStatement<P> {
+  get(params: P): EventRecord | undefined;
+  all(params: P): EventRecord[];
+  iterate(params: P): IterableIterator<EventRecord>;
+}
+
+/** Prepares `sql`, whose columns are EVENT_COLUMNS (or `*` over them), to read EventRecords. */
+export function eventStatement<P extends unknown[] | Record<string, unknown>>(db: Database.Database, sql: string): EventStatement<P> {
+  const stmt = db.prepare(sql).raw();
+  const bind = (params: P): unknown[] => (Array.isArray(params) ? params : [params]);
+  return {
+    get(params) {
+      const r = stmt.get(...bind(params)) as EventRow | undefined;
+      return r ? eventOf(r) : undefined;
+    },
+    all(params) {
+      return (stmt.all(...bind(params)) as EventRow[]).map(eventOf);
+    },
+    *iterate(params) {
+      for (const r of stmt.iterate(...bind(params)) as IterableIterator<EventRow>) yield eventOf(r);
+    },
   };
 }
 

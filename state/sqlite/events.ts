@@ -16,7 +16,7 @@ import type {
   PruneEvents,
   SinkPositionStore,
 } from '../interface.js';
-import { EVENT_COLUMNS, EVENT_JOINS, eventOf, planEventQuery, RESULT_CODES, timeOf, type CodeLookup, type EventRow } from './event-query.js';
+import { EVENT_COLUMNS, EVENT_JOINS, eventStatement, planEventQuery, RESULT_CODES, timeOf, type CodeLookup } from './event-query.js';
 
 /** An event recorded, as plain data (it may cross to the writer thread): codes resolved, names and detail as written. */
 export interface EventWrite {
@@ -108,8 +108,8 @@ export class SqliteEvents {
   ) {
     const select = `SELECT ${EVENT_COLUMNS} FROM event_log l ${EVENT_JOINS}`;
     this.stmts = {
-      byId: db.prepare<[number], EventRow>(`${select} WHERE l.id = ?`),
-      after: db.prepare<[number, number], EventRow>(`${select} WHERE l.id > ? ORDER BY l.id LIMIT ?`),
+      byId: eventStatement<[number]>(db, `${select} WHERE l.id = ?`),
+      after: eventStatement<[number, number]>(db, `${select} WHERE l.id > ? ORDER BY l.id LIMIT ?`),
       lastId: db.prepare<[], number | null>('SELECT max(id) FROM event_log').pluck(),
       integration: db.prepare<[string], number>('SELECT id FROM event_integrations WHERE name = ?').pluck(),
       cycle: db.prepare<[string], number>('SELECT id FROM event_cycles WHERE cycle_id = ?').pluck(),
@@ -183,7 +183,7 @@ export class SqliteEvents {
   *iterateEvents(q: EventQuery & { userIds?: readonly string[] }): IterableIterator<EventRecord> {
     const planned = planEventQuery(this.db, this.codes, q);
     if (!planned) return;
-    for (const r of this.db.prepare<Record<string, string | number>, EventRow>(planned.sql).iterate(planned.params)) yield eventOf(r);
+    yield* eventStatement<Record<string, string | number>>(this.db, planned.sql).iterate(planned.params);
   }
 
   queryEvents(q: EventQuery): EventRecord[] {
@@ -200,7 +200,7 @@ export class SqliteEvents {
   }
 
   eventsAfter(id: number, limit: number): EventRecord[] {
-    return this.stmts.after.all(id, limit).map(eventOf);
+    return this.stmts.after.all([id, limit]);
   }
 
   lastEventId(): number {
@@ -208,8 +208,7 @@ export class SqliteEvents {
   }
 
   getEvent(id: number): EventRecord | undefined {
-    const r = this.stmts.byId.get(id);
-    return r ? eventOf(r) : undefined;
+    return this.stmts.byId.get([id]);
   }
 
   cycleEvents(cycle: { id: string; startedAt: string }): CycleEvents {

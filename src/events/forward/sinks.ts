@@ -14,6 +14,8 @@ export interface ForwarderFromConfigOptions {
   positions: SinkPositions;
   logger?: Logger;
   onDelivered?: ForwarderOptions['onDelivered'];
+  /** How often an idle sink looks for events written by another process. @default 1000 */
+  pollMs?: number;
 }
 
 /** Undefined when no sink is configured. A CA file that cannot be read is a ConfigError naming its key. */
@@ -26,6 +28,7 @@ export function forwarderFromConfig(options: ForwarderFromConfigOptions): Forwar
     positions: options.positions,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });
 }
 

@@ -106,6 +106,8 @@ export class Notifier {
   private readonly pending = new Set<Promise<NotifyReport>>();
   /** One decision at a time per memory key: two calls racing must not both find the news unsent. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Aborted by a close that stopped waiting: sends under way are cut off and not retried. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: NotifierOptions) {
     this.now = options.now ?? (() => Date.now());
@@ -134,8 +136,31 @@ export class Notifier {
 
   /** Waits for the messages under way (at the end of a command), then releases connections. */
   async close(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await this.closeWithin(undefined);
+  }
+
+  /**
+   * As `close`, waiting at most `timeoutMs` (none: as long as they take): a message
+   * still under way then is cut off, not remembered, and told again the next time
+   * its condition is seen. Says how many were cut off.
+   */
+  async closeWithin(timeoutMs: number | undefined): Promise<{ cutOff: number }> {
+    const all = Promise.all([...this.pending]);
+    if (timeoutMs === undefined) await all;
+    else {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs))))]);
+      clearTimeout(timer);
+    }
+    const cutOff = this.pending.size;
+    this.closing.abort(new Error('scimsync is stopping'));
     for (const d of this.options.destinations) d.close();
+    return { cutOff };
+  }
+
+  /** Messages being sent now. */
+  get pendingCount(): number {
+    return this.pending.size;
   }
 
   private async deliver(n: Notification): Promise<NotifyReport> {
@@ -188,24 +213,41 @@ export class Notifier {
     }
   }
 
+  /** Waits `ms` between attempts, or until a close stops waiting. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.closing.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
   /** Sends with retries; the error of the last attempt, with the destination's secrets hidden, or undefined once sent. */
   private async attempt(d: NotifyDestination, n: Notification): Promise<string | undefined> {
     const attempts = this.options.attempts ?? 3;
     let delay = this.options.retryDelayMs ?? 1000;
     let error = '';
     for (let i = 1; i <= attempts; i++) {
-      const signal = AbortSignal.timeout(d.timeoutMs);
+      const timeout = AbortSignal.timeout(d.timeoutMs);
+      const signal = AbortSignal.any([timeout, this.closing.signal]);
       try {
         await untilAborted(d.send(n, signal), signal);
         return undefined;
       } catch (err) {
-        const timedOut = signal.aborted;
+        if (this.closing.signal.aborted) return 'not sent before scimsync stopped';
+        const timedOut = timeout.aborted;
         error = timedOut ? `no answer within ${d.timeoutMs} ms` : errorMessage(err);
         const code = (err as NodeJS.ErrnoException).code;
         if (!timedOut && code && !error.includes(code)) error += ` (${code})`;
         error = redactSecrets(error, [...d.secrets, ...d.secrets.map(pathOf)]);
       }
-      if (i < attempts) await new Promise((r) => setTimeout(r, delay));
+      if (i < attempts) await this.pause(delay);
+      if (this.closing.signal.aborted) return `${error} (stopped after ${i} attempts)`;
       delay *= 2;
     }
     return `${error} (after ${attempts} attempts)`;
