@@ -14,6 +14,8 @@ import { HealthWatch, type IntegrationHealth } from '../engine/queries/health.js
 import { nextRun } from '../engine/schedule.js';
 import { openState } from '../engine/state-access.js';
 import type { Io } from '../io.js';
+import { openOutlets, type Outlets } from '../engine/outlets.js';
+import { pruneEventsGently } from '../engine/retention.js';
 import { Metrics } from './metrics.js';
 
 export interface DaemonOptions {
@@ -49,6 +51,9 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   const metrics = new Metrics();
   const stop = new AbortController();
   options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  // Forwarding and notifications run as long as the daemon does; a reload replaces them.
+  let outlets: Outlets = openOutlets({ config, store, logger });
+  outlets.start();
 
   const slots = new Map<string, Slot>();
   const plan = (c: Config) => {
@@ -124,7 +129,11 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
             logger,
             signal: lease.signal,
             shutdownGraceMs: config.shutdown.graceMs,
-            onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
+            notifier: outlets.notifier,
+            onEvent: (e) => {
+              metrics.operations.inc({ integration: name, type: e.type, result: e.result });
+              outlets.onEvent();
+            },
             onRateLimit: () => {
               metrics.rateLimitWaits.inc({ integration: name });
               board.rateLimited(name);
@@ -158,13 +167,20 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     metrics.quarantined.set({ integration: name }, quarantinedUntil > Date.now() ? 1 : 0);
     // Quarantine back-off: the next cycle waits for it to end.
     slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);
-    const pruned = store.pruneEvents(new Date(Date.now() - (config.events?.retainDays ?? 90) * 86_400_000).toISOString());
-    if (pruned > 0) logger.info(`pruned ${pruned} events older than ${config.events?.retainDays ?? 90} days`);
+    outlets.wake();
+    await pruneEventsGently({ store, events: config.events, logger, signal: stop.signal });
   };
 
   const onHup = () => {
     try {
       const next = loadConfig(path, io.env);
+      // An unreadable caFile of a sink refuses the reload, before anything changes.
+      const nextOutlets = openOutlets({ config: next.config, store, logger });
+      const previous = outlets;
+      outlets = nextOutlets;
+      void previous.stop().then(() => {
+        if (outlets === nextOutlets && !stop.signal.aborted) nextOutlets.start();
+      });
       config = next.config;
       path = next.path;
       plan(config);
@@ -223,6 +239,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   } finally {
     for (const [sig, h] of handlers) process.removeListener(sig, h);
     if (server) await server.close();
+    await outlets.stop({ graceMs: config.shutdown.graceMs });
     store.close();
   }
   logger.info('daemon stopped');

@@ -8,6 +8,7 @@ import type { DevTarget } from '../support/devtarget/server.js';
 import { openStateStore } from '../../state/index.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
+import { startHttpReceiver } from '../events/support.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'daemon-token';
@@ -155,6 +156,39 @@ describe('scimsync daemon', () => {
       d.child.kill('SIGTERM');
     }
     expect(await d.exited).toBe(0);
+  }, 30_000);
+
+  it('forwards every event of its cycles to an events.forward sink while it runs, in order, once each', async () => {
+    const r = await startHttpReceiver();
+    try {
+      ws.writeConfig({ integrationYaml: 'schedule: { every: 500ms }' });
+      const forward = ['events:', '  forward:', `    - { type: http, name: siem, url: "${r.url}", batchSize: 10, flushMs: 0 }`, ''].join('\n');
+      writeFileSync(ws.configPath, forward + (await import('node:fs')).readFileSync(ws.configPath, 'utf8'));
+      ws.writeDirectory(makeDirectory(25));
+      const d = startDaemon(ws);
+      try {
+        await until('the first cycle', () => target.users.size === 25);
+        // The new events of the running daemon reach the sink without a restart.
+        await until('the creates forwarded', () => r.ids().length >= 25);
+        ws.writeDirectory(makeDirectory(30));
+        await until('the next users', () => target.users.size === 30);
+        await until('their events forwarded', () => r.ids().length >= 30);
+      } finally {
+        d.child.kill('SIGTERM');
+      }
+      expect(await d.exited).toBe(0);
+      const store = openStateStore(join(ws.dir, 'state.db'));
+      try {
+        const ids = store.eventsAfter(0, 1_000_000).map((e) => e.id);
+        // Every event the state holds, in order and once (this sink never failed: nothing repeated).
+        expect(r.ids()).toEqual(ids);
+        expect(store.sinkPositions.get('siem')).toBe(ids.at(-1));
+      } finally {
+        store.close();
+      }
+    } finally {
+      await r.stop();
+    }
   }, 30_000);
 
   it('stops cleanly on SIGTERM in the middle of a cycle, with nothing lost', async () => {
