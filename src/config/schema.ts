@@ -188,11 +188,14 @@ export const integrationSchema = z.strictObject({
     auth: authSchema,
     rateLimit: z
       .strictObject({
-        requestsPerSecond: bounded({ min: 0.01, max: 1_000_000 }, { fraction: true }).default(10),
+        /** Without it (or with adaptive: true) the rate is found from the target's 429s and kept in state. */
+        requestsPerSecond: bounded({ min: 0.01, max: 1_000_000 }, { fraction: true }).optional(),
         maxConcurrent: bounded({ min: 1, max: 1000 }).default(4),
         burst: bounded({ min: 1, max: 100_000 }).optional(),
+        /** true: adaptive even with requestsPerSecond (which then bounds it); false: never (10 requests/s without a rate). */
+        adaptive: z.boolean().optional(),
       })
-      .default({ requestsPerSecond: 10, maxConcurrent: 4 }),
+      .default({ maxConcurrent: 4 }),
     /** Per request. */
     timeoutMs: milliseconds(1).default(60_000),
     /** The cap on one response's size, in bytes; a larger response fails the request. */

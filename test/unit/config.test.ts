@@ -37,7 +37,8 @@ describe('config', () => {
     const i = c.integrations[0]!;
     expect(i.target.auth).toEqual({ type: 'bearer', token: 'secret' });
     expect(i.target.profile).toBe('generic');
-    expect(i.target.rateLimit).toEqual({ requestsPerSecond: 10, maxConcurrent: 4 });
+    // No rate set: the rate is found from the target's 429s (adaptive).
+    expect(i.target.rateLimit).toEqual({ maxConcurrent: 4 });
     expect(i.deprovision.action).toBe('deactivate');
     expect(i.safety.maxDeletes).toBe(50);
     expect(i.schedule).toEqual({ every: '40m' });
