@@ -1,4 +1,9 @@
-import jsonata from 'jsonata';
+import { createRequire } from 'node:module';
+import type jsonata from 'jsonata';
+
+// JSONata loads when a mapping has an expression: verbs that only read the state (status, events) never do.
+const load = createRequire(import.meta.url);
+let compile: typeof jsonata | undefined;
 import type { SourceUser } from './records.js';
 import type { AttrValue, ScimAttrs } from './attributes.js';
 import { unknownAttribute } from './target-schema.js';
@@ -81,7 +86,7 @@ function registerHelpers(e: jsonata.Expression): void {
 /** Compiles one JSONata expression; a syntax error names the position. */
 export function compileExpression(text: string, key: string): jsonata.Expression {
   try {
-    const e = jsonata(text);
+    const e = (compile ??= load('jsonata') as typeof jsonata)(text);
     registerHelpers(e);
     return e;
   } catch (err) {
