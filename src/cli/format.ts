@@ -1,8 +1,5 @@
 import { escapeControl } from '../log.js';
 
-/** Durations as options write them (`5m`); engine/durations.ts also has parseWait, which names the option in its error. */
-export { parseDuration } from '../engine/durations.js';
-
 /** Left-aligned text table; cells carry source and target values, so each is escaped to stay on its row. */
 export function table(headers: string[], rawRows: string[][]): string[] {
   const rows = rawRows.map((r) => r.map(escapeControl));

@@ -4,7 +4,6 @@ import { escapeControl } from '../log.js';
 import { commandConfig, selectIntegrations, type Io } from './context.js';
 import { table } from './format.js';
 
-export { describeOperation } from '../engine/queries/plan-preview.js';
 
 export interface PlanOptions {
   config?: string;

@@ -3,10 +3,10 @@ import { runCycle, type CycleReport } from '../engine/cycle.js';
 import { leaseOwner, withLease } from '../engine/lease.js';
 import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
 import { pruneEventsGently } from '../engine/retention.js';
-import { ScimsyncError, UsageError, type ExitCode } from '../errors.js';
+import { ScimsyncError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
-import { parseDuration } from './format.js';
-import { describeOperation } from './plan.js';
+import { parseWait } from '../engine/durations.js';
+import { describeOperation } from '../engine/queries/describe.js';
 
 export interface SyncOptions {
   config?: string;
@@ -16,14 +16,6 @@ export interface SyncOptions {
   user?: string;
   /** How long to wait for another scimsync process running the integration (`5m`); by default, exit 4 at once. */
   wait?: string;
-}
-
-/** `--wait 5m` in milliseconds (0 without it): how long a run waits for the lease of another scimsync process. */
-export function parseWait(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`--wait ${text}: expected a duration such as 30s, 5m or 1h`);
-  return ms;
 }
 
 function groupPart(r: CycleReport): string {
