@@ -15,10 +15,10 @@ import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
-import { clientFor, runCycle } from './cycle.js';
+import { runCycle } from './cycle.js';
 import { leaseOwner, withLease } from './lease.js';
 import { nextRun } from './schedule.js';
-import { compare, correctState, loadDesired, readTarget, type ReconcileInput } from './reconcile.js';
+import { compare, correctState, gatherReconcileInput, type ReconcileInput } from './reconcile.js';
 
 export interface EngineConsoleBackendOptions {
   /** The running configuration (the daemon's changes on SIGHUP). */
@@ -238,21 +238,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     });
   };
 
-  const reconcileInput = async (integration: IntegrationConfig): Promise<ReconcileInput> => {
-    const name = integration.name;
-    const profile = resolveProfile(integration);
-    const desired = await loadDesired(integration, profile, { store, logger });
-    const state = store.loadUsers(name);
-    const groupState = store.loadGroups(name);
-    const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
-    const client = clientFor(integration, { logger, use: 'reads' });
-    try {
-      const target = await readTarget(client, profile, (g) => managedGroups.has(g.id));
-      return { integration, state, groupState, desired, target, matching: profile.matching };
-    } finally {
-      await client.close();
-    }
-  };
+  const reconcileInput = (integration: IntegrationConfig): Promise<ReconcileInput> => gatherReconcileInput(integration, store, logger);
 
   const reportOf = async (integration: IntegrationConfig): Promise<{ input: ReconcileInput; report: ReturnType<typeof compare> }> => {
     try {

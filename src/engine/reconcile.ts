@@ -1,11 +1,12 @@
 import { createSource } from '../../connectors/index.js';
-import type { ResolvedProfile } from '../../connectors/profiles/index.js';
+import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
 import { isUserRef, sameTargetValue, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import { factsOf, managedPathsOf, type ManagedPaths, type TargetSchema } from '../core/target-schema.js';
 import { createLogger, type Logger } from '../log.js';
+import { clientFor } from './clients.js';
 import { targetSchema } from './target-schema.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../core/paths.js';
@@ -183,6 +184,26 @@ export interface ReconcileInput {
   desired: DesiredState;
   target: TargetInventory;
   matching: readonly string[];
+}
+
+/**
+ * What a reconcile compares: the source (mapped and scoped as a cycle would), the state,
+ * and every user and managed group of the target, read now (reads only).
+ */
+export async function gatherReconcileInput(integration: IntegrationConfig, store: StateStore, logger: Logger): Promise<ReconcileInput> {
+  const name = integration.name;
+  const profile = resolveProfile(integration);
+  const desired = await loadDesired(integration, profile, { store, logger });
+  const state = store.loadUsers(name);
+  const groupState = store.loadGroups(name);
+  const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
+  const client = clientFor(integration, { logger, use: 'reads' });
+  try {
+    const target = await readTarget(client, profile, (g) => managedGroups.has(g.id));
+    return { integration, state, groupState, desired, target, matching: profile.matching };
+  } finally {
+    await client.close();
+  }
 }
 
 /** Compares the target with state and source. Pure. */

@@ -1,13 +1,11 @@
-import { resolveProfile } from '../../../connectors/profiles/index.js';
 import type { Config, IntegrationConfig } from '../../config/schema.js';
 import type { ExitCode } from '../../errors.js';
 import { recordAdminAction } from '../../events/sink.js';
 import type { Logger } from '../../log.js';
 import type { StateStore } from '../../../state/index.js';
-import { clientFor } from '../clients.js';
 import { runCycle } from '../cycle.js';
 import { leaseOwner, withLease, type HeldLease } from '../lease.js';
-import { compare, correctState, loadDesired, readTarget, type ReconcileInput, type Reconciliation } from '../reconcile.js';
+import { compare, correctState, gatherReconcileInput, type Reconciliation } from '../reconcile.js';
 import type { CycleReport } from '../report.js';
 import { openState } from '../state-access.js';
 import { leaseFor, type LeaseWait } from './lease-wait.js';
@@ -43,21 +41,8 @@ export function reconcileFindings(r: Reconciliation): number {
 async function reconcileOne(options: ReconcileRunOptions, integration: IntegrationConfig, store: StateStore, lease: HeldLease | undefined): Promise<ExitCode> {
   const { logger } = options;
   const name = integration.name;
-  const profile = resolveProfile(integration);
-  const desired = await loadDesired(integration, profile, { store, logger });
-  const state = store.loadUsers(name);
-  const groupState = store.loadGroups(name);
-  const managedGroups = new Set(groupState.filter((g) => g.targetId !== null && g.status !== 'deleted').map((g) => g.targetId));
-  const client = clientFor(integration, { logger, use: 'reads' });
-  let report: Reconciliation;
-  let input: ReconcileInput;
-  try {
-    const target = await readTarget(client, profile, (g) => managedGroups.has(g.id));
-    input = { integration, state, groupState, desired, target, matching: profile.matching };
-    report = compare(input);
-  } finally {
-    await client.close();
-  }
+  const input = await gatherReconcileInput(integration, store, logger);
+  const report = compare(input);
   options.onStep({ step: 'report', report });
   if (!options.apply && !options.adopt) return 0;
   const { corrected, adopted } = correctState(store, report, input, options.adopt ? 'adopt' : 'record');

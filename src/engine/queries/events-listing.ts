@@ -3,6 +3,7 @@
  * and turned into a query; the listing, streamed from the state; and what follows it
  * (`--follow`). The NDJSON and CSV formats are the forwarder's own (events/forward).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/schema.js';
 import { UsageError } from '../../errors.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../events/forward/format.js';
@@ -77,18 +78,8 @@ export function eventListingFormat(format: string | undefined, json: boolean): E
 }
 
 /** Waits `ms`, or less if `signal` aborts; leaves no listener behind. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits `ms`, or less if `signal` aborts. */
+const pause = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal }).catch(() => undefined);
 
 /** How often `--follow` looks for new events. */
 export const FOLLOW_POLL_MS = 500;

@@ -5,6 +5,7 @@
  * of state, not one per cycle, across restarts when the memory is the state's.
  * Sending never throws into the cycle: a failure is logged and reported.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -215,16 +216,7 @@ export class Notifier {
 
   /** Waits `ms` between attempts, or until a close stops waiting. */
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.closing.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return sleep(ms, undefined, { signal: this.closing.signal }).catch(() => undefined);
   }
 
   /** Sends with retries; the error of the last attempt, with the destination's secrets hidden, or undefined once sent. */
