@@ -31,6 +31,11 @@ export interface DeliveryContext {
   schema?: TargetSchema | undefined;
   /** Every path the mappings could write: an adopted account's value at one the source leaves empty is removed. */
   managed?: ManagedPaths | undefined;
+  /**
+   * Users whose create the target refused last cycle as a duplicate (409) of an account
+   * nobody could find: their 409 is not followed by another full read of the target.
+   */
+  knownConflicts?: ReadonlySet<string> | undefined;
   /** What the target was seen doing wrong this cycle. */
   quirks: { filterIgnored?: string };
 }

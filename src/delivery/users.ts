@@ -16,6 +16,9 @@ import { writesOf } from './writes.js';
 /** Whether the target holds a value at a path (an empty string or list is none). */
 const heldValue = (v: unknown) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
 
+/** What an unresolved 409 says in escrow, so that the next cycle knows it (cycle.ts reads it back). */
+export const UNRESOLVED_CONFLICT = 'no account it collides with can be found';
+
 type Change = Extract<UserOperation, { kind: 'user.update' | 'user.reactivate' | 'user.deactivate' }>;
 
 /** A key, and its lower-cased spelling where that differs (targets that fold case on write but filter with it). */
@@ -48,7 +51,7 @@ export class UserDelivery {
       {
         find: (when) => this.lookup(when === 'planned' ? keys : lookupVariants(keys), when),
         create: (attempt) => this.post(sourceId, attrs, first, attempt),
-        findAfterConflict: () => this.findAfterConflict(first),
+        findAfterConflict: () => this.findAfterConflict(sourceId, first),
         adopt: (resource, origin) => this.adopt(sourceId, attrs, resource, origin),
         ambiguous: (found) => {
           ctx.counts.held++;
@@ -61,7 +64,26 @@ export class UserDelivery {
         },
       },
       { retry: ctx.retry, signal: ctx.signal },
-    );
+    ).catch((err: unknown) => {
+      if (err instanceof ScimHttpError && err.kind === 'conflict') return this.unresolvedConflict(first, keys, err);
+      throw err;
+    });
+  }
+
+  /**
+   * A 409 with no account to adopt: the target holds another account with one of this
+   * user's unique values (often its externalId) under names the lookups cannot see.
+   * Kept in escrow with what to fix; the next cycle does not read the whole target again.
+   */
+  private unresolvedConflict(first: MatchKey, keys: readonly MatchKey[], err: ScimHttpError): Outcome {
+    this.ctx.counts.failed++;
+    const tried = [...new Set(keys.map((k) => k.attribute))].join(', ');
+    return {
+      result: 'failure',
+      type: 'user_create_provision',
+      summary: `${first.value} not created: the target refuses it as a duplicate (HTTP 409${err.scimType ? ` ${err.scimType}` : ''}${err.detail ? `: ${err.detail}` : ''}), and ${UNRESOLVED_CONFLICT} by ${tried}; another account in the app holds one of its unique values (its externalId, say): fix or remove that account, or change the mapping`,
+      detail: { ...errorDetail(err), unresolvedConflict: true },
+    };
   }
 
   private async post(sourceId: string, attrs: ScimAttrs, first: MatchKey, attempt: number): Promise<Outcome> {
@@ -121,13 +143,15 @@ export class UserDelivery {
     };
   }
 
-  private async findAfterConflict(key: MatchKey): Promise<TargetResource[]> {
+  private async findAfterConflict(sourceId: string, key: MatchKey): Promise<TargetResource[]> {
     const client = this.ctx.client;
     for (const variant of lookupVariants([key])) {
       const { resources } = await client.findUsers(variant.attribute, variant.value);
       const exact = resources.filter((r) => resourceMatches(r, key, this.ctx.schema));
       if (exact.length > 0) return exact;
     }
+    // Last cycle's full read found nothing either: not again, until the operation changes.
+    if (this.ctx.knownConflicts?.has(sourceId)) return [];
     // Last resort: one paginated read of all users per cycle, matched case-insensitively.
     this.scanIndex ??= client.listAll('Users').then((r) => new AccountIndex(r.resources, this.ctx.target.matching, this.ctx.schema));
     return (await this.scanIndex).find(key.attribute, key.value);

@@ -14,6 +14,7 @@ import { readAccountIndex } from '../delivery/accounts.js';
 import { emptyCounts } from '../delivery/counts.js';
 import { Delivery } from '../delivery/delivery.js';
 import { TargetState } from '../delivery/target-state.js';
+import { UNRESOLVED_CONFLICT } from '../delivery/users.js';
 import { EventSink } from '../events/sink.js';
 import type { Notification, NotifyOn } from '../events/notify/rules.js';
 import { cycleFailed, givenUp as givenUpNotice, held as heldNotice, quarantineEntered, quarantineLifted, sourceShrank } from '../events/notify/rules.js';
@@ -294,6 +295,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         signal: options.signal,
         dirtyGroups: new Set(interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
         keepInflight: new Set(),
+        knownConflicts: new Set(escrowed.filter((e) => e.kind === 'user.create' && e.lastError.includes(UNRESOLVED_CONFLICT)).map((e) => e.sourceId)),
         quirks: {},
       },
       {
