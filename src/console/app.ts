@@ -7,7 +7,7 @@ import { redactSecrets } from '../redact.js';
 import { mountApi } from './api.js';
 import { mountAssets } from './assets.js';
 import { allows, Authenticator, CSRF_FIELD, CSRF_HEADER, LoginThrottle, SESSION_COOKIE, SessionStore, sameSecret, type Session } from './auth.js';
-import { ConsoleActionError, type Actor, type ConsoleBackend, type Role } from './backend.js';
+import { ConsoleActionError, type Actor, type ConsoleBackend, type Role } from '../engine/console-api.js';
 import { durationMs, isLoopback, parseListen, type HttpConfig } from '../config/http.js';
 import type { ConsoleEnv } from './env.js';
 import { errorPage } from './pages/login.js';

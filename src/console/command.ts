@@ -3,7 +3,7 @@ import { openEngineConsoleBackend } from '../engine/console-backend.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createConsoleApp } from './app.js';
-import type { Role } from './backend.js';
+import type { Role } from '../engine/console-api.js';
 import { checkHttpConfig, httpConfigSchema, type HttpConfig } from '../config/http.js';
 import { configSecrets } from './secrets.js';
 import { startConsoleServer } from './server.js';

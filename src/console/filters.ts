@@ -1,5 +1,5 @@
 import { EVENT_RESULTS, EVENT_TYPES } from '../events/types.js';
-import type { EventResultName, EventsQuery } from './backend.js';
+import type { EventResultName, EventsQuery } from '../engine/console-api.js';
 import { durationMs } from '../config/http.js';
 
 export const DEFAULT_PAGE_SIZE = 50;

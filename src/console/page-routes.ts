@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import type { Flash } from './auth.js';
-import { ConsoleActionError, type ActionResult, type ConsoleBackend, type EventItem, type ReconcileMode } from './backend.js';
+import { ConsoleActionError, type ActionResult, type ConsoleBackend, type EventItem, type ReconcileMode } from '../engine/console-api.js';
 import type { ConsoleEnv } from './env.js';
 import { parseEventFilters, type EventFilterParams } from './filters.js';
 import { seg } from './pages/html.js';

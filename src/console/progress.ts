@@ -1,4 +1,4 @@
-import type { CycleProgress, ProgressFeed } from './backend.js';
+import type { CycleProgress, ProgressFeed } from '../engine/console-api.js';
 
 interface LiveCycle {
   startedAt: number;

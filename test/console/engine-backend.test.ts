@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Actor, ConsoleBackend } from '../../src/console/backend.js';
+import type { Actor, ConsoleBackend } from '../../src/engine/console-api.js';
 import { createConsoleApp } from '../../src/console/app.js';
 import { CycleProgressBoard } from '../../src/console/progress.js';
 import { httpConfigSchema } from '../../src/config/http.js';

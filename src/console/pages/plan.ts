@@ -1,4 +1,4 @@
-import type { AttributeChange, PlanPreview } from '../backend.js';
+import type { AttributeChange, PlanPreview } from '../../engine/console-api.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { page, type View } from './layout.js';
 

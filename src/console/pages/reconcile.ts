@@ -1,4 +1,4 @@
-import type { ReconcileOutcome, ReconcileReport } from '../backend.js';
+import type { ReconcileOutcome, ReconcileReport } from '../../engine/console-api.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, type View } from './layout.js';
 

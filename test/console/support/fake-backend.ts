@@ -8,7 +8,7 @@ import {
   type IntegrationAction,
   type IntegrationOverview,
   type ProvisionResult,
-} from '../../../src/console/backend.js';
+} from '../../../src/engine/console-api.js';
 
 /** What the fake backend was asked to do, in order. */
 export interface RecordedAction {

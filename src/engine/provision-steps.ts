@@ -1,4 +1,4 @@
-import type { PreviewOperation, ProvisionStep, UserView } from './backend.js';
+import type { PreviewOperation, ProvisionStep, UserView } from './console-api.js';
 
 /** What a Provision now knew and did, in the console's terms, for the steps it shows. */
 export interface ProvisionFacts {

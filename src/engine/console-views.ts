@@ -1,6 +1,6 @@
 import { isUserRef, type AttrValue, type ScimAttrs } from '../core/attributes.js';
 import type { Operation } from '../core/operations.js';
-import type { AttributeChange, CyclePoint, CycleProgress, CycleSummary, IntegrationState, PreviewOperation } from './backend.js';
+import type { AttributeChange, CyclePoint, CycleProgress, CycleSummary, IntegrationState, PreviewOperation } from './console-api.js';
 
 /** A value as the console shows it; a reference to another user as `<user ID>`. */
 export const showValue = (v: AttrValue | undefined): string | null => (v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v));
