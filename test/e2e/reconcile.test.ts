@@ -124,7 +124,9 @@ describe('first run against an app that already has accounts', () => {
 
     const gets = target.requests.filter((r) => r.method === 'GET' && !isDiscovery(r));
     expect(gets.some((r) => r.path.includes('filter='))).toBe(false);
-    expect(gets.length).toBe(6); // 5 full pages of 100, and the empty one that ends the read
+    // How many there are (count=1), then 5 full pages of 100, and the empty one that ends the read.
+    expect(gets[0]!.path).toMatch(/\/Users\?startIndex=1&count=1$/);
+    expect(gets.length).toBe(7);
     expect(target.requests.filter((r) => r.method === 'POST')).toHaveLength(20);
     expect(target.requests.filter((r) => r.method === 'PATCH')).toHaveLength(20); // the outdated titles
     expect(target.requests.length).toBeLessThan(520 / 5);
