@@ -4,6 +4,7 @@
  * reconcile (src/engine/console-backend.ts); tests implement it in memory.
  * Every method may be slow (a source read, a dry-run cycle): all are async.
  */
+import type { EscrowEntry } from '../../state/index.js';
 
 export type Role = 'viewer' | 'admin';
 
@@ -90,16 +91,8 @@ export interface CyclePoint {
   rateLimitWaits: number;
 }
 
-export interface EscrowItem {
-  kind: string;
-  sourceId: string;
-  cycles: number;
-  attempts: number;
-  lastError: string;
-  firstFailedAt: string;
-  lastFailedAt: string;
-  givenUp: boolean;
-}
+/** An operation in escrow as the console shows it: the state's entry, without its internal key and fingerprint. */
+export type EscrowItem = Omit<EscrowEntry, 'key' | 'fingerprint'>;
 
 export interface HeldDeprovisions {
   heldAt: string;
