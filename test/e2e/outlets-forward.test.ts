@@ -5,14 +5,13 @@
  * order; the collector's own log shows no gap and at most one batch repeated,
  * and a second run resumes from the position kept in state.
  */
-import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../state/sqlite/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
-import { deliveryReport, startHttpReceiver, waitFor } from '../events/support.js';
+import { deliveryReport, startHttpReceiver, startSyslogListener, waitFor } from '../events/support.js';
 
 const TOKEN = 'outlets-forward-token';
 const USERS = 300;
@@ -155,72 +154,10 @@ describe('sync forwards its events to an HTTP collector', () => {
   });
 });
 
-interface Listener {
-  url: string;
-  /** Each message, unframed, in arrival order. */
-  messages: string[];
-  ids(): number[];
-  /** Stops accepting and closes every connection from its side, reading what was already sent. */
-  stop(): Promise<void>;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A syslog receiver over TCP (octet-counted frames, RFC 6587) that a restart takes down and brings back on the same port. */
-async function syslogListener(): Promise<Listener> {
-  const messages: string[] = [];
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
-  const onSocket = (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const space = buf.indexOf(0x20);
-        if (space < 0) return;
-        const len = Number(buf.subarray(0, space).toString());
-        if (buf.length < space + 1 + len) return;
-        messages.push(buf.subarray(space + 1, space + 1 + len).toString());
-        buf = buf.subarray(space + 1 + len);
-      }
-    });
-  };
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server = net.createServer({ allowHalfOpen: true }, onSocket);
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        port = (server!.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  await listen();
-  const stop = async () => {
-    const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-    for (const s of sockets) s.end();
-    await closed;
-  };
-  return {
-    url: `tcp://127.0.0.1:${port}`,
-    messages,
-    ids: () => messages.map((m) => Number(/ id="(\d+)"/.exec(m)?.[1])),
-    stop,
-    restart: listen,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      if (server?.listening) await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
-}
-
 describe('sync forwards its events to syslog over TCP', () => {
   it('delivers every event in order, one RFC 5424 message each, when the listener restarts in the middle of a cycle', async () => {
-    const l = await syslogListener();
-    cleanup.push(() => l.close());
+    const l = await startSyslogListener();
+    cleanup.push(() => l.stop());
     writeConfig(
       [
         'events:',
@@ -233,7 +170,7 @@ describe('sync forwards its events to syslog over TCP', () => {
     const sync = ws.run(['sync']);
     await waitFor(() => l.messages.length >= 2 * BATCH, 'the first messages', 20_000);
     const createdAtStop = target.users.size;
-    await l.stop();
+    await l.stop('end');
     await waitFor(() => target.users.size >= createdAtStop + 2 * BATCH, 'more users created while the listener is down', 20_000);
     const createdAtRestart = target.users.size;
     await pause(50);

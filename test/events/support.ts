@@ -222,7 +222,11 @@ export interface SyslogListener {
   messages: string[];
   /** The `id="…"` of each message. */
   ids(): number[];
-  stop(): Promise<void>;
+  /**
+   * Stops accepting. `cut` (the default) drops every connection at once, as a crash would;
+   * `end` closes each from the listener's side after reading what was already sent.
+   */
+  stop(how?: 'cut' | 'end'): Promise<void>;
   restart(): Promise<void>;
   /** TLS handshakes that failed on the listener's side. */
   tlsErrors: string[];
@@ -262,9 +266,13 @@ export async function startSyslogListener(options: { tls?: { key: string; cert: 
     messages,
     tlsErrors,
     ids: () => messages.map((m) => Number(/ id="(\d+)"/.exec(m)?.[1])),
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    async stop(how = 'cut') {
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      for (const s of sockets) {
+        if (how === 'end') s.end();
+        else s.destroy();
+      }
+      await closed;
     },
     async restart() {
       await listen(listener.port);
@@ -272,7 +280,7 @@ export async function startSyslogListener(options: { tls?: { key: string; cert: 
   };
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
-      server = options.tls ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, onSocket) : net.createServer(onSocket);
+      server = options.tls ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, onSocket) : net.createServer({ allowHalfOpen: true }, onSocket);
       server.on('tlsClientError', (err: Error) => tlsErrors.push(err.message));
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
