@@ -1,7 +1,7 @@
-import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
+import { deleteState, driftOf } from '../support/reconcile.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'rebuild-token';
@@ -16,20 +16,6 @@ useStrictTarget(TOKEN, (t, w) => {
 
 const userOf = (sourceId: string) => [...target.users.values()].find((u) => u.externalId === sourceId);
 
-interface ReportJson {
-  drift: { sourceId: string; path: string; pushed: string | null; actual: string | null }[];
-}
-
-async function drift(): Promise<ReportJson['drift']> {
-  const res = await ws.run(['reconcile', '--json']);
-  expect(res.code).toBe(0);
-  return (JSON.parse(res.out[0]!) as ReportJson).drift;
-}
-
-function deleteState(): void {
-  for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(`${ws.dir}/${f}`, { force: true });
-}
-
 describe('every managed attribute is seen, not only those the source fills', () => {
   it('a value set by hand where the source has none is drift: reconcile reports it and --apply removes it', async () => {
     const d = makeDirectory(4);
@@ -40,13 +26,13 @@ describe('every managed attribute is seen, not only those the source fills', () 
 
     userOf('u00002')!.title = 'Set by hand';
     target.requests.length = 0;
-    expect(await drift()).toEqual([expect.objectContaining({ sourceId: 'u00002', path: 'title', pushed: null, actual: 'Set by hand' })]);
+    expect(await driftOf(ws)).toEqual([expect.objectContaining({ sourceId: 'u00002', path: 'title', pushed: null, actual: 'Set by hand' })]);
     expect(target.writes()).toEqual([]);
 
     const applied = await ws.run(['reconcile', '--apply']);
     expect(applied.code).toBe(0);
     expect(userOf('u00002')!.title).toBeUndefined();
-    expect(await drift()).toEqual([]);
+    expect(await driftOf(ws)).toEqual([]);
     target.requests.length = 0;
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(target.requests).toEqual([]);
@@ -58,7 +44,7 @@ describe('every managed attribute is seen, not only those the source fills', () 
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     userOf('u00002')!.title = 'Set by hand';
-    deleteState();
+    deleteState(ws);
 
     target.requests.length = 0;
     expect((await ws.run(['state', 'rebuild', 'app'])).code).toBe(0);
@@ -80,7 +66,7 @@ describe('every managed attribute is seen, not only those the source fills', () 
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     userOf('u00001')!.title = 'Kept';
-    expect(await drift()).toEqual([]);
+    expect(await driftOf(ws)).toEqual([]);
     expect((await ws.run(['reconcile', '--apply'])).code).toBe(0);
     expect(userOf('u00001')!.title).toBe('Kept');
   });
@@ -144,7 +130,7 @@ describe('state rebuild keeps what is pending', () => {
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(userOf('u00003')).toBeUndefined();
-    deleteState();
+    deleteState(ws);
     const rebuilt = await ws.run(['state', 'rebuild', 'app', '--json']);
     expect(rebuilt.code).toBe(0);
     expect(JSON.parse(rebuilt.out[0]!)).toMatchObject({ users: 3, unmatched: 0, inactiveUnmatched: ['u00003'] });

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import winston from 'winston';
@@ -9,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { startSchemaProxy, type SchemaProxy, type SchemaProxyOptions } from '../support/schema-proxy.js';
+import { deleteState, driftOf } from '../support/reconcile.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'schema-target-token';
@@ -36,20 +36,6 @@ async function behindProxy(options: Omit<SchemaProxyOptions, 'upstream'>, integr
 const userOf = (sourceId: string) => [...target.users.values()].find((u) => u.externalId === sourceId);
 const emailOf = (sourceId: string) => (userOf(sourceId)?.emails as { value: string }[] | undefined)?.[0]?.value;
 
-interface ReportJson {
-  drift: { sourceId: string; path: string; pushed: string | null; actual: string | null }[];
-}
-
-async function drift(): Promise<ReportJson['drift']> {
-  const res = await ws.run(['reconcile', '--json']);
-  expect(res.code).toBe(0);
-  return (JSON.parse(res.out[0]!) as ReportJson).drift;
-}
-
-function deleteState(): void {
-  for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(`${ws.dir}/${f}`, { force: true });
-}
-
 describe('a target that stores emails lower-cased (emails are not caseExact, RFC 7643 §4.1.2)', () => {
   it('reconcile after a sync reports no drift; reconcile --apply twice sends nothing the second time; after state rebuild a sync sends nothing', async () => {
     await behindProxy({ lowerCase: ['emails'] });
@@ -60,14 +46,14 @@ describe('a target that stores emails lower-cased (emails are not caseExact, RFC
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(emailOf('u00000')).toBe('ada.lovelace@example.com');
 
-    expect(await drift()).toEqual([]);
+    expect(await driftOf(ws)).toEqual([]);
     expect((await ws.run(['reconcile', '--apply'])).code).toBe(0);
     target.requests.length = 0;
     expect((await ws.run(['reconcile', '--apply'])).code).toBe(0);
     expect(target.writes()).toEqual([]);
 
     // State rebuilt from the target holds the lower-cased emails: the same values as the source's, to this target.
-    deleteState();
+    deleteState(ws);
     expect((await ws.run(['state', 'rebuild', 'app'])).code).toBe(0);
     target.requests.length = 0;
     expect((await ws.run(['sync'])).code).toBe(0);
@@ -82,7 +68,7 @@ describe("the target's schema drives comparisons and writes", () => {
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(userOf('u00001')!.title).toBe('engineer');
-    const found = await drift();
+    const found = await driftOf(ws);
     expect(found.map((x) => [x.sourceId, x.path, x.pushed, x.actual])).toEqual([
       ['u00000', 'title', 'Manager', 'manager'],
       ['u00001', 'title', 'Engineer', 'engineer'],
@@ -95,7 +81,7 @@ describe("the target's schema drives comparisons and writes", () => {
     ws.writeDirectory(makeDirectory(3));
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(userOf('u00001')!.title).toBe('engineer');
-    expect(await drift()).toEqual([]);
+    expect(await driftOf(ws)).toEqual([]);
   });
 
   it('never sends a readOnly attribute, and sends an immutable one on create only', async () => {
