@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { getCookie, setCookie } from 'hono/cookie';
-import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
 import { redactSecrets } from '../redact.js';
 import { mountApi } from './api.js';
@@ -35,14 +34,17 @@ export interface ConsoleAppOptions {
   loopbackRole?: Role;
 }
 
+/** Methods that change nothing: no Origin check. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Secrets shorter than this are not hidden from texts: they would mangle ordinary words, and config validation refuses such tokens anyway. */
 const MIN_SECRET_LENGTH = 6;
 
 /**
  * The console: pages, /api/, /assets/, and the daemon's /healthz and
  * /metrics. Strict CSP (scripts and styles from /assets only), secure
- * headers, Origin checks and a per-session CSRF token on every POST, and no
- * configured secret in any answer.
+ * headers, Origin checks and a per-session CSRF token on every POST (whatever
+ * its content type), and no configured secret in any answer.
  */
 export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
   const { backend, http } = options;
@@ -59,8 +61,8 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
 
   app.onError((err, c) => {
-    // The Origin check's refusal (hono/csrf) and other answers a middleware decided.
-    if (err instanceof HTTPException) return forbiddenOr(c, err);
+    // An answer a middleware or a body parser decided.
+    if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof ConsoleActionError) {
       const status = err.code === 'NOT_FOUND' ? 404 : 409;
       return isApi(c) ? c.json({ error: err.message }, status) : c.html(errorPage(status === 404 ? 'Not found' : 'Not done', err.message), status);
@@ -110,12 +112,14 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     if (!authenticator.required && !isLoopback(new URL(c.req.url).hostname.replace(/^\[(.*)\]$/, '$1'))) return c.text('Forbidden: this console answers only on loopback names', 403);
     await next();
   });
-  // The Origin check guards what a browser sends with its cookie; a script with a token, or with no cookie and no Origin, is no browser.
-  const originCheck = csrf();
+  // A state-changing request must come from this console's pages (its Origin, or else Sec-Fetch-Site, says so), unless it carries a bearer token or no cookie, Origin or Sec-Fetch-Site at all (a script: browsers send Origin on every POST).
   app.use(async (c, next) => {
-    const bearer = /^Bearer\s/i.test(c.req.header('authorization') ?? '');
-    const browserless = c.req.header('origin') === undefined && c.req.header('sec-fetch-site') === undefined && c.req.header('cookie') === undefined;
-    return bearer || browserless ? next() : originCheck(c, next);
+    if (SAFE_METHODS.has(c.req.method) || /^Bearer\s/i.test(c.req.header('authorization') ?? '')) return next();
+    const origin = c.req.header('origin');
+    const site = c.req.header('sec-fetch-site');
+    if (origin === undefined && site === undefined && c.req.header('cookie') === undefined) return next();
+    if (site === 'same-origin' || origin === new URL(c.req.url).origin) return next();
+    return forbidden(c, origin === undefined ? 'this request did not come from a page of this console (no Origin)' : `requests from ${origin} are not accepted`);
   });
 
   /** The actor of a bearer token or a session cookie; on loopback without logins, everyone is the local user (an admin unless told otherwise). */
@@ -168,9 +172,6 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       const session = c.get('session');
       if (session && !(await csrfTokenOk(c, session))) return forbidden(c, 'missing or wrong CSRF token: reload the page and try again');
-      // A script on loopback sends no cookie; a browser page of another site sends its Origin.
-      const origin = c.req.header('origin');
-      if (!session && actor.via === 'loopback' && origin !== undefined && origin !== new URL(c.req.url).origin) return forbidden(c, `requests from ${origin} are not accepted`);
       if (c.req.path !== '/logout' && !allows(actor.role, 'admin')) return forbidden(c, `${actor.name} is a viewer: only an admin may do this`);
     }
     await next();
@@ -189,11 +190,6 @@ export function isApi(c: Context): boolean {
 function unauthorized(c: Context<ConsoleEnv>): Response {
   c.header('WWW-Authenticate', 'Bearer realm="scimsync"');
   return c.json({ error: 'log in, or send Authorization: Bearer <token> (http.auth.apiTokens)' }, 401);
-}
-
-function forbiddenOr(c: Context<ConsoleEnv>, err: HTTPException): Response {
-  if (err.status !== 403) return err.getResponse();
-  return forbidden(c, 'this request did not come from a page of this console (Origin)');
 }
 
 function forbidden(c: Context<ConsoleEnv>, message: string): Response {
