@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createConsoleApp } from '../../src/console/app.js';
 import { httpConfigSchema } from '../../src/config/http.js';
 import { hashPassword, hashToken } from '../../src/console/passwords.js';
@@ -18,8 +18,11 @@ import { createLogger } from '../../src/log.js';
 import { openStateStore, type StateStore } from '../../state/index.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 import { CHROMIUM_ARGS, watchPage, type PageWatch } from './support/browser-watch.js';
+import { browserSuite } from './support/chromium.js';
 import { SecretScanner } from './support/secret-scan.js';
 
+// Without Chromium these tests are skipped, loudly; under CI they fail.
+const chromiumSuite = browserSuite('the console end-to-end tests');
 const TARGET_TOKEN = 'e2e-target-token-5d1c0b9a77';
 const ADA_PASSWORD = 'ada-console-password';
 const BOB_PASSWORD = 'bob-console-password';
@@ -53,6 +56,7 @@ const api = async (path: string) => {
 };
 
 beforeAll(async () => {
+  const executablePath = chromiumSuite.executablePath();
   mkdirSync(SHOTS, { recursive: true });
   target = await startDevTarget({ token: TARGET_TOKEN, strict: true });
   ws = workspace(target.url, TARGET_TOKEN);
@@ -79,7 +83,7 @@ beforeAll(async () => {
   const app = createConsoleApp({ backend, http, secrets: () => configSecrets(config), onError: (err) => problems.push(`server: ${String(err)}`) });
   server = await startConsoleServer({ app, listen: http.listen });
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
   watch = watchPage(page, scanner);
@@ -92,7 +96,7 @@ afterAll(async () => {
   await target?.stop();
 });
 
-describe('the console in a real browser', () => {
+chromiumSuite.describe('the console in a real browser', () => {
   it('sends a visitor to log in, then shows the overview', async () => {
     await page.goto(`${server.url}/`);
     expect(new URL(page.url()).pathname).toBe('/login');

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashPassword } from '../../src/console/passwords.js';
 import { configSecrets } from '../../src/console/secrets.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -10,7 +10,11 @@ import { runDaemon } from '../../src/daemon/daemon.js';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 import { CHROMIUM_ARGS, watchPage, type PageWatch } from './support/browser-watch.js';
+import { browserSuite } from './support/chromium.js';
 import { SecretScanner } from './support/secret-scan.js';
+
+// Without Chromium these tests are skipped, loudly; under CI they fail.
+const chromiumSuite = browserSuite("the daemon's console end-to-end tests");
 
 /**
  * The console as the daemon serves it, on its http.listen, next to its own
@@ -51,6 +55,7 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
+  const executablePath = chromiumSuite.executablePath();
   mkdirSync(SHOTS, { recursive: true });
   target = await startDevTarget({ token: TARGET_TOKEN, strict: true });
   ws = workspace(target.url, TARGET_TOKEN);
@@ -64,7 +69,7 @@ beforeAll(async () => {
 
   const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TARGET_TOKEN });
   scanner = new SecretScanner([TARGET_TOKEN, ADA_PASSWORD, ...configSecrets(config)]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
   watch = watchPage(page, scanner);
 
@@ -101,7 +106,7 @@ async function progressNow(): Promise<{ done: number | null; text: string }> {
   });
 }
 
-describe('the console the daemon serves', () => {
+chromiumSuite.describe('the console the daemon serves', () => {
   it('lets an admin log in and shows the integration the daemon runs', async () => {
     await page.goto(`${url}/integrations/app`);
     expect(new URL(page.url()).pathname).toBe('/login');
