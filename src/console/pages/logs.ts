@@ -44,13 +44,16 @@ function detailFields(e: EventItem): SafeHtml[] {
   return rows;
 }
 
-/** The detail pane of one event: its fields, what changed, the target's answer, links to its user and cycle. */
-export function eventDetail(e: EventItem): SafeHtml {
+/**
+ * The detail pane of one event: its fields, what changed, the target's answer, links to its user and cycle.
+ * `closeHref` is the list without it (the console's script closes the pane in place).
+ */
+export function eventDetail(e: EventItem, closeHref = '/logs'): SafeHtml {
   const user = e.sourceId
     ? html`<a href="/users/${seg(e.integration)}/${seg(e.sourceId)}">${e.sourceId}</a> · <a href="/logs${query({ user: e.sourceId, integration: e.integration })}">every event of this user</a>`
     : html`<span class="muted">—</span>`;
   return html`<div class="card" id="event-detail" data-event="${e.id}">
-<h2>Event ${e.id}</h2>
+<h2>Event ${e.id} <a class="close" href="${closeHref}" data-close-detail title="Close (Esc)">Close</a></h2>
 <table class="grid kv"><tbody>
 <tr><th>Time</th><td>${time(e.time)}</td></tr>
 <tr><th>Integration</th><td><a href="/integrations/${seg(e.integration)}">${e.integration}</a></td></tr>
@@ -83,8 +86,8 @@ ${textInput('cycle', 'Cycle', p.cycle, 'cycle id')}
   const rows = events.map((e) => {
     const link = `/logs${query({ ...keep, after: p.after, event: e.id })}`;
     return html`<tr class="${input.selected?.id === e.id ? 'selected' : ''}" data-event="${e.id}">
-<td class="mono time">${time(e.time)}</td><td>${e.integration}</td><td>${e.type}</td><td>${resultBadge(e.result)}</td>
-<td>${e.sourceId ?? ''}</td><td><a href="${link}" hx-get="/events/${e.id}" hx-target="#detail" hx-push-url="${link}">${e.summary}</a></td></tr>`;
+<td class="mono time">${time(e.time)}</td><td>${e.integration}</td><td class="mono">${e.type}</td><td>${resultBadge(e.result)}</td>
+<td class="mono">${e.sourceId ?? ''}</td><td><a href="${link}" hx-get="/events/${e.id}" hx-target="#detail" hx-push-url="${link}">${e.summary}</a></td></tr>`;
   });
   const table = events.length
     ? html`<table class="grid" id="events"><thead><tr><th>Time</th><th>Integration</th><th>Type</th><th>Result</th><th>Source id</th><th>Summary</th></tr></thead><tbody>${rows}</tbody></table>`
@@ -93,9 +96,10 @@ ${textInput('cycle', 'Cycle', p.cycle, 'cycle id')}
   const pager = html`<div class="pager">${p.after ? html`<a href="/logs${query(keep)}">Newest</a>` : ''}${
     next ? html`<a href="/logs${query({ ...keep, after: next })}" id="older">Older events →</a>` : ''
   }<span class="muted">${plural(events.length, 'event')}, newest first · ${input.queryMs} ms</span></div>`;
-  const detail = input.selected ? eventDetail(input.selected) : html`<div class="card muted">Select an event to see its detail.</div>`;
+  // The detail opens over the table's right side, so that the table keeps the page's whole width.
+  const detail = input.selected ? eventDetail(input.selected, `/logs${query({ ...keep, after: p.after })}`) : '';
   const body = html`<h1>Provisioning logs</h1>${form}${error}
-<div class="layout-split"><div>${table}${pager}</div><aside class="detail" id="detail">${detail}</aside></div>`;
+${table}${pager}<aside class="drawer" id="detail">${detail}</aside>`;
   return page(view, 'Provisioning logs', body);
 }
 

@@ -1,7 +1,8 @@
 /**
  * The console's own script, served as /assets/console.js: it draws the cycle
- * history with uPlot and asks before a form marked data-confirm is sent.
- * Everything else is htmx attributes in the server's HTML.
+ * history with uPlot, asks before a form marked data-confirm is sent, and
+ * closes the logs' detail pane in place. Everything else is htmx attributes in
+ * the server's HTML.
  */
 export const CONSOLE_JS = `
 (function () {
@@ -65,6 +66,28 @@ export const CONSOLE_JS = `
     var question = form && form.getAttribute && form.getAttribute('data-confirm');
     if (question && !window.confirm(question)) e.preventDefault();
   });
+  // The detail pane: the row it shows is marked; Close (or Esc) empties it and drops ?event= from the address.
+  function markSelected() {
+    var shown = document.querySelector('#detail [data-event]');
+    var rows = document.querySelectorAll('#events tbody tr');
+    for (var i = 0; i < rows.length; i++) rows[i].classList.toggle('selected', !!shown && rows[i].getAttribute('data-event') === shown.getAttribute('data-event'));
+  }
+  function closeDetail() {
+    var pane = document.getElementById('detail');
+    if (!pane || !pane.firstElementChild) return false;
+    pane.replaceChildren();
+    markSelected();
+    var url = new URL(window.location.href);
+    url.searchParams.delete('event');
+    window.history.replaceState(window.history.state, '', url.pathname + url.search);
+    return true;
+  }
+  document.addEventListener('click', function (e) {
+    var close = e.target && e.target.closest && e.target.closest('[data-close-detail]');
+    if (close && closeDetail()) e.preventDefault();
+  });
+  document.addEventListener('keydown', function (e) { if (e.key === 'Escape') closeDetail(); });
+  document.addEventListener('htmx:afterSwap', function (e) { if (e.target && e.target.id === 'detail') markSelected(); });
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 })();

@@ -22,10 +22,14 @@ table.grid tr.selected td { background: #e8effd; }
 table.kv th { width: 200px; color: var(--muted); font-weight: 500; }
 table.grid td.num, table.grid th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.time { white-space: nowrap; }
-#events { table-layout: fixed; }
-#events th:nth-child(1) { width: 172px; } #events th:nth-child(2) { width: 96px; } #events th:nth-child(3) { width: 200px; }
-#events th:nth-child(4) { width: 82px; } #events th:nth-child(5) { width: 90px; }
+#events th, #events td { padding: 6px 8px; } #events td { vertical-align: baseline; }
+#events td:nth-child(-n+4) { white-space: nowrap; }
 #events td, .kv td { overflow-wrap: anywhere; }
+aside.drawer { position: fixed; top: 0; right: 0; bottom: 0; z-index: 10; width: min(560px, calc(100vw - 48px)); overflow-y: auto;
+  padding: 12px 14px; background: var(--bg); border-left: 1px solid var(--line); box-shadow: -8px 0 24px rgba(29, 35, 48, 0.18); }
+aside.drawer:empty { display: none; }
+aside.drawer .close { float: right; font-size: 13px; font-weight: 400; }
+aside.drawer table.kv th { width: 120px; }
 .muted { color: var(--muted); }
 .mono, code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
 pre { background: #f1f3f7; border: 1px solid var(--line); padding: 8px 10px; border-radius: 4px; overflow: auto; max-height: 420px; margin: 4px 0; }
@@ -39,7 +43,6 @@ pre { background: #f1f3f7; border: 1px solid var(--line); padding: 8px 10px; bor
 .flash.ok { background: #e3f4e9; border-color: #b8e0c5; }
 .flash.error { background: #fbe5e3; border-color: #f1bbb6; }
 .layout-split { display: grid; grid-template-columns: minmax(0, 5fr) minmax(320px, 3fr); gap: 16px; align-items: start; }
-aside.detail { position: sticky; top: 10px; }
 form.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: end; margin-bottom: 12px; }
 form.filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); gap: 2px; }
 input, select, button { font: inherit; padding: 5px 8px; border: 1px solid #b9c0cd; border-radius: 4px; background: #fff; }
