@@ -22,6 +22,7 @@ table.grid tr.selected td { background: #e8effd; }
 table.kv th { width: 200px; color: var(--muted); font-weight: 500; }
 table.grid td.num, table.grid th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.time { white-space: nowrap; }
+#events { font-size: 13px; } #events .mono { font-size: 12px; }
 #events th, #events td { padding: 6px 8px; } #events td { vertical-align: baseline; }
 #events td:nth-child(-n+4) { white-space: nowrap; }
 #events td, .kv td { overflow-wrap: anywhere; }
