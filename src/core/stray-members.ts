@@ -1,6 +1,7 @@
 import type { ProtectRule } from './matching.js';
 import type { GroupChange, Operation } from './operations.js';
 import type { TargetResource } from './records.js';
+import type { MemberRemovalDialect } from './target-behaviour.js';
 
 /** What `reconcile --apply` does with a member that is an account scimsync does not manage (`groups.foreignMembers`). */
 export type ForeignMemberPolicy = 'keep' | 'remove';
@@ -61,12 +62,19 @@ export function strayMembers(group: { sourceId: string; targetId: string; displa
   return out;
 }
 
+/** How the target takes member removals: its dialect, and how many members a request may carry. */
+export interface RemovalLimits {
+  memberRemoval: MemberRemovalDialect;
+  membersPerRequest: number;
+}
+
 /**
- * The requests that take the stray members `onApply: remove` out of their groups, one
- * per group, after the plan's own changes to that group; none for a group the plan
- * creates again or deletes. Pure.
+ * The requests that take the stray members `onApply: remove` out of their groups, after
+ * the plan's own changes to each group, at most `membersPerRequest` values a request
+ * (one whole list where the target takes removals as a `replace`); none for a group the
+ * plan creates again or deletes. Pure.
  */
-export function strayRemovals(strays: readonly StrayMember[], planned: readonly Operation[]): GroupChange[] {
+export function strayRemovals(strays: readonly StrayMember[], planned: readonly Operation[], limits: RemovalLimits): GroupChange[] {
   const byGroup = new Map<string, StrayMember[]>();
   for (const s of strays) byGroup.set(s.groupSourceId, [...(byGroup.get(s.groupSourceId) ?? []), s]);
   const out: GroupChange[] = [];
@@ -75,18 +83,25 @@ export function strayRemovals(strays: readonly StrayMember[], planned: readonly 
     if (remove.length === 0) continue;
     const own = planned.filter((op) => op.sourceId === sourceId && op.kind.startsWith('group.'));
     if (own.some((op) => op.kind === 'group.create' || op.kind === 'group.delete')) continue;
-    const first = members[0]!;
-    out.push({
-      kind: 'group.members.remove',
-      key: `group:${sourceId}#strays`,
-      sourceId,
-      displayName: first.displayName,
-      targetId: first.groupTargetId,
-      add: [],
-      remove: [],
-      strays: { remove, keep: members.filter((m) => m.onApply === 'keep').map((m) => m.value) },
-      dependsOn: own.map((op) => op.key),
-    });
+    const keep = members.filter((m) => m.onApply === 'keep').map((m) => m.value);
+    const size = limits.memberRemoval === 'replace' ? remove.length : Math.max(1, limits.membersPerRequest);
+    let previous = own.map((op) => op.key);
+    for (let i = 0; i < remove.length; i += size) {
+      const key = `group:${sourceId}#strays${i / size + 1}`;
+      const first = members[0]!;
+      out.push({
+        kind: 'group.members.remove',
+        key,
+        sourceId,
+        displayName: first.displayName,
+        targetId: first.groupTargetId,
+        add: [],
+        remove: [],
+        strays: { remove: remove.slice(i, i + size), keep },
+        dependsOn: previous,
+      });
+      previous = [key];
+    }
   }
   return out;
 }

@@ -238,7 +238,10 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
       },
     },
   );
-  if (options.strays) plan.operations.push(...strayRemovals(options.strays, plan.operations));
+  if (options.strays) {
+    const limits = { memberRemoval: profile.groups.memberRemoval, membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest };
+    plan.operations.push(...strayRemovals(options.strays, plan.operations, limits));
+  }
   // A mass deprovision is held until an admin approves it (scimsync approve).
   const hold = checkMassDeprovision({ integration, operations: plan.operations, managed, stateOf, store, mode: dryRun ? 'preview' : 'record' });
   if (hold && !hold.approved) {

@@ -152,6 +152,36 @@ describe('reconcile: member values that are not managed accounts', () => {
     expect(memberValues('Sales')).not.toContain(hand.id);
   });
 
+  it('takes 38 garbage values out of each of 4 groups, membersPerRequest at a time, and a second reconcile finds none', async () => {
+    ws.writeConfig({ integrationYaml: 'groups: { membersPerRequest: 10 }', targetYaml: 'options: { memberRemoval: value-array }' });
+    const d = makeDirectory(8);
+    d.groups = ['A', 'B', 'C', 'D'].map((name, i) => ({ id: `g${i}`, displayName: name, members: d.users.slice(i * 2, i * 2 + 2).map((u) => u.id) }));
+    ws.writeDirectory(d);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const pushed = new Map(['A', 'B', 'C', 'D'].map((name) => [name, memberValues(name)]));
+    for (const name of pushed.keys()) {
+      const g = groupNamed(name);
+      g.members = [...(g.members as { value: string }[]), ...Array.from({ length: 38 }, (_, i) => ({ value: `bulkId:b${i}` }))];
+    }
+    const found = await report();
+    expect(found.strayMembers.filter((s) => s.kind === 'dangling')).toHaveLength(4 * 38);
+    expect((await ws.run(['reconcile'])).out.join('\n')).toContain('members not managed: 152 dangling values');
+
+    target.requests.length = 0;
+    const applied = await ws.run(['reconcile', '--apply']);
+    expect(applied.code).toBe(0);
+    expect(applied.out.join('\n')).toMatch(/members \+0 -152/);
+    for (const [name, members] of pushed) expect(memberValues(name)).toEqual(members);
+    const patches = target.writes().filter((r) => r.method === 'PATCH');
+    expect(patches).toHaveLength(4 * 4);
+    for (const p of patches) expect(((p.body as { Operations: { value: unknown[] }[] }).Operations[0]!.value).length).toBeLessThanOrEqual(10);
+
+    expect((await report()).strayMembers).toEqual([]);
+    target.requests.length = 0;
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(target.writes()).toEqual([]);
+  });
+
   it('counts the value of a managed account that vanished from the target as dangling', async () => {
     await garbageInSales();
     const gone = userOf('u00002');

@@ -44,10 +44,10 @@ describe('members that are not managed accounts', () => {
       { kind: 'user.update', key: 'user:g1', sourceId: 'g1', targetId: 't-u', changes: { set: {}, remove: [] }, dependsOn: [] },
       { kind: 'group.delete', key: 'group:g2', sourceId: 'g2', displayName: 'Gone', targetId: 't-g2', dependsOn: [] },
     ];
-    expect(strayRemovals(strays, planned)).toEqual([
+    expect(strayRemovals(strays, planned, { memberRemoval: 'path', membersPerRequest: 100 })).toEqual([
       {
         kind: 'group.members.remove',
-        key: 'group:g1#strays',
+        key: 'group:g1#strays1',
         sourceId: 'g1',
         displayName: 'Sales',
         targetId: 't-g1',
@@ -57,5 +57,17 @@ describe('members that are not managed accounts', () => {
         dependsOn: ['group:g1#1'],
       },
     ]);
+  });
+
+  it('carries at most membersPerRequest values a request, one after the other; a replace carries them all at once', () => {
+    const values = Array.from({ length: 5 }, (_, i) => `bulkId:b${i}`);
+    const strays = strayMembers(sales, values, ctx('keep'));
+    const batches = strayRemovals(strays, [], { memberRemoval: 'value-array', membersPerRequest: 2 });
+    expect(batches.map((op) => [op.key, op.strays?.remove, op.dependsOn])).toEqual([
+      ['group:g1#strays1', ['bulkId:b0', 'bulkId:b1'], []],
+      ['group:g1#strays2', ['bulkId:b2', 'bulkId:b3'], ['group:g1#strays1']],
+      ['group:g1#strays3', ['bulkId:b4'], ['group:g1#strays2']],
+    ]);
+    expect(strayRemovals(strays, [], { memberRemoval: 'replace', membersPerRequest: 2 }).map((op) => op.strays?.remove)).toEqual([values]);
   });
 });
