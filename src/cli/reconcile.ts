@@ -1,5 +1,5 @@
 import { rebuildIntegrationState, rebuildSummary } from '../engine/commands/rebuild.js';
-import { reconcileFindings, reconcileIntegrations, type Reconciliation, type ReconcileStep } from '../engine/commands/reconcile-run.js';
+import { reconcileFindings, reconcileIntegrations, type Reconciliation, type ReconcileStep, type StrayMember } from '../engine/commands/reconcile-run.js';
 import { parseWait } from '../engine/durations.js';
 import type { ExitCode } from '../errors.js';
 import { commandConfig, selectIntegrations, type Io } from './context.js';
@@ -38,9 +38,21 @@ function printReport(r: Reconciliation, io: Io): void {
     const rows = r.groupDrift.map((g) => [g.displayName, g.missing.join(', ') || '-', g.extra.join(', ') || '-']);
     for (const line of table(['GROUP', 'MISSING IN TARGET', 'NOT PUSHED, IN TARGET'], rows)) io.out(`  ${line}`);
   }
+  if (!r.membersUnchecked) printStrays(r.strayMembers, io);
   io.out(`groups: ${r.vanishedGroups.length} vanished, ${r.unmanagedGroups.length} unmanaged`);
   for (const g of r.vanishedGroups) io.out(`  vanished  ${g.displayName} (${g.targetId})`);
   for (const g of r.unmanagedGroups) io.out(`  unmanaged ${g.displayName} (${g.targetId})`);
+}
+
+const applied = (s: StrayMember) => (s.onApply === 'remove' ? 'remove' : s.keptBecause === 'protected' ? 'keep (protected)' : 'keep (groups.foreignMembers)');
+
+/** Member values of managed groups that are not managed accounts: dangling ones name nothing, foreign ones an account scimsync does not manage. */
+function printStrays(strays: readonly StrayMember[], io: Io): void {
+  const dangling = strays.filter((s) => s.kind === 'dangling').length;
+  io.out(`members not managed: ${plural(dangling, 'dangling value')} (naming no account), ${plural(strays.length - dangling, 'foreign member')} (not managed by scimsync)`);
+  if (strays.length === 0) return;
+  const rows = strays.map((s) => [s.displayName, s.value, s.kind, s.name ?? '-', applied(s)]);
+  for (const line of table(['GROUP', 'MEMBER VALUE', 'KIND', 'ACCOUNT', 'ON --APPLY'], rows)) io.out(`  ${line}`);
 }
 
 function printStep(step: ReconcileStep, options: ReconcileOptions, io: Io): void {

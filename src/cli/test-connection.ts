@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IntegrationConfig } from '../config/schema.js';
 import { clientFor } from '../engine/cycle.js';
+import { probeFilterCase, type FilterCaseProbe } from '../engine/queries/filter-case.js';
 import { integrationMappingProblems, probeEndpoint, problemLine, profileHints, targetSchema, type EndpointProbe, type ProfileHints } from '../engine/target-schema.js';
 import { ScimHttpError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -35,6 +36,27 @@ function missing(type: 'Users' | 'Groups', probe: EndpointProbe, profile: Profil
   if (probe.kind === 'missing') return `GET /${type}: HTTP ${probe.status}: the endpoint does not exist; check target.url${hint}`;
   if (probe.kind === 'not-scim') return `GET /${type}: HTTP ${probe.status}, ${probe.detail}: this is not a SCIM endpoint; check target.url${hint}`;
   return undefined;
+}
+
+/** Whether the filter honours `caseExact: false` on userName, told from an existing account looked up in another case. */
+function reportFilterCase(probe: FilterCaseProbe, io: Io): void {
+  switch (probe.kind) {
+    case 'untested':
+      io.out(`  lookup by userName in another case: not tried (${probe.reason})`);
+      return;
+    case 'ignores-case':
+      io.out(`  lookup by userName in another case: ${probe.asked} finds ${probe.userName} (the filter ignores case, as caseExact: false asks)`);
+      return;
+    case 'keeps-case':
+      if (probe.caseExact) io.out(`  lookup by userName in another case: ${probe.asked} does not find ${probe.userName} (userName is caseExact in the target's schema)`);
+      else {
+        io.out(
+          `  warning: the filter keeps case: userName eq "${probe.asked}" does not find ${probe.userName}, though userName is caseExact: false; ` +
+            `a source userName in another case than its account's is found only after its create answers 409, by lookups in other cases and a read of every account, so the first run reads more`,
+        );
+      }
+      return;
+  }
 }
 
 /** One integration: each check on its line; true when nothing is wrong. */
@@ -98,6 +120,7 @@ async function testOne(integration: IntegrationConfig, store: ReturnType<typeof 
         if (p.severity === 'error') fail(problemLine(p));
         else io.out(`  warning: ${problemLine(p)}`);
       }
+      if (found.kind === 'list' ? found.resources === 0 : found.kind === 'missing' && profile.notFoundMeansNoMatch) reportFilterCase(await probeFilterCase(client, schema), io);
     }
     if (ok) io.out('  OK');
   } catch (err) {

@@ -256,8 +256,10 @@ export const integrationSchema = z.strictObject({
       /** Unset: the profile's limit (100 for most). */
       membersPerRequest: bounded({ min: 1, max: 10_000 }).optional(),
       nested: z.enum(['flatten', 'ignore']).default('flatten'),
+      /** Members of a managed group that are accounts scimsync does not manage: kept, or taken out by `reconcile --apply`. */
+      foreignMembers: z.enum(['keep', 'remove']).default('keep'),
     })
-    .default({ deprovision: 'delete', nested: 'flatten' }),
+    .default({ deprovision: 'delete', nested: 'flatten', foreignMembers: 'keep' }),
   /** Failing cycles before an operation is given up. */
   escrow: z.strictObject({ maxCycles: bounded({ min: 1, max: 10_000 }).default(5) }).optional(),
   /** userName or displayName globs of accounts scimsync never modifies or deprovisions (the app's admin, break-glass accounts). */

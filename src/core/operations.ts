@@ -35,6 +35,11 @@ export interface GroupChange extends GroupOpBase {
   remove: string[];
   /** Set for targets that only take removals as a whole new member list. */
   replaceMembers?: string[];
+  /**
+   * Member values that name no managed account, as the target holds them (reconcile --apply,
+   * core/stray-members.ts): `remove` are taken out; `keep` stay in a whole new member list.
+   */
+  strays?: { remove: string[]; keep: string[] };
 }
 
 export type GroupOperation =

@@ -175,16 +175,19 @@ export class GroupDelivery {
     }
     const ops: PatchOperation[] = [];
     if (op.rename !== undefined) ops.push({ op: 'replace', path: 'displayName', value: op.rename });
+    // Values that name no managed account (reconcile --apply): removed as members are, in the target's dialect.
+    const strays = op.strays ?? { remove: [], keep: [] };
     let replaced: { sourceId: string; targetId: string }[] | undefined;
-    if (op.replaceMembers) {
-      replaced = ctx.state.resolved(op.replaceMembers);
-      ops.push({ op: 'replace', path: 'members', value: replaced.map((m) => ({ value: m.targetId })) });
+    if (op.replaceMembers || (strays.remove.length > 0 && ctx.target.groups.memberRemoval === 'replace')) {
+      replaced = ctx.state.resolved(op.replaceMembers ?? [...g.members]);
+      ops.push({ op: 'replace', path: 'members', value: [...replaced.map((m) => m.targetId), ...strays.keep].map((value) => ({ value })) });
     } else {
-      if (remove.length > 0) {
+      const gone = [...remove.map((m) => m.targetId), ...strays.remove];
+      if (gone.length > 0) {
         if (ctx.target.groups.memberRemoval === 'value-array') {
-          ops.push({ op: 'remove', path: 'members', value: remove.map((m) => ({ value: m.targetId })) });
+          ops.push({ op: 'remove', path: 'members', value: gone.map((value) => ({ value })) });
         } else {
-          for (const m of remove) ops.push({ op: 'remove', path: `members[value eq ${filterValue(m.targetId)}]` });
+          for (const value of gone) ops.push({ op: 'remove', path: `members[value eq ${filterValue(value)}]` });
         }
       }
       if (add.length > 0) ops.push({ op: 'add', path: 'members', value: add.map((m) => ({ value: m.targetId })) });
@@ -220,12 +223,12 @@ export class GroupDelivery {
       };
     }
     let added = add.length;
-    let removedCount = remove.length + forget.length;
+    let removedCount = remove.length + forget.length + strays.remove.length;
     if (replaced) {
       const next = replaced.map((m) => m.sourceId);
       const nextSet = new Set(next);
       added = next.filter((u) => !g.members.has(u)).length;
-      removedCount = [...g.members].filter((u) => !nextSet.has(u)).length;
+      removedCount = [...g.members].filter((u) => !nextSet.has(u)).length + strays.remove.length;
       ctx.state.saveGroup(op.sourceId, record, { members: next });
     } else {
       ctx.state.saveGroup(op.sourceId, record, { add: add.map((m) => m.sourceId), remove: [...remove.map((m) => m.sourceId), ...forget] });
@@ -240,7 +243,7 @@ export class GroupDelivery {
       type: 'group_update_provision',
       summary: `group ${record.displayName}: ${renamed}${added} members added, ${removedCount} removed`,
       targetId,
-      detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), request: op.key },
+      detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), ...(op.strays ? { strays: strays.remove } : {}), request: op.key },
     };
   }
 

@@ -225,7 +225,20 @@ export interface ReconcileReport {
   vanished: { sourceId: string; targetId: string; userName: string }[];
   unmanaged: { targetId: string; userName: string; match: string | null }[];
   groupDrift: { displayName: string; missing: string[]; extra: string[] }[];
+  /** Member values of managed groups that are not managed accounts: `dangling` names nothing, `foreign` an account scimsync does not manage. */
+  strayMembers: StrayMemberLine[];
   membersUnchecked: boolean;
+}
+
+export interface StrayMemberLine {
+  displayName: string;
+  value: string;
+  kind: 'dangling' | 'foreign';
+  /** The foreign account's userName; null when dangling. */
+  name: string | null;
+  /** What Apply does with it (`groups.foreignMembers`; protected accounts are kept). */
+  onApply: 'remove' | 'keep';
+  keptBecause: 'policy' | 'protected' | null;
 }
 
 export type ReconcileMode = 'apply' | 'adopt';

@@ -261,7 +261,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       });
       if (action.mode !== 'apply') return { integration: name, mode: action.mode, corrected, adopted, cycle: null };
       try {
-        const cycle = await runCycle({ integration, store, logger, signal });
+        const cycle = await runCycle({ integration, store, logger, signal, strays: report.strayMembers });
         return { integration: name, mode: action.mode, corrected, adopted, cycle: { outcome: cycle.outcome, counts: { ...cycle.counts } } };
       } catch (err) {
         if (!(err instanceof ScimsyncError)) throw err;
@@ -303,6 +303,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
         vanished: report.vanished,
         unmanaged: report.unmanaged,
         groupDrift: report.groupDrift.map((g) => ({ displayName: g.displayName, missing: g.missing, extra: g.extra })),
+        strayMembers: report.strayMembers.map((m) => ({ displayName: m.displayName, value: m.value, kind: m.kind, name: m.name, onApply: m.onApply, keptBecause: m.keptBecause ?? null })),
         membersUnchecked: report.membersUnchecked,
       } satisfies C.ReconcileReport;
     },

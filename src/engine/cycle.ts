@@ -10,6 +10,7 @@ import { concerns, fingerprint, type Operation } from '../core/operations.js';
 import { planCycle } from '../core/plan-users.js';
 import type { StateUser } from '../core/records.js';
 import { groupShrinkage, QUARANTINE_MIN_FAILURES, quarantineUntil, userShrinkage } from '../core/safety.js';
+import { strayRemovals, type StrayMember } from '../core/stray-members.js';
 import { readAccountIndex } from '../delivery/accounts.js';
 import { emptyCounts } from '../delivery/counts.js';
 import { Delivery } from '../delivery/delivery.js';
@@ -59,6 +60,8 @@ export interface CycleOptions {
   onRateLimit?: () => void;
   /** Tells admins of quarantines, held deprovisions, given-up operations, failed cycles and shrunken sources. */
   notifier?: CycleNotifier | undefined;
+  /** Member values reconcile found in managed groups that are not managed accounts: those it takes out are sent too (`reconcile --apply`). */
+  strays?: readonly StrayMember[] | undefined;
 }
 
 /** What a cycle needs of the notifier (src/events/notify): news to tell, and conditions that ended. */
@@ -235,6 +238,10 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
       },
     },
   );
+  if (options.strays) {
+    const limits = { memberRemoval: profile.groups.memberRemoval, membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest };
+    plan.operations.push(...strayRemovals(options.strays, plan.operations, limits));
+  }
   // A mass deprovision is held until an admin approves it (scimsync approve).
   const hold = checkMassDeprovision({ integration, operations: plan.operations, managed, stateOf, store, mode: dryRun ? 'preview' : 'record' });
   if (hold && !hold.approved) {

@@ -14,6 +14,7 @@ import { desiredState } from '../core/desired.js';
 import { matchKeys, protectRule } from '../core/matching.js';
 import { TargetReadError } from '../errors.js';
 import { type DesiredGroup, type StateGroup } from '../core/records.js';
+import { strayMembers, type StrayMember } from '../core/stray-members.js';
 import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
 
@@ -173,6 +174,8 @@ export interface Reconciliation {
   groupDrift: GroupDrift[];
   vanishedGroups: { sourceId: string; targetId: string; displayName: string }[];
   unmanagedGroups: { targetId: string; displayName: string }[];
+  /** Member values of managed groups that are not managed accounts: dangling (naming nothing) or foreign (`groups.foreignMembers`). */
+  strayMembers: StrayMember[];
   /** Set when the target does not return group members (membership drift not checked). */
   membersUnchecked: boolean;
 }
@@ -225,6 +228,7 @@ export function compare(input: ReconcileInput): Reconciliation {
     groupDrift: [],
     vanishedGroups: [],
     unmanagedGroups: [],
+    strayMembers: [],
     membersUnchecked: target.members === undefined,
   };
 
@@ -267,6 +271,7 @@ export function compare(input: ReconcileInput): Reconciliation {
   }
 
   const groupsById = new Map(target.groups.map((g) => [g.id, g]));
+  const members = { managed: managedIds, users: usersById, groups: groupsById, protect: protectRule(input.integration.protect), policy: input.integration.groups.foreignMembers };
   const managedGroups = new Set<string>();
   for (const g of groupState) {
     if (g.targetId === null || g.status === 'deleted') continue;
@@ -281,6 +286,7 @@ export function compare(input: ReconcileInput): Reconciliation {
     const missing = [...g.members].filter((u) => linkedSources.has(u) && !actualSources.has(u));
     const extra = [...actualSources].filter((u) => !g.members.has(u));
     if (missing.length > 0 || extra.length > 0) out.groupDrift.push({ sourceId: g.sourceId, targetId: g.targetId, displayName: g.displayName, missing, extra });
+    out.strayMembers.push(...strayMembers({ sourceId: g.sourceId, targetId: g.targetId, displayName: g.displayName }, actual, members));
   }
   for (const g of target.groups) {
     if (!managedGroups.has(g.id)) out.unmanagedGroups.push({ targetId: g.id, displayName: String(g.displayName ?? '') });
@@ -350,3 +356,4 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
 
 export { rebuildState, type RebuildResult } from './rebuild.js';
 export type { ManagedPaths } from '../core/target-schema.js';
+export type { StrayMember } from '../core/stray-members.js';

@@ -128,6 +128,16 @@ describe('targets with loose rules', () => {
     expect((await filtered(ignore, 'bob')).map((u) => u.userName).sort()).toEqual(['ada', 'bob', 'cy']);
     expect((await filtered(honour, 'bob')).map((u) => u.userName)).toEqual(['bob']);
   });
+
+  it("filters: the default keeps case, 'caseless' finds a userName in another case", async () => {
+    const honour = await start();
+    const caseless = await start({ filters: 'caseless' });
+    for (const t of [honour, caseless]) for (const userName of ['Ada@Example.com', 'bob']) t.seedUser({ userName });
+    expect(await filtered(honour, 'ada@example.com')).toEqual([]);
+    expect((await filtered(honour, 'Ada@Example.com')).map((u) => u.userName)).toEqual(['Ada@Example.com']);
+    expect((await filtered(caseless, 'ADA@EXAMPLE.COM')).map((u) => u.userName)).toEqual(['Ada@Example.com']);
+    expect(await filtered(caseless, 'carol')).toEqual([]);
+  });
 });
 
 describe('slow, huge and endless answers', () => {

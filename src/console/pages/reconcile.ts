@@ -1,4 +1,4 @@
-import type { ReconcileOutcome, ReconcileReport } from '../../engine/console-api.js';
+import type { ReconcileOutcome, ReconcileReport, StrayMemberLine } from '../../engine/console-api.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, type View } from './layout.js';
 
@@ -29,7 +29,19 @@ function reportTables(r: ReconcileReport): SafeHtml {
 <h2>Drift (${r.drift.length})</h2>${drift}
 <h2>Vanished accounts (${r.vanished.length})</h2>${vanished}
 <h2>Unmanaged accounts (${r.unmanaged.length})</h2>${unmanaged}
-<h2>Group members</h2>${groups}`;
+<h2>Group members</h2>${groups}${r.membersUnchecked ? '' : strayTable(r.strayMembers)}`;
+}
+
+const onApply = (m: StrayMemberLine) => (m.onApply === 'remove' ? 'removed' : m.keptBecause === 'protected' ? 'kept (protected)' : 'kept (groups.foreignMembers)');
+
+/** Member values of managed groups that are not managed accounts: dangling ones name nothing, foreign ones an account scimsync does not manage. */
+function strayTable(strays: readonly StrayMemberLine[]): SafeHtml {
+  const dangling = strays.filter((m) => m.kind === 'dangling').length;
+  const title = html`<h2>Members not managed by scimsync (${dangling} dangling, ${strays.length - dangling} foreign)</h2>`;
+  if (strays.length === 0) return html`${title}<p class="muted">Every member of a managed group is a managed account.</p>`;
+  return html`${title}<table class="grid" id="stray-members"><thead><tr><th>Group</th><th>Member value</th><th>Kind</th><th>Account</th><th>On apply</th></tr></thead><tbody>${strays.map(
+    (m) => html`<tr data-kind="${m.kind}"><td>${m.displayName}</td><td class="mono">${m.value}</td><td>${m.kind}</td><td>${m.name ?? '—'}</td><td>${onApply(m)}</td></tr>`,
+  )}</tbody></table>`;
 }
 
 export interface ReconcilePageInput {
@@ -46,7 +58,7 @@ export function reconcilePage(view: View, input: ReconcilePageInput): string {
     ? html`<div class="actions">${actionButton(view, { action: `${base}/apply`, label: 'Apply', style: 'danger', confirm: 'Restore the source values in the target now?' })}${actionButton(
         view,
         { action: `${base}/adopt`, label: 'Adopt', confirm: 'Link the unmanaged accounts that match a source user?' },
-      )}</div><p class="muted">Apply records what the target holds and runs a cycle that restores the source's values; Adopt links unmanaged accounts that match a source user.</p>`
+      )}</div><p class="muted">Apply records what the target holds and runs a cycle that restores the source's values and takes out the members marked removed; Adopt links unmanaged accounts that match a source user.</p>`
     : html`<p class="muted">An admin can apply or adopt.</p>`;
   const content = input.error
     ? html`<div class="flash error">${input.error}</div>`

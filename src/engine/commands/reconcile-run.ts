@@ -10,7 +10,7 @@ import type { CycleReport } from '../report.js';
 import { openState } from '../state-access.js';
 import { leaseFor, type LeaseWait } from './lease-wait.js';
 
-export type { DriftItem, GroupDrift, Reconciliation } from '../reconcile.js';
+export type { DriftItem, GroupDrift, Reconciliation, StrayMember } from '../reconcile.js';
 export type { CycleReport } from '../report.js';
 export type { LeaseWait } from './lease-wait.js';
 
@@ -33,9 +33,9 @@ export interface ReconcileRunOptions extends LeaseWait {
   onStep: (step: ReconcileStep) => void;
 }
 
-/** Drift, vanished accounts, membership drift and vanished groups: what `--apply` restores. */
+/** Drift, vanished accounts, membership drift, vanished groups and the member values it takes out: what `--apply` restores. */
 export function reconcileFindings(r: Reconciliation): number {
-  return r.drift.length + r.vanished.length + r.groupDrift.length + r.vanishedGroups.length;
+  return r.drift.length + r.vanished.length + r.groupDrift.length + r.vanishedGroups.length + r.strayMembers.filter((s) => s.onApply === 'remove').length;
 }
 
 async function reconcileOne(options: ReconcileRunOptions, integration: IntegrationConfig, store: StateStore, lease: HeldLease | undefined): Promise<ExitCode> {
@@ -61,7 +61,7 @@ async function reconcileOne(options: ReconcileRunOptions, integration: Integrati
   }
   options.onStep({ step: 'state-corrected', integration: name, corrected, adopted });
   if (!options.apply) return 0;
-  const cycle = await runCycle({ integration, store, logger, ...(lease ? { signal: lease.signal } : {}) });
+  const cycle = await runCycle({ integration, store, logger, strays: report.strayMembers, ...(lease ? { signal: lease.signal } : {}) });
   options.onStep({ step: 'applied', integration: name, cycle });
   return cycle.exitCode;
 }

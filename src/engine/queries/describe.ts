@@ -33,6 +33,7 @@ export function operationDetails(op: Operation): string {
       if (op.replaceMembers) parts.push(`member list of ${op.replaceMembers.length}`);
       if (op.add.length) parts.push(`+${op.add.length} members`);
       if (op.remove.length) parts.push(`-${op.remove.length} members`);
+      if (op.strays?.remove.length) parts.push(`-${op.strays.remove.length} members not managed by scimsync`);
       return `${op.displayName}: ${parts.join(', ')}`;
     }
     case 'group.delete':

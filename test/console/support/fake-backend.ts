@@ -102,7 +102,7 @@ export class FakeBackend implements ConsoleBackend {
     return { integration, sourceId, source: { userName: `${sourceId}@example.com`, active: true }, inScope: true, resource: { userName: `${sourceId}@example.com` }, problems: [], state: null, groups: [], events: [], sourceError: null };
   }
   async reconcileReport(integration: string) {
-    return { integration, usersRead: 0, groupsRead: 0, drift: [], vanished: [], unmanaged: [], groupDrift: [], membersUnchecked: false };
+    return { integration, usersRead: 0, groupsRead: 0, drift: [], vanished: [], unmanaged: [], groupDrift: [], strayMembers: [], membersUnchecked: false };
   }
   async approve(a: IntegrationAction): Promise<ActionResult> {
     this.record('approve', a);

@@ -7,11 +7,12 @@ export const GONG_EXTENSION = 'urn:ietf:params:scim:schemas:extension:Gong:2.0:U
 export type StoredResource = Record<string, unknown> & { id: string };
 
 /**
- * How the target answers a filtered list: `honour` applies the filter, `ignore`
- * lists every resource of the type, `first` lists only the first stored one (the
- * same account for every `userName eq "…"`), as broken targets do.
+ * How the target answers a filtered list: `honour` applies the filter (keeping case,
+ * as scimmy's does), `caseless` applies it without case (as `caseExact: false` asks),
+ * `ignore` lists every resource of the type, `first` lists only the first stored one
+ * (the same account for every `userName eq "…"`), as broken targets do.
  */
-export type FilterMode = 'honour' | 'ignore' | 'first';
+export type FilterMode = 'honour' | 'caseless' | 'ignore' | 'first';
 
 /** The state of one running target; scimmy's handlers reach it through `requestStore`. */
 export interface Store {
@@ -59,10 +60,22 @@ function storeOf(): Store {
   return store;
 }
 
-function listOf(store: Store, all: StoredResource[], filter: { match(items: unknown[]): unknown[] } | undefined): unknown[] {
+/** A copy of a resource with its names and string values lower-cased: what a filter without case compares. */
+function lowered(value: unknown): unknown {
+  if (typeof value === 'string') return value.toLowerCase();
+  if (Array.isArray(value)) return value.map(lowered);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), lowered(v)]));
+}
+
+function listOf(store: Store, all: StoredResource[], filter: { match(items: unknown[]): unknown[]; expression?: string } | undefined): unknown[] {
   if (!filter) return all;
   if (store.filters === 'ignore') return all;
   if (store.filters === 'first') return all.slice(0, 1);
+  if (store.filters === 'caseless' && filter.expression !== undefined) {
+    const caseless = new SCIMMY.Types.Filter(filter.expression.toLowerCase());
+    return all.filter((r) => caseless.match([lowered(r)]).length > 0);
+  }
   return filter.match(all);
 }
 

@@ -36,7 +36,7 @@ export interface DevTargetOptions {
   basePath?: string;
   /** A duplicate userName (case-insensitive) is a 409 (default true); false stores both, as some targets do. */
   uniqueUserNames?: boolean;
-  /** How filtered lists are answered (default `honour`; `ignore` and `first` behave like broken targets). */
+  /** How filtered lists are answered (default `honour`, which keeps case; `caseless` ignores it; `ignore` and `first` behave like broken targets). */
   filters?: FilterMode;
   /**
    * Keep resource versions (RFC 7644 §3.14): `meta.version` on every answer, `etag.supported`
