@@ -37,5 +37,9 @@ export interface DeliveryContext {
    */
   knownConflicts?: ReadonlySet<string> | undefined;
   /** What the target was seen doing wrong this cycle. */
-  quirks: { filterIgnored?: string };
+  quirks: {
+    filterIgnored?: string;
+    /** A group read back after a Bulk request that named members by `bulkId:` held other members: what it held. */
+    bulkReferences?: string;
+  };
 }

@@ -17,9 +17,9 @@ export interface BulkFeature {
   maxPayloadSize?: number | undefined;
   /**
    * `last`: resolve only the last `bulkId:` reference of each operation, store the others as
-   * literal values (`bulkId:b10`), and answer 201 all the same, as some targets do.
+   * literal values (`bulkId:b10`), and answer 201 all the same, as some targets do; `none`: store them all so.
    */
-  references?: 'all' | 'last' | undefined;
+  references?: 'all' | 'last' | 'none' | undefined;
   /** Apply the request correctly, but answer each POST with another POST's bulkId (its location and resource are its own). */
   mislabelAnswers?: boolean | undefined;
   /** /Bulk alone answers this status, while /ServiceProviderConfig still says bulk.supported. */
@@ -143,17 +143,20 @@ export async function serveBulk(req: Request, res: Response, options: FeatureOpt
         continue;
       }
       let text = JSON.stringify(op);
-      const refs = [...text.matchAll(/"bulkId:([^"]+)"/g)].map((m) => m[1]!);
+      const refs = [...text.matchAll(/(?<!\\)"bulkId:([^"\\]+)"/g)].map((m) => m[1]!);
       const missing = refs.find((ref) => !ids.has(ref));
-      if (missing !== undefined && options.references !== 'last') {
+      const faulty = options.references === 'last' || options.references === 'none';
+      if (missing !== undefined && !faulty) {
         refuse(i, op, 409, `bulkId ${missing} names no resource created in this request`, 'invalidValue');
         answers.push(refused.get(i));
         continue;
       }
-      // `last`: every reference but the last is kept as a placeholder, stored below as the literal `bulkId:…`.
+      // `last`: every reference but the last (`none`: every one) is kept as a placeholder, stored below as the literal `bulkId:…`.
       let seen = 0;
-      text = text.replace(/"bulkId:([^"]+)"/g, (_, ref: string) =>
-        options.references === 'last' && ++seen < refs.length ? JSON.stringify(`${LITERAL}${ref}`) : JSON.stringify(ids.get(ref) ?? `${LITERAL}${ref}`),
+      text = text.replace(/(?<!\\)"bulkId:([^"\\]+)"/g, (_, ref: string) =>
+        options.references === 'none' || (options.references === 'last' && ++seen < refs.length)
+          ? JSON.stringify(`${LITERAL}${ref}`)
+          : JSON.stringify(ids.get(ref) ?? `${LITERAL}${ref}`),
       );
       if (op.method === 'POST' && op.path === '/Users' && typeof op.bulkId === 'string') {
         // scimmy's schema coercion costs milliseconds an operation: a user create is checked
