@@ -107,10 +107,13 @@ export class BulkWriter implements TargetWrites {
     return this.singles.add(send);
   }
 
-
-  /** Settles once `user`'s create has joined a Bulk request (a group created after it may name it by bulkId). */
+  /**
+   * Settles once `user`'s create has joined a Bulk request (a group created after it may name
+   * it by bulkId); never after a fall-back: a group then waits for the create itself.
+   */
   queued(user: string): Promise<void> {
-    if (this.pendingUsers.has(user) || this.created.has(user) || this.fellBack) return Promise.resolve();
+    if (this.fellBack) return NEVER;
+    if (this.pendingUsers.has(user) || this.created.has(user)) return Promise.resolve();
     let w = this.queuedWaiters.get(user);
     if (!w) {
       let resolve!: () => void;
@@ -377,7 +380,7 @@ export class BulkWriter implements TargetWrites {
       for (const p of b.items) this.sendSingly(p);
       b.settle();
     }
-    for (const w of this.queuedWaiters.values()) w.resolve();
+    // A group waiting for one of these users now waits for its create to be done (delivery.ts races the two).
     this.queuedWaiters.clear();
   }
 
@@ -385,6 +388,9 @@ export class BulkWriter implements TargetWrites {
     this.singly(() => p.single()).then(p.resolve, p.reject);
   }
 }
+
+/** A wait that never ends, raced with one that does. */
+const NEVER = new Promise<void>(() => undefined);
 
 function byteSize(op: BulkOperation): number {
   return Buffer.byteLength(JSON.stringify(op));

@@ -111,6 +111,11 @@ export class Delivery {
       const after = deps.length === 0 ? none : deps.length === 1 ? deps[0]! : Promise.all(deps);
       settled.set(op.key, after.then(() => start(op)));
     }
+    const creates = new Map(operations.filter((op) => op.kind === 'user.create').map((op) => [op.sourceId, op.key]));
+    this.ctx.userCreateSettled = (sourceId) => {
+      const key = creates.get(sourceId);
+      return key === undefined ? undefined : settled.get(key);
+    };
     const all = Promise.all(settled.values()).then(() => undefined);
     let onAbort: (() => void) | undefined;
     try {

@@ -98,19 +98,7 @@ export class GroupDelivery {
     ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members });
     ctx.counts.groupsCreated++;
     ctx.counts.membersAdded += members.length;
-    const named = new Set(members);
-    const missing = op.members.filter((u) => !named.has(u));
-    if (missing.length > 0) {
-      // The cycle that creates a group does not say it is done while members it should hold are not in it.
-      ctx.counts.failed++;
-      return {
-        result: 'failure',
-        type: 'group_create_provision',
-        summary: `created group ${op.displayName} with ${members.length} of its ${op.members.length} members: ${missing.length} have no account in the target yet (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); they are added once they have`,
-        targetId: resource.id,
-        detail: { attempts, added: members.length, missing },
-      };
-    }
+    attempts += await this.addLateMembers(op, resource.id, members);
     return {
       result: 'success',
       type: 'group_create_provision',
@@ -118,6 +106,28 @@ export class GroupDelivery {
       targetId: resource.id,
       detail: { attempts, added: members.length },
     };
+  }
+
+  /**
+   * Adds, in the cycle that creates a group, the members whose account came after its
+   * create was sent (their create's answer was lost and they were looked up, say). A
+   * member whose create failed is left out: its own failure is the cycle's. `members`
+   * grows with those added.
+   */
+  private async addLateMembers(op: GroupCreate, targetId: string, members: string[]): Promise<number> {
+    const ctx = this.ctx;
+    const named = new Set(members);
+    const waiting = op.members.filter((u) => !named.has(u));
+    if (waiting.length === 0) return 0;
+    await Promise.all(waiting.map((u) => ctx.userCreateSettled?.(u)));
+    const late = ctx.state.resolved(waiting);
+    if (late.length === 0) return 0;
+    const attempts = await this.sendPatch(targetId, [{ op: 'add', path: 'members', value: late.map((m) => ({ value: m.targetId })) }]);
+    const sourceIds = late.map((m) => m.sourceId);
+    ctx.state.saveGroup(op.sourceId, { targetId, status: 'active', displayName: op.displayName }, { add: sourceIds });
+    ctx.counts.membersAdded += late.length;
+    members.push(...sourceIds);
+    return attempts;
   }
 
   /**

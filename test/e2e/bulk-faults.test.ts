@@ -102,13 +102,14 @@ describe('a target that resolves only the last bulkId reference of each operatio
 });
 
 describe('a target that answers each POST of a Bulk request with another POST’s bulkId', () => {
-  it('links every source user to its own account, and the next cycle changes the right people', async () => {
+  it('links every source user to its own account, with its groups, and the next cycle changes the right people', async () => {
     const { t, ws } = await bulkTarget({ mislabelAnswers: true });
-    const d = directory(8, 0);
+    const d = directory(8, 2);
     ws.writeDirectory(d);
     await ws.run(['sync']);
     const accountOf = new Map([...t.users.values()].map((u) => [String(u.externalId), u.id]));
     expect(accountOf.size).toBe(8);
+    expect(groupsInTarget(t)).toEqual(groupsInSource(d));
     withState(ws, (store) => {
       for (const u of store.loadUsers('app')) expect(u.targetId).toBe(accountOf.get(u.sourceId));
     });
