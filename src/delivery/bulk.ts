@@ -15,6 +15,7 @@ import {
 } from '../scim/bulk.js';
 import type { RequestOptions, ResourceType, ScimClient, ScimResource } from '../scim/client.js';
 import { mayHaveBeenApplied, type LostAnswerPolicy } from '../scim/retry.js';
+import { Batch, NEVER, byteSize, toAnswer, type Pending } from './bulk-batch.js';
 import type { BulkFallback } from './bulk-settings.js';
 import type { BodyWithMembers, CreateOptions, TargetWrites } from './writes.js';
 
@@ -22,34 +23,6 @@ export type { BulkFallback, BulkLesson, BulkSettings } from './bulk-settings.js'
 
 /** Operations per Bulk request at most, whatever the target allows: an answer stays small enough to wait for. */
 export const MAX_BULK_OPERATIONS = 1000;
-
-/** One write waiting for its Bulk request. */
-interface Pending {
-  op: BulkOperation;
-  bytes: number;
-  /** The source user a POST /Users creates. */
-  user?: string | undefined;
-  /** As for its single request: whether it may be sent again after an answer that was lost. */
-  lostAnswer: LostAnswerPolicy;
-  /** The same write as a request of its own (after a fall-back, or an operation the target asks to send again). */
-  single(): Promise<BulkOperationAnswer | undefined>;
-  resolve(answer: BulkOperationAnswer | undefined): void;
-  reject(err: unknown): void;
-}
-
-class Batch {
-  readonly items: Pending[] = [];
-  bytes = BULK_ENVELOPE_BYTES;
-  /** Users created by this request: source id → bulkId. */
-  readonly users = new Map<string, string>();
-  sent = false;
-  private finish!: () => void;
-  /** Settles once every answer of this request is known. */
-  readonly done = new Promise<void>((resolve) => (this.finish = resolve));
-  settle(): void {
-    this.finish();
-  }
-}
 
 export interface BulkWriterOptions {
   /** Bulk requests in flight at most (the integration's `maxConcurrent`). */
@@ -299,7 +272,6 @@ export class BulkWriter implements TargetWrites {
   }
 
   private async send(batch: Batch): Promise<void> {
-    batch.sent = true;
     this.sending++;
     this.requests++;
     const ops = batch.items.map((p) => p.op);
@@ -387,16 +359,4 @@ export class BulkWriter implements TargetWrites {
   private sendSingly(p: Pending): void {
     this.singly(() => p.single()).then(p.resolve, p.reject);
   }
-}
-
-/** A wait that never ends, raced with one that does. */
-const NEVER = new Promise<void>(() => undefined);
-
-function byteSize(op: BulkOperation): number {
-  return Buffer.byteLength(JSON.stringify(op));
-}
-
-/** A single request's result as an operation's answer (success only: its errors are thrown as they are). */
-function toAnswer(result: { resource?: ScimResource; attempts: number }): BulkOperationAnswer {
-  return { status: 200, location: undefined, resource: result.resource, error: undefined };
 }

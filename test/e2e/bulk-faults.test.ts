@@ -60,7 +60,7 @@ const bulkRequests = (t: DevTarget) => t.requests.filter((r) => r.method === 'PO
 describe('a target that resolves only the last bulkId reference of each operation', () => {
   it('ends the first sync with every group equal to the source, events that say so, and a no-op cycle that sends nothing', async () => {
     const { t, ws } = await bulkTarget({ references: 'last' });
-    const d = directory(60, 5);
+    const d = directory(200, 5);
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     expect(groupsInTarget(t)).toEqual(groupsInSource(d));
