@@ -106,7 +106,13 @@ describe('a target that answers each POST of a Bulk request with another POST’
     const { t, ws } = await bulkTarget({ mislabelAnswers: true });
     const d = directory(8, 2);
     ws.writeDirectory(d);
-    await ws.run(['sync']);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    withState(ws, (store) => {
+      // The mix-up is told, and each create was looked up before anything else, as after a lost answer.
+      expect(store.queryEvents({ type: 'idm_integration_update' }).map((e) => e.summary)).toEqual([expect.stringMatching(/answers operation \d+ \(POST \/Users, bulkId b\d+\) with another resource/)]);
+      const created = store.queryEvents({ type: 'user_create_provision' });
+      expect(created.every((e) => e.result === 'success' && /the account was found in the target and linked/.test(e.summary))).toBe(true);
+    });
     const accountOf = new Map([...t.users.values()].map((u) => [String(u.externalId), u.id]));
     expect(accountOf.size).toBe(8);
     expect(groupsInTarget(t)).toEqual(groupsInSource(d));

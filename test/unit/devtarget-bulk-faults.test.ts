@@ -46,6 +46,13 @@ describe('Bulk faults of the devtarget', () => {
     expect(members).toEqual(['bulkId:b1', 'bulkId:b2', cyd.id]);
   });
 
+  it("references: 'none' stores every reference as it is", async () => {
+    const target = await start({ references: 'none' });
+    expect((await bulk(target, groupWithNewMembers)).status).toBe(200);
+    const members = ([...target.groups.values()][0]!.members as { value: string }[]).map((m) => m.value);
+    expect(members).toEqual(['bulkId:b1', 'bulkId:b2', 'bulkId:b3']);
+  });
+
   it('mislabelAnswers applies everything, but answers each POST with the next POST’s bulkId, its own location and resource', async () => {
     const target = await start({ mislabelAnswers: true });
     const answer = (await (await bulk(target, groupWithNewMembers)).json()) as { Operations: Answer[] };
