@@ -98,7 +98,20 @@ export class GroupDelivery {
     ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members });
     ctx.counts.groupsCreated++;
     ctx.counts.membersAdded += members.length;
-    attempts += await this.addLateMembers(op, resource.id, members);
+    try {
+      attempts += await this.addLateMembers(op, resource.id, members);
+    } catch (err) {
+      if (isTargetProblem(err)) throw err;
+      // The group exists: its create is not repeated; the cycle says it lacks members.
+      ctx.counts.failed++;
+      return {
+        result: 'failure',
+        type: 'group_create_provision',
+        summary: `created group ${op.displayName} with ${members.length} members, but adding those whose account came later failed: ${errorMessage(err)}`,
+        targetId: resource.id,
+        detail: { ...errorDetail(err), attempts, added: members.length },
+      };
+    }
     return {
       result: 'success',
       type: 'group_create_provision',

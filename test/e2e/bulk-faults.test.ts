@@ -129,6 +129,25 @@ describe('a target that answers each POST of a Bulk request with another POST’
   });
 });
 
+describe('a group whose members got their accounts late in the cycle that creates it', () => {
+  it('says so with a failure and exit 1 when they cannot be added, and the next cycle adds them', async () => {
+    // Every create of the first Bulk request is looked up again (a mixed-up answer): the group's members come late.
+    const { t, ws } = await bulkTarget({ mislabelAnswers: true });
+    const d = directory(4, 0);
+    d.groups = [{ id: 'g1', displayName: 'Sales', members: d.users.map((u) => u.id) }];
+    ws.writeDirectory(d);
+    t.inject({ method: 'PATCH', path: /\/Groups\//, status: 400, detail: 'refused by policy', times: 1 });
+    expect((await ws.run(['sync'])).code).toBe(1);
+    withState(ws, (store) => {
+      expect(store.queryEvents({ type: 'group_create_provision' })).toMatchObject([
+        { result: 'failure', summary: expect.stringMatching(/^created group Sales with \d+ members, but adding those whose account came later failed: .*400/) },
+      ]);
+    });
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(groupsInTarget(t)).toEqual(groupsInSource(d));
+  });
+});
+
 describe('a /Bulk that refuses while /ServiceProviderConfig says bulk.supported', () => {
   for (const status of [501, 404, 403] as const) {
     it(`HTTP ${status}: single requests in the same cycle, every group with all its members, exit 0, no quarantine, and no /Bulk next cycle`, async () => {
