@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IntegrationConfig } from '../config/schema.js';
+import { bulkUseLine } from '../engine/bulk-facts.js';
 import { clientFor } from '../engine/cycle.js';
 import { probeFilterCase, type FilterCaseProbe } from '../engine/queries/filter-case.js';
 import { integrationMappingProblems, probeEndpoint, problemLine, profileHints, targetSchema, type EndpointProbe, type ProfileHints } from '../engine/target-schema.js';
@@ -82,6 +83,7 @@ async function testOne(integration: IntegrationConfig, store: ReturnType<typeof 
     if (config) {
       io.out(`  PATCH: ${yes(config.patch)}`);
       io.out(`  bulk: ${yes(config.bulk)}${config.bulk?.maxOperations ? ` (max ${String(config.bulk.maxOperations)} operations)` : ''}`);
+      io.out(`  ${bulkUseLine(integration, store, config, new Date())}`);
       io.out(`  filter: ${yes(config.filter)}${config.filter?.maxResults ? ` (max ${String(config.filter.maxResults)} results)` : ''}`);
       io.out(`  ETag: ${yes(config.etag)}`);
       io.out(`  sort: ${yes(config.sort)}`);

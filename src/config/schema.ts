@@ -196,6 +196,10 @@ export const integrationSchema = z.strictObject({
         adaptive: z.boolean().optional(),
       })
       .default({ maxConcurrent: 4 }),
+    /** `off`: never SCIM Bulk; `auto`: when /ServiceProviderConfig says bulk.supported and /Bulk takes it. */
+    bulk: z.enum(['auto', 'off']).default('auto'),
+    /** Operations per Bulk request, instead of the target's declared bulk.maxOperations. */
+    bulkMaxOperations: bounded({ min: 2, max: 1000 }).optional(),
     /** Per request. */
     timeoutMs: milliseconds(1).default(60_000),
     /** The cap on one response's size, in bytes; a larger response fails the request. */

@@ -8,50 +8,32 @@ import {
   bulkRequestBody,
   createdId,
   parseBulkResponse,
+  refusesBulk,
   type BulkOperation,
   type BulkOperationAnswer,
   type BulkSupport,
 } from '../scim/bulk.js';
 import type { RequestOptions, ResourceType, ScimClient, ScimResource } from '../scim/client.js';
 import { mayHaveBeenApplied, type LostAnswerPolicy } from '../scim/retry.js';
+import { Batch, NEVER, byteSize, toAnswer, type Pending } from './bulk-batch.js';
+import type { BulkFallback } from './bulk-settings.js';
 import type { BodyWithMembers, CreateOptions, TargetWrites } from './writes.js';
+
+export type { BulkFallback, BulkLesson, BulkSettings } from './bulk-settings.js';
 
 /** Operations per Bulk request at most, whatever the target allows: an answer stays small enough to wait for. */
 export const MAX_BULK_OPERATIONS = 1000;
 
-/** One write waiting for its Bulk request. */
-interface Pending {
-  op: BulkOperation;
-  bytes: number;
-  /** The source user a POST /Users creates. */
-  user?: string | undefined;
-  /** As for its single request: whether it may be sent again after an answer that was lost. */
-  lostAnswer: LostAnswerPolicy;
-  /** The same write as a request of its own (after a fall-back, or an operation the target asks to send again). */
-  single(): Promise<BulkOperationAnswer | undefined>;
-  resolve(answer: BulkOperationAnswer | undefined): void;
-  reject(err: unknown): void;
-}
-
-class Batch {
-  readonly items: Pending[] = [];
-  bytes = BULK_ENVELOPE_BYTES;
-  /** Users created by this request: source id → bulkId. */
-  readonly users = new Map<string, string>();
-  sent = false;
-  private finish!: () => void;
-  /** Settles once every answer of this request is known. */
-  readonly done = new Promise<void>((resolve) => (this.finish = resolve));
-  settle(): void {
-    this.finish();
-  }
-}
-
 export interface BulkWriterOptions {
   /** Bulk requests in flight at most (the integration's `maxConcurrent`). */
   maxInFlight: number;
-  /** The target answered a Bulk request badly: single requests from now on. */
-  onFallback(reason: string): void;
+  /**
+   * Users one operation may name by `bulkId:` now: 1 (a target that resolves references
+   * wrongly resolves one), or 0 where the group cannot be read back or a reference went wrong.
+   */
+  maxReferences(): number;
+  /** The target refused /Bulk, or answered a Bulk request badly: single requests from now on. */
+  onFallback(fallback: BulkFallback): void;
 }
 
 /** An operation that named users by bulkId cannot be sent on its own: its body is built again. */
@@ -78,6 +60,8 @@ export class BulkWriter implements TargetWrites {
   private readonly created = new Map<string, string>();
   /** Users whose create waits in a Bulk request (open or sent): source id → the request. */
   private readonly pendingUsers = new Map<string, Batch>();
+  /** Users whose create is on its way (in a Bulk request or on its own): settles once it is answered. */
+  private readonly userCreates = new Map<string, Promise<unknown>>();
   private readonly queuedWaiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   /** Bulk requests sent. */
   requests = 0;
@@ -96,14 +80,13 @@ export class BulkWriter implements TargetWrites {
     return this.singles.add(send);
   }
 
-  /** Why Bulk was given up this delivery, if it was. */
-  get fallback(): string | undefined {
-    return this.fellBack;
-  }
-
-  /** Settles once `user`'s create has joined a Bulk request (a group created after it may name it by bulkId). */
+  /**
+   * Settles once `user`'s create has joined a Bulk request (a group created after it may name
+   * it by bulkId); never after a fall-back: a group then waits for the create itself.
+   */
   queued(user: string): Promise<void> {
-    if (this.pendingUsers.has(user) || this.created.has(user) || this.fellBack) return Promise.resolve();
+    if (this.fellBack) return NEVER;
+    if (this.pendingUsers.has(user) || this.created.has(user)) return Promise.resolve();
     let w = this.queuedWaiters.get(user);
     if (!w) {
       let resolve!: () => void;
@@ -113,10 +96,12 @@ export class BulkWriter implements TargetWrites {
     return w.promise;
   }
 
-  /** Keeps the open request from going out until `key` has joined it or settled: it names users created in it. */
+  /** Keeps the open request from going out until `key` has joined it or settled: it may name users created in it. */
   holdFor(key: string, users: readonly string[]): void {
     const open = this.open;
-    if (open && !this.fellBack && users.some((u) => open.users.has(u))) this.holds.add(key);
+    if (!open || this.fellBack) return;
+    const inOpen = users.filter((u) => open.users.has(u)).length;
+    if (inOpen > 0 && inOpen <= this.options.maxReferences()) this.holds.add(key);
   }
 
   release(key: string): void {
@@ -124,22 +109,38 @@ export class BulkWriter implements TargetWrites {
   }
 
   async create(type: ResourceType, body: Record<string, unknown>, options: CreateOptions = {}): Promise<{ resource: ScimResource; attempts: number }> {
+    const { user } = options;
+    const created = this.createOnce(type, body, user);
+    if (user === undefined) return created;
+    // A group created with this user waits for its id (bulk.ts createWithMembers).
+    const settled = created.then(
+      (c) => void this.created.set(user, c.resource.id),
+      () => undefined,
+    );
+    this.userCreates.set(user, settled);
+    try {
+      return await created;
+    } finally {
+      if (this.userCreates.get(user) === settled) this.userCreates.delete(user);
+    }
+  }
+
+  private async createOnce(type: ResourceType, body: Record<string, unknown>, user: string | undefined): Promise<{ resource: ScimResource; attempts: number }> {
     if (this.fellBack) return this.singly(() => this.client.create(type, body));
     const path = `/${type}`;
-    const answer = await this.enqueue({ method: 'POST', path, bulkId: this.bulkId(), data: body }, 'throw', async () => toAnswer(await this.client.create(type, body)), options.user);
+    const answer = await this.enqueue({ method: 'POST', path, bulkId: this.bulkId(), data: body }, 'throw', async () => toAnswer(await this.client.create(type, body)), user);
     return { resource: this.resourceOf(answer, path, body), attempts: 1 };
   }
 
   async createWithMembers(type: ResourceType, users: readonly string[], build: BodyWithMembers, holder?: string) {
     try {
       for (;;) {
-        // A user whose create is in a request on its way is waited for: its id is known after.
-        const sent = new Set<Batch>();
-        for (const u of users) {
-          const b = this.pendingUsers.get(u);
-          if (b?.sent) sent.add(b);
+        // A user whose create is on its way (a Bulk request sent or waiting to be, a request of its own) is waited for: its id is known after.
+        const onTheirWay = users.filter((u) => !this.open?.users.has(u)).flatMap((u) => this.userCreates.get(u) ?? []);
+        if (onTheirWay.length > 0) {
+          await Promise.all(onTheirWay);
+          continue;
         }
-        if (sent.size > 0) await Promise.all([...sent].map((b) => b.done));
         const open = this.open;
         const named: string[] = [];
         const { body, members } = build((u) => {
@@ -149,9 +150,15 @@ export class BulkWriter implements TargetWrites {
           if (bulkId !== undefined) named.push(u);
           return bulkId !== undefined ? `bulkId:${bulkId}` : undefined;
         });
-        if (this.fellBack) return { ...(await this.singly(() => this.client.create(type, body))), members };
+        if (this.fellBack) return { ...(await this.singly(() => this.client.create(type, body))), members, referenced: [] };
         const path = `/${type}`;
         const op: BulkOperation = { method: 'POST', path, bulkId: this.bulkId(), data: body };
+        // Targets resolve one reference an operation at best: naming more, it waits for their ids and goes in a later request.
+        if (named.length > this.options.maxReferences()) {
+          if (holder !== undefined) this.release(holder);
+          await open!.done;
+          continue;
+        }
         // bulkIds name operations of the same request only: a body that no longer fits waits for the next one.
         if (named.length > 0 && (this.open !== open || !this.fits(open!, op))) {
           if (this.open === open) this.flush();
@@ -162,7 +169,11 @@ export class BulkWriter implements TargetWrites {
         try {
           const single = async () => (named.length > 0 ? Promise.reject(new BuildAgain()) : toAnswer(await this.client.create(type, body)));
           const answer = await this.enqueue(op, 'throw', single);
-          return { resource: this.resourceOf(answer, path, body), attempts: 1, members };
+          const referenced = named.flatMap((u) => {
+            const id = this.created.get(u);
+            return id !== undefined ? [{ sourceId: u, targetId: id, bulkId: open!.users.get(u)! }] : [];
+          });
+          return { resource: this.resourceOf(answer, path, body), attempts: 1, members, referenced };
         } catch (err) {
           // A user it named failed in the same request (the target refuses the group then): built again without it, as a single request would have been.
           if (err instanceof BuildAgain || (named.length > 0 && named.some((u) => !this.created.has(u)))) continue;
@@ -261,7 +272,6 @@ export class BulkWriter implements TargetWrites {
   }
 
   private async send(batch: Batch): Promise<void> {
-    batch.sent = true;
     this.sending++;
     this.requests++;
     const ops = batch.items.map((p) => p.op);
@@ -305,6 +315,12 @@ export class BulkWriter implements TargetWrites {
   /** The Bulk request as a whole failed: what it carried is settled as its own requests would have been. */
   private failed(batch: Batch, err: unknown): void {
     const e = err instanceof ScimHttpError ? err : undefined;
+    if (e && refusesBulk(e)) {
+      // No Bulk here, whatever /ServiceProviderConfig says: nothing was applied, each write goes on its own this cycle.
+      this.fallBack({ kind: 'refused', status: e.status!, reason: `/Bulk answered HTTP ${e.status}${e.detail ? `: ${e.detail}` : ''}` });
+      for (const p of batch.items) this.sendSingly(p);
+      return;
+    }
     // Refused credentials, a shutdown, a target that cannot be reached or keeps answering 429:
     // the target's state, not its Bulk support. Each write fails as its own request would have.
     if (!e || e.kind === 'fatal' || e.kind === 'rate-limited' || e.detail?.startsWith('stopped') || !mayHaveBeenApplied(e)) {
@@ -313,7 +329,7 @@ export class BulkWriter implements TargetWrites {
     }
     const refused = e.status !== undefined && e.kind !== 'transient';
     const reason = `${e.status !== undefined ? `HTTP ${e.status}` : 'no answer'}: ${e.detail ?? errorMessage(err)}`;
-    this.fallBack(reason);
+    this.fallBack({ kind: 'bad-answer', reason });
     for (const p of batch.items) {
       // Refused whole (a 4xx): nothing was applied. Else a create may have been: looked up before it is sent again.
       if (refused || p.lostAnswer === 'retry') this.sendSingly(p);
@@ -324,10 +340,10 @@ export class BulkWriter implements TargetWrites {
     }
   }
 
-  private fallBack(reason: string): void {
+  private fallBack(fallback: BulkFallback): void {
     if (this.fellBack) return;
-    this.fellBack = reason;
-    this.options.onFallback(reason);
+    this.fellBack = fallback.reason;
+    this.options.onFallback(fallback);
     // What waits for a Bulk request goes on its own now.
     const left = [...this.waiting.splice(0), ...(this.open ? [this.open] : [])];
     this.open = undefined;
@@ -336,20 +352,11 @@ export class BulkWriter implements TargetWrites {
       for (const p of b.items) this.sendSingly(p);
       b.settle();
     }
-    for (const w of this.queuedWaiters.values()) w.resolve();
+    // A group waiting for one of these users now waits for its create to be done (delivery.ts races the two).
     this.queuedWaiters.clear();
   }
 
   private sendSingly(p: Pending): void {
     this.singly(() => p.single()).then(p.resolve, p.reject);
   }
-}
-
-function byteSize(op: BulkOperation): number {
-  return Buffer.byteLength(JSON.stringify(op));
-}
-
-/** A single request's result as an operation's answer (success only: its errors are thrown as they are). */
-function toAnswer(result: { resource?: ScimResource; attempts: number }): BulkOperationAnswer {
-  return { status: 200, location: undefined, resource: result.resource, error: undefined };
 }

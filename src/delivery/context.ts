@@ -25,6 +25,8 @@ export interface DeliveryContext {
   dirtyGroups: Set<string>;
   /** Operations whose in-flight record stays after they settle, so the next cycle reads first. */
   keepInflight: Set<string>;
+  /** Settles once this delivery's create of a user is done (undefined where it has none): a group created with it waits for its account. */
+  userCreateSettled?: ((sourceId: string) => Promise<unknown> | undefined) | undefined;
   /** Where writes go when not straight to `client` (Bulk requests); set by the delivery, see `writesOf`. */
   writes?: TargetWrites | undefined;
   /** The target's schema: how its values compare (caseExact). RFC 7643's when absent. */
@@ -37,5 +39,9 @@ export interface DeliveryContext {
    */
   knownConflicts?: ReadonlySet<string> | undefined;
   /** What the target was seen doing wrong this cycle. */
-  quirks: { filterIgnored?: string };
+  quirks: {
+    filterIgnored?: string;
+    /** A group read back after a Bulk request that named members by `bulkId:` held other members: what it held. */
+    bulkReferences?: string;
+  };
 }

@@ -4,7 +4,7 @@ import type { EventSink } from '../events/sink.js';
 import { eventTypeOf } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import { bulkSupportOf, readBulkSupport } from '../scim/bulk.js';
-import { BulkWriter, MAX_BULK_OPERATIONS } from './bulk.js';
+import { BulkWriter, MAX_BULK_OPERATIONS, type BulkFallback, type BulkLesson, type BulkSettings } from './bulk.js';
 import type { DeliveryContext } from './context.js';
 import { GroupDelivery } from './groups.js';
 import { errorDetail, type Outcome } from './outcome.js';
@@ -41,6 +41,8 @@ export interface DeliveryOptions {
    * without it, the delivery reads it itself when it has enough to send for Bulk to pay.
    */
   serviceProviderConfig?: unknown;
+  /** Whether and how Bulk requests are used. @default when the target supports them, one reference an operation */
+  bulk?: BulkSettings | undefined;
 }
 
 /**
@@ -56,6 +58,8 @@ export class Delivery {
   succeeded = 0;
   /** Why each operation given up this cycle failed (escrow.maxCycles reached). */
   readonly givenUp: string[] = [];
+  /** What this delivery learnt of the target's Bulk (kept for the next cycles by the caller). */
+  readonly bulkLessons: BulkLesson[] = [];
   private readonly users: UserDelivery;
   private readonly groups: GroupDelivery;
   /** The commit that holds each in-flight record (STARTED once the operation has started). */
@@ -107,6 +111,11 @@ export class Delivery {
       const after = deps.length === 0 ? none : deps.length === 1 ? deps[0]! : Promise.all(deps);
       settled.set(op.key, after.then(() => start(op)));
     }
+    const creates = new Map(operations.filter((op) => op.kind === 'user.create').map((op) => [op.sourceId, op.key]));
+    this.ctx.userCreateSettled = (sourceId) => {
+      const key = creates.get(sourceId);
+      return key === undefined ? undefined : settled.get(key);
+    };
     const all = Promise.all(settled.values()).then(() => undefined);
     let onAbort: (() => void) | undefined;
     try {
@@ -127,6 +136,7 @@ export class Delivery {
       });
       await Promise.race([all, grace]);
     } finally {
+      if (this.ctx.quirks.bulkReferences) this.learnReferences(this.ctx.quirks.bulkReferences);
       // The signal outlives the cycle (the daemon's): a listener left on it would pile up, cycle after cycle.
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       // Recorded ahead, never started (a shutdown, a refused credential): not in flight after all.
@@ -218,26 +228,54 @@ export class Delivery {
    * once per delivery) and there is enough to send; undefined for single requests.
    */
   private async startBulk(operations: readonly Operation[]): Promise<BulkWriter | undefined> {
-    if (operations.length < MIN_BULK_OPERATIONS || this.ctx.signal?.aborted) return undefined;
+    const settings = this.options.bulk ?? { use: 'when-supported', maxOperations: undefined, references: 'one' };
+    if (settings.use === 'never' || operations.length < MIN_BULK_OPERATIONS || this.ctx.signal?.aborted) return undefined;
     const known = this.options.serviceProviderConfig;
     const support = known !== undefined ? bulkSupportOf(known) : await readBulkSupport(this.ctx.client);
     if (!support) return undefined;
-    const limits = { maxOperations: Math.min(support.maxOperations, MAX_BULK_OPERATIONS), maxPayloadSize: support.maxPayloadSize };
-    const writer = new BulkWriter(this.ctx.client, limits, {
+    const limits = { maxOperations: Math.min(settings.maxOperations ?? support.maxOperations, MAX_BULK_OPERATIONS), maxPayloadSize: support.maxPayloadSize };
+    const ctx = this.ctx;
+    const writer = new BulkWriter(ctx.client, limits, {
       maxInFlight: this.options.maxConcurrent,
-      onFallback: (reason) => {
-        // Single requests from now on: no more operations at once than the target is asked to serve.
-        if (this.wide) this.wide.concurrency = this.options.maxConcurrent;
-        this.options.sink.emit({
-          type: 'idm_integration_update',
-          result: 'failure',
-          summary: `the target answered a Bulk request badly (${reason}): single requests for the rest of this cycle`,
-          detail: { bulk: 'fallback', reason },
-        });
-      },
+      // A reference is read back in the group afterwards: never where members cannot be read, or once one went wrong.
+      maxReferences: () => (settings.references === 'none' || !ctx.target.groups.readsMembers || ctx.quirks.bulkReferences ? 0 : 1),
+      onFallback: (fallback) => this.bulkFallback(fallback),
     });
     this.ctx.writes = writer;
     return writer;
+  }
+
+  private bulkFallback(fallback: BulkFallback): void {
+    // Single requests from now on: no more operations at once than the target is asked to serve.
+    if (this.wide) this.wide.concurrency = this.options.maxConcurrent;
+    const { reason } = fallback;
+    if (fallback.kind === 'refused') {
+      this.bulkLessons.push(fallback);
+      this.options.sink.emit({
+        type: 'idm_integration_update',
+        result: 'failure',
+        summary: `the target refused a Bulk request although /ServiceProviderConfig says bulk.supported (${reason}): single requests for this cycle and the next ones`,
+        detail: { bulk: 'refused', status: fallback.status, reason },
+      });
+      return;
+    }
+    this.options.sink.emit({
+      type: 'idm_integration_update',
+      result: 'failure',
+      summary: `the target answered a Bulk request badly (${reason}): single requests for the rest of this cycle`,
+      detail: { bulk: 'fallback', reason },
+    });
+  }
+
+  /** A group read back after a Bulk request held wrong members: the next cycles name no member by reference. */
+  private learnReferences(reason: string): void {
+    this.bulkLessons.push({ kind: 'references', reason });
+    this.options.sink.emit({
+      type: 'idm_integration_update',
+      result: 'failure',
+      summary: `the target resolved bulkId references wrongly (${reason}); fixed in this cycle, and groups wait for their new members' ids from now on`,
+      detail: { bulk: 'references', reason },
+    });
   }
 
   /** Whether an operation's requests all travel in Bulk requests (no lookup or read of its own first). */

@@ -8,7 +8,7 @@ import { filterValue } from '../scim/client.js';
 import { findOrCreate, type Lookup } from './adoption.js';
 import type { DeliveryContext } from './context.js';
 import { errorDetail, isTargetProblem, type Outcome } from './outcome.js';
-import { writesOf } from './writes.js';
+import { writesOf, type MemberReference } from './writes.js';
 
 type GroupCreate = Extract<GroupOperation, { kind: 'group.create' }>;
 type GroupDelete = Extract<GroupOperation, { kind: 'group.delete' }>;
@@ -73,7 +73,8 @@ export class GroupDelivery {
 
   private async post(op: GroupCreate): Promise<Outcome> {
     const ctx = this.ctx;
-    const { resource, attempts, members } = await writesOf(ctx).createWithMembers(
+    let sent: string[] = [];
+    const created = await writesOf(ctx).createWithMembers(
       'Groups',
       op.members,
       (ref) => {
@@ -85,14 +86,32 @@ export class GroupDelivery {
           named.push(u);
           values.push({ value });
         }
+        sent = values.map((v) => v.value);
         const body = { schemas: [CORE_GROUP_SCHEMA], displayName: op.displayName, externalId: op.sourceId, ...(values.length > 0 ? { members: values } : {}) };
         return { body, members: named };
       },
       op.key,
     );
+    const { resource, members } = created;
+    let attempts = created.attempts;
+    if (created.referenced.length > 0) attempts += await this.checkReferences(resource.id, sent, created.referenced);
     ctx.state.saveGroup(op.sourceId, { targetId: resource.id, status: 'active', displayName: op.displayName }, { members });
     ctx.counts.groupsCreated++;
     ctx.counts.membersAdded += members.length;
+    try {
+      attempts += await this.addLateMembers(op, resource.id, members);
+    } catch (err) {
+      if (isTargetProblem(err)) throw err;
+      // The group exists: its create is not repeated; the cycle says it lacks members.
+      ctx.counts.failed++;
+      return {
+        result: 'failure',
+        type: 'group_create_provision',
+        summary: `created group ${op.displayName} with ${members.length} members, but adding those whose account came later failed: ${errorMessage(err)}`,
+        targetId: resource.id,
+        detail: { ...errorDetail(err), attempts, added: members.length },
+      };
+    }
     return {
       result: 'success',
       type: 'group_create_provision',
@@ -100,6 +119,57 @@ export class GroupDelivery {
       targetId: resource.id,
       detail: { attempts, added: members.length },
     };
+  }
+
+  /**
+   * Adds, in the cycle that creates a group, the members whose account came after its
+   * create was sent (their create's answer was lost and they were looked up, say). A
+   * member whose create failed is left out: its own failure is the cycle's. `members`
+   * grows with those added.
+   */
+  private async addLateMembers(op: GroupCreate, targetId: string, members: string[]): Promise<number> {
+    const ctx = this.ctx;
+    const named = new Set(members);
+    const waiting = op.members.filter((u) => !named.has(u));
+    if (waiting.length === 0) return 0;
+    await Promise.all(waiting.map((u) => ctx.userCreateSettled?.(u)));
+    const late = ctx.state.resolved(waiting);
+    if (late.length === 0) return 0;
+    const attempts = await this.sendPatch(targetId, [{ op: 'add', path: 'members', value: late.map((m) => ({ value: m.targetId })) }]);
+    const sourceIds = late.map((m) => m.sourceId);
+    ctx.state.saveGroup(op.sourceId, { targetId, status: 'active', displayName: op.displayName }, { add: sourceIds });
+    ctx.counts.membersAdded += late.length;
+    members.push(...sourceIds);
+    return attempts;
+  }
+
+  /**
+   * Reads back a group created with members named by `bulkId:` (one GET): a target may keep
+   * the reference itself, or resolve it to another account. What it holds wrongly is fixed
+   * now, and remembered (a quirk) so that no member is named by reference again.
+   */
+  private async checkReferences(targetId: string, sent: readonly string[], referenced: readonly MemberReference[]): Promise<number> {
+    const ctx = this.ctx;
+    const idOf = new Map(referenced.map((r) => [`bulkId:${r.bulkId}`, r.targetId]));
+    const want = new Set(sent.map((v) => idOf.get(v) ?? v));
+    const read = await ctx.client.get('Groups', targetId, 'attributes=members');
+    const held = new Set((Array.isArray(read.resource.members) ? (read.resource.members as { value?: unknown }[]) : []).map((m) => String(m.value)));
+    const wrong = [...held].filter((v) => !want.has(v));
+    const absent = [...want].filter((v) => !held.has(v));
+    if (wrong.length === 0 && absent.length === 0) return read.attempts;
+    ctx.quirks.bulkReferences ??= `group ${targetId} held ${wrong.length} members it was not sent (${wrong.slice(0, 3).join(', ')}) and lacked ${absent.length}`;
+    const ops: PatchOperation[] = [];
+    if (wrong.length > 0) {
+      if (ctx.target.groups.memberRemoval === 'value-array') ops.push({ op: 'remove', path: 'members', value: wrong.map((value) => ({ value })) });
+      else for (const value of wrong) ops.push({ op: 'remove', path: `members[value eq ${filterValue(value)}]` });
+    }
+    if (absent.length > 0) ops.push({ op: 'add', path: 'members', value: absent.map((value) => ({ value })) });
+    // Requests of their own: in a Bulk request the target would read `bulkId:…` as a reference again.
+    let attempts = read.attempts;
+    for (const batch of ctx.target.groups.multipleOperations ? [ops] : ops.map((o) => [o])) {
+      attempts += (await ctx.client.patch('Groups', targetId, batch, { lostAnswer: 'throw' })).attempts;
+    }
+    return attempts;
   }
 
   /** Links an existing group. Members already in it are learnt first, so none is added twice. */

@@ -15,6 +15,13 @@ export interface CreateOptions {
  */
 export type BodyWithMembers = (ref: (sourceId: string) => string | undefined) => { body: Record<string, unknown>; members: string[] };
 
+/** A member a create named by `bulkId:` (RFC 7644 §3.7.2), with the id its create got. */
+export interface MemberReference {
+  sourceId: string;
+  targetId: string;
+  bulkId: string;
+}
+
 /**
  * The writes of a delivery: the SCIM client's own, one request each, or the Bulk
  * writer's (src/delivery/bulk.ts), which carries them in Bulk requests and answers
@@ -25,13 +32,14 @@ export interface TargetWrites {
   /**
    * A create whose body names users (a group with its first members). `users` are the
    * ones it may name; `holder` is the operation that held the Bulk request open for it.
+   * `referenced`: the members it named by `bulkId:`, which the target may have resolved wrongly.
    */
   createWithMembers(
     type: ResourceType,
     users: readonly string[],
     build: BodyWithMembers,
     holder?: string,
-  ): Promise<{ resource: ScimResource; attempts: number; members: string[] }>;
+  ): Promise<{ resource: ScimResource; attempts: number; members: string[]; referenced: MemberReference[] }>;
   patch(type: ResourceType, id: string, operations: PatchOperation[], options?: RequestOptions): Promise<{ attempts: number }>;
   put(type: ResourceType, id: string, body: Record<string, unknown>, options?: { ifMatch?: string | undefined }): Promise<{ attempts: number }>;
   remove(type: ResourceType, id: string): Promise<{ attempts: number }>;
@@ -45,7 +53,7 @@ class SingleWrites implements TargetWrites {
   }
   async createWithMembers(type: ResourceType, _users: readonly string[], build: BodyWithMembers) {
     const { body, members } = build(() => undefined);
-    return { ...(await this.client.create(type, body)), members };
+    return { ...(await this.client.create(type, body)), members, referenced: [] };
   }
   patch(type: ResourceType, id: string, operations: PatchOperation[], options?: RequestOptions) {
     return this.client.patch(type, id, operations, options);

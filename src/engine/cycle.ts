@@ -24,6 +24,7 @@ import { SafetyAbortError, TargetUnavailableError, errorMessage, type ExitCode }
 import type { Logger } from '../log.js';
 import type { ScimClient } from '../scim/client.js';
 import { clientFor, rateMemoryFor } from './clients.js';
+import { bulkSettings, keepBulkLessons } from './bulk-facts.js';
 import { checkMassDeprovision } from './held-plans.js';
 import { recordIntegrationChange } from './integration-hashes.js';
 import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
@@ -317,9 +318,12 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         targetUrl: integration.target.url,
         // Read with the schema (at most once a day): the delivery need not ask again whether Bulk pays.
         serviceProviderConfig: keptServiceProviderConfig(store, name),
+        bulk: bulkSettings(integration, store, now()),
       },
     );
     await delivery.run(operations);
+    // A /Bulk refusal is the target's Bulk only where single requests got through after it.
+    if (!delivery.fatal) keepBulkLessons(store, name, delivery.bulkLessons, now());
   } finally {
     try {
       await store.stopBackgroundWrites();

@@ -104,9 +104,40 @@ export function parseBulkResponse(data: unknown, sent: readonly BulkOperation[])
     const location = typeof r.location === 'string' ? r.location : undefined;
     const response = r.response as { id?: unknown } | undefined;
     const resource = typeof response?.id === 'string' ? (response as ScimResource) : undefined;
-    answers.push({ status, location, resource, error: status >= 300 ? r.response : undefined });
+    const answer: BulkOperationAnswer = { status, location, resource, error: status >= 300 ? r.response : undefined };
+    // A create answered with another resource (a target that mixes up its bulkIds): nothing in the answer is trusted.
+    const other = op.method === 'POST' && status < 300 ? anotherResource(op, answer) : undefined;
+    if (other) return { ok: false, reason: `the BulkResponse answers operation ${i + 1} (${op.method} ${op.path}, bulkId ${op.bulkId ?? '?'}) with another resource: ${other}` };
+    answers.push(answer);
   }
   return { ok: true, answers };
+}
+
+/** The identifying attributes of a created user or group, compared as a lookup's answer is. */
+const IDENTIFYING = [
+  { name: 'userName', caseExact: false },
+  { name: 'externalId', caseExact: true },
+  { name: 'displayName', caseExact: false },
+] as const;
+
+/**
+ * How a create's answer shows another resource than the one sent, or undefined when it does
+ * not: a returned resource whose userName, externalId or displayName is not the one sent, or
+ * whose id is not the one its location names.
+ */
+function anotherResource(op: BulkOperation, answer: BulkOperationAnswer): string | undefined {
+  const resource = answer.resource as Record<string, unknown> | undefined;
+  if (!resource) return undefined;
+  const located = answer.location !== undefined ? pathOf(answer.location) : undefined;
+  if (located !== undefined && decodeURIComponent(located.split('/')[2]!) !== resource.id) return `its location names ${located}, its resource has id ${String(resource.id)}`;
+  const sent = (op.data ?? {}) as Record<string, unknown>;
+  for (const { name, caseExact } of IDENTIFYING) {
+    const want = sent[name];
+    const got = resource[name];
+    if (typeof want !== 'string' || typeof got !== 'string') continue;
+    if (caseExact ? want !== got : want.toLowerCase() !== got.toLowerCase()) return `${name} ${got}, where ${want} was sent`;
+  }
+  return undefined;
 }
 
 /** `/Users/abc` from `https://x/scim/v2/Users/abc` (the part from the resource type on). */
@@ -120,6 +151,16 @@ export function createdId(answer: BulkOperationAnswer): string | undefined {
   if (answer.resource) return answer.resource.id;
   const path = answer.location !== undefined ? pathOf(answer.location) : undefined;
   return path === undefined ? undefined : decodeURIComponent(path.split('/')[2]!);
+}
+
+/**
+ * Whether /Bulk's own answer means "no Bulk here", whatever /ServiceProviderConfig says:
+ * not there (404), not allowed (405), not implemented (501), or refused to a token the
+ * other endpoints take (403: the single requests that follow tell if they refuse it too).
+ * Nothing in the request was applied.
+ */
+export function refusesBulk(err: ScimHttpError): boolean {
+  return err.status === 403 || err.status === 404 || err.status === 405 || err.status === 501;
 }
 
 /** A failed operation of a Bulk request, as the error its own request would have thrown. */

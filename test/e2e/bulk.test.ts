@@ -45,29 +45,43 @@ function withState<T>(ws: Workspace, read: (store: ReturnType<typeof openStateSt
 }
 
 describe('SCIM Bulk (RFC 7644 §3.7) where /ServiceProviderConfig says bulk.supported', () => {
-  it('creates a group in the same Bulk request as its new members, naming them by bulkId', async () => {
+  it('names one new member by bulkId in the same Bulk request (then reads the group back), and creates a group of more new members in the next one with their ids', async () => {
     const { t, ws } = await bulkTarget();
     const d = directory(8);
-    d.groups = [{ id: 'g1', displayName: 'Sales', members: ['u00001', 'u00002', 'u00005'] }];
+    d.groups = [
+      { id: 'g1', displayName: 'Sales', members: ['u00001', 'u00002', 'u00005'] },
+      { id: 'g2', displayName: 'Solo', members: ['u00003'] },
+    ];
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
 
     expect(singleWrites(t)).toEqual([]);
     const bulks = bulkRequests(t);
-    expect(bulks).toHaveLength(1);
-    const ops = operationsOf(bulks[0]!);
-    expect(ops.map((o) => `${o.method} ${o.path}`)).toEqual([...Array(8).fill('POST /Users'), 'POST /Groups']);
-    const bulkIdOf = new Map(ops.filter((o) => o.data?.userName).map((o) => [o.data!.userName!, o.bulkId!]));
-    expect(ops[8]!.data!.members).toEqual(['user1', 'user2', 'user5'].map((u) => ({ value: `bulkId:${bulkIdOf.get(`${u}@example.com`)!}` })));
-    // In the target the group holds the accounts created for those users.
+    expect(bulks).toHaveLength(2);
+    const [first, second] = bulks.map(operationsOf) as [SentOperation[], SentOperation[]];
+    expect(first.map((o) => `${o.method} ${o.path}`)).toEqual([...Array(8).fill('POST /Users'), 'POST /Groups']);
+    const bulkIdOf = new Map(first.filter((o) => o.data?.userName).map((o) => [o.data!.userName!, o.bulkId!]));
+    // No operation names more than one user by reference: targets that resolve only one would store the others as they are.
+    expect(first[8]!.data!.members).toEqual([{ value: `bulkId:${bulkIdOf.get('user3@example.com')!}` }]);
     const idOf = new Map([...t.users.values()].map((u) => [String(u.externalId), u.id]));
-    const group = [...t.groups.values()][0]!;
-    expect((group.members as { value: string }[]).map((m) => m.value).sort()).toEqual(['u00001', 'u00002', 'u00005'].map((u) => idOf.get(u)!).sort());
+    expect(second.map((o) => `${o.method} ${o.path}`)).toEqual(['POST /Groups']);
+    expect(second[0]!.data!.members).toEqual(['u00001', 'u00002', 'u00005'].map((u) => ({ value: idOf.get(u)! })));
+    // The group that named a member by reference is read back once.
+    const solo = [...t.groups.values()].find((g) => g.displayName === 'Solo')!;
+    expect(t.requests.filter((r) => r.method === 'GET' && r.path.includes(`/Groups/${solo.id}`))).toHaveLength(1);
+    // In the target each group holds the accounts created for its users.
+    const membersOf = (name: string) => (([...t.groups.values()].find((g) => g.displayName === name)!.members ?? []) as { value: string }[]).map((m) => m.value).sort();
+    expect(membersOf('Sales')).toEqual(['u00001', 'u00002', 'u00005'].map((u) => idOf.get(u)!).sort());
+    expect(membersOf('Solo')).toEqual([idOf.get('u00003')!]);
     // Each operation was recorded as its single request would have been.
     withState(ws, (store) => {
       const created = store.queryEvents({ type: 'user_create_provision' }).filter((e) => e.result === 'success');
       expect(created.map((e) => e.summary).sort()).toEqual(d.users.map((u) => `created ${u.userName}`).sort());
-      expect(store.queryEvents({ type: 'group_create_provision' })).toMatchObject([{ result: 'success', summary: 'created group Sales with 3 members', targetId: group.id }]);
+      expect(store.queryEvents({ type: 'group_create_provision' }).map((e) => `${e.result} ${e.summary}`).sort()).toEqual([
+        'success created group Sales with 3 members',
+        'success created group Solo with 1 members',
+      ]);
+      expect(store.queryEvents({ type: 'idm_integration_update' })).toEqual([]);
     });
     t.requests.length = 0;
     expect((await ws.run(['sync'])).code).toBe(0);

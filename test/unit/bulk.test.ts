@@ -37,6 +37,35 @@ describe('Bulk answers (RFC 7644 §3.7.3)', () => {
     expect(partial).toMatchObject({ ok: false, reason: expect.stringMatching(/no answer for operation 2 \(PATCH \/Users\/u-2\)/) });
   });
 
+  it('refuses an answer whose create returns another resource than the one sent (mixed-up bulkIds)', () => {
+    const creates: BulkOperation[] = [
+      { method: 'POST', path: '/Users', bulkId: 'b1', data: { userName: 'ada@example.com', externalId: 'u1' } },
+      { method: 'POST', path: '/Users', bulkId: 'b2', data: { userName: 'bob@example.com', externalId: 'u2' } },
+    ];
+    const answer = (b1: Record<string, unknown>, b2: Record<string, unknown>) =>
+      parseBulkResponse(
+        {
+          schemas: [RESPONSE],
+          Operations: [
+            { method: 'POST', bulkId: 'b1', status: '201', location: `/Users/${String(b1.id)}`, response: b1 },
+            { method: 'POST', bulkId: 'b2', status: '201', location: `/Users/${String(b2.id)}`, response: b2 },
+          ],
+        },
+        creates,
+      );
+    // The same names, another case: the target folded it, as a lookup's answer may.
+    expect(answer({ id: 'x1', userName: 'Ada@Example.com', externalId: 'u1' }, { id: 'x2', userName: 'bob@example.com', externalId: 'u2' }).ok).toBe(true);
+    expect(answer({ id: 'x2', userName: 'bob@example.com', externalId: 'u2' }, { id: 'x1', userName: 'ada@example.com', externalId: 'u1' })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/operation 1 \(POST \/Users, bulkId b1\) with another resource: userName bob@example.com, where ada@example.com was sent/),
+    });
+    const located = parseBulkResponse(
+      { schemas: [RESPONSE], Operations: [{ method: 'POST', bulkId: 'b1', status: '201', location: '/Users/x9', response: { id: 'x1', userName: 'ada@example.com' } }] },
+      creates.slice(0, 1),
+    );
+    expect(located).toMatchObject({ ok: false, reason: expect.stringMatching(/location names \/Users\/x9, its resource has id x1/) });
+  });
+
   it('reads Bulk support from /ServiceProviderConfig, refusing what cannot be used', () => {
     expect(bulkSupportOf({ bulk: { supported: true, maxOperations: 1000, maxPayloadSize: 1048576 } })).toEqual({ maxOperations: 1000, maxPayloadSize: 1048576 });
     expect(bulkSupportOf({ bulk: { supported: 'true', maxOperations: '50', maxPayloadSize: '65536' } })).toEqual({ maxOperations: 50, maxPayloadSize: 65536 });
