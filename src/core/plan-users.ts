@@ -8,7 +8,8 @@ import {
 } from './attributes.js';
 import type { Operation, UserOperation } from './operations.js';
 import { planGroups, type GroupPlanOptions } from './plan-groups.js';
-import { RFC_SCHEMA, writable, type TargetSchema } from './target-schema.js';
+import { matchKeys, type MatchKey } from './matching.js';
+import { factsOf, RFC_SCHEMA, writable, type TargetSchema } from './target-schema.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
 
 export interface PlanOptions {
@@ -18,6 +19,11 @@ export interface PlanOptions {
    * attributes are never sent and `immutable` ones only on create. @default RFC 7643's
    */
   schema?: TargetSchema;
+  /**
+   * The matching attributes (`mappings.matching`): the deprovision of an account that a new
+   * user's lookup will find (a rehire under a new id) waits for that create, which adopts it.
+   */
+  matching?: readonly string[];
 }
 
 export interface GroupPlanInputs {
@@ -127,6 +133,7 @@ export function planCycle(
       op.dependsOn = refsOf(op.changes.set).filter((id) => creates.has(id)).map(userKey);
     }
   }
+  if (options.matching && creates.size > 0 && deprovisions.length > 0) waitForAdoptions(deprovisions, creates, stateById, options.matching, schema);
   if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
 
   const g = planGroups(
@@ -139,7 +146,7 @@ export function planCycle(
   );
   // A user leaves its groups before its account is deleted.
   for (const op of deprovisions) {
-    if (op.kind === 'user.delete') op.dependsOn = g.removalsByUser.get(op.sourceId) ?? [];
+    if (op.kind === 'user.delete') op.dependsOn.push(...(g.removalsByUser.get(op.sourceId) ?? []));
   }
   return {
     operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
@@ -179,6 +186,34 @@ function writablePaths(schema: TargetSchema): { onCreate(d: DesiredUser): Desire
       return { set, remove: c.remove.filter((p) => of(p).onUpdate), ...(fresh && fresh.length > 0 ? { fresh } : {}) };
     },
   };
+}
+
+/**
+ * A deprovision whose account a new user matches (the same userName, say: a rehire under a
+ * new employee id) waits for that user's create: its lookup adopts the account first, and
+ * the delivery then leaves the account alone (src/delivery/users.ts), whatever the policy.
+ */
+function waitForAdoptions(
+  deprovisions: readonly UserOperation[],
+  creates: ReadonlyMap<string, DesiredUser>,
+  stateById: ReadonlyMap<string, StateUser>,
+  matching: readonly string[],
+  schema: TargetSchema,
+): void {
+  const keyOf = (k: MatchKey) => `${k.attribute}\u0000${factsOf(schema, k.attribute).caseExact ? k.value : k.value.toLowerCase()}`;
+  const creating = new Map<string, string[]>();
+  for (const d of creates.values()) {
+    for (const k of matchKeys(matching, d.attrs)) {
+      const key = keyOf(k);
+      creating.set(key, [...(creating.get(key) ?? []), userKey(d.sourceId)]);
+    }
+  }
+  for (const op of deprovisions) {
+    const pushed = stateById.get(op.sourceId)?.attrs ?? {};
+    const after = new Set<string>();
+    for (const k of matchKeys(matching, pushed)) for (const c of creating.get(keyOf(k)) ?? []) after.add(c);
+    op.dependsOn.push(...after);
+  }
 }
 
 /** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */

@@ -220,7 +220,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   const plan = planCycle(
     held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users,
     held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
-    { deprovision: integration.deprovision.action, schema },
+    { deprovision: integration.deprovision.action, schema, matching: profile.matching },
     {
       desired: desired.groups,
       state: groupState,
@@ -286,7 +286,12 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         client,
         target: profile,
         retry: integration.target.retry,
-        state: new TargetState(store, name, { users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState, groups: groupState, desired: desired.users }),
+        state: new TargetState(store, name, {
+          users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
+          groups: groupState,
+          desired: desired.users,
+          held: held.size > 0 ? allState.filter((s) => held.has(s.sourceId)) : [],
+        }),
         counts,
         protect,
         accounts,

@@ -76,6 +76,21 @@ describe('planCycle', () => {
     ]);
   });
 
+  it("makes a leaver's deprovision wait for the create of a new user with the same matching value (a rehire), whatever the case", () => {
+    for (const deprovision of ['deactivate', 'delete'] as const) {
+      const options = { deprovision, matching: ['userName'] };
+      const rehire = want('E200', { userName: 'Rehire@X' });
+      const ops = planCycle([rehire, want('other')], [had('E100', { userName: 'rehire@x' }), had('gone'), had('off')], options).operations;
+      const byKey = new Map(ops.map((o) => [o.key, o]));
+      expect(byKey.get('user:E100')?.dependsOn).toEqual(['user:E200']);
+      expect(byKey.get('user:gone')?.dependsOn).toEqual([]);
+      // The create comes first in the plan, as the delivery needs of what an operation waits for.
+      expect(ops.findIndex((o) => o.key === 'user:E200')).toBeLessThan(ops.findIndex((o) => o.key === 'user:E100'));
+      // Without the matching attributes, nothing is known to wait for.
+      expect(planCycle([rehire], [had('E100', { userName: 'rehire@x' })], { deprovision }).operations.find((o) => o.key === 'user:E100')?.dependsOn).toEqual([]);
+    }
+  });
+
   it('is deterministic', () => {
     const desired = [want('b'), want('a', { title: 'x' }), want('c', {}, false)];
     const state = [had('a'), had('c'), had('d')];
