@@ -84,6 +84,11 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   }
 }
 
+/** A source error's message without the `[scimsync] [integration …] source:` prefix the event already implies. */
+function sourceReason(err: unknown): string {
+  return errorMessage(err).replace(/^\[scimsync\] \[integration [^\]]*\] (source: )?/, '');
+}
+
 /**
  * One cycle of one integration: snapshot, scope and map, plan, deliver, commit,
  * events (DESIGN.md, "The pipeline"). The decisions are core's; the requests are
@@ -134,7 +139,11 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   try {
     read = await (options.source ?? createSource(integration)).snapshot();
   } catch (err) {
-    if (!dryRun) store.finishCycle(cycleId, 'failed', { ...counts });
+    if (!dryRun) {
+      // Said where it happened: /healthz names the source, not the target, as the reason.
+      sink.emit({ type: 'idm_integration_update', result: 'failure', summary: `the source could not be read: ${sourceReason(err)}; nothing was sent`, detail: { source: 'unreadable' } });
+      store.finishCycle(cycleId, 'failed', { ...counts });
+    }
     throw err;
   }
   for (const p of read.problems) {
