@@ -3,6 +3,7 @@ import { readPath } from '../core/paths.js';
 import { AccountIndex, matchKeys, resourceMatches, type MatchKey } from '../core/matching.js';
 import type { UserOperation } from '../core/operations.js';
 import type { StateUser, TargetResource } from '../core/records.js';
+import { factsOf, RFC_SCHEMA, unwritableReason } from '../core/target-schema.js';
 import type { EventType } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import { buildPatchOps, userBody, type PatchOperation } from '../scim/bodies.js';
@@ -48,7 +49,7 @@ export class UserDelivery {
     const first = keys[0];
     if (!first) {
       ctx.counts.failed++;
-      return Promise.resolve({ result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${ctx.target.matching.join(', ')})`, detail: {} });
+      return Promise.resolve(this.unmatchable(sourceId));
     }
     return findOrCreate(
       {
@@ -71,6 +72,26 @@ export class UserDelivery {
       if (err instanceof ScimHttpError && err.kind === 'conflict') return this.unresolvedConflict(first, keys, err);
       throw err;
     });
+  }
+
+  /**
+   * A create without a matching value. When the source has one and the target's schema
+   * forbids writing it (a readOnly userName), the schema is to blame, and the message says so.
+   */
+  private unmatchable(sourceId: string): Outcome {
+    const ctx = this.ctx;
+    const wanted = matchKeys(ctx.target.matching, ctx.state.desiredUser(sourceId)?.attrs ?? {});
+    const refused = wanted.filter((k) => factsOf(ctx.schema ?? RFC_SCHEMA, k.attribute).mutability === 'readOnly');
+    if (refused.length === 0) {
+      return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${ctx.target.matching.join(', ')})`, detail: {} };
+    }
+    const k = refused[0]!;
+    return {
+      result: 'failure',
+      type: 'user_create_provision',
+      summary: `${k.value} (${sourceId}) not created: ${unwritableReason(k.attribute, 'readOnly')} (GET /Schemas), and accounts are created and matched by it (matching: ${ctx.target.matching.join(', ')}); the source's value is fine: check the target's schema`,
+      detail: { unwritable: refused.map((r) => ({ path: r.attribute, mutability: 'readOnly', on: 'create' })) },
+    };
   }
 
   /**

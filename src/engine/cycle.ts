@@ -28,6 +28,7 @@ import { recordIntegrationChange } from './integration-hashes.js';
 import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
 import type { CycleReport } from './report.js';
 import { managedPaths } from './reconcile.js';
+import { reportUnwritable } from './unwritable.js';
 
 export type { CycleCounts, CycleReport, MassDeprovision } from './report.js';
 export { clientFor } from './clients.js';
@@ -266,7 +267,9 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   const operations = plan.operations.filter((op) => !isGivenUp(op) && (options.onlyUser === undefined || concerns(op, options.onlyUser)));
   counts.givenUp = plan.operations.filter(isGivenUp).length;
   counts.planned = operations.length;
-  if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}) };
+  const unwritable = plan.unwritable.filter((v) => options.onlyUser === undefined || v.sourceId === options.onlyUser);
+  reportUnwritable(sink, unwritable, stateOf);
+  if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}), ...(unwritable.length > 0 ? { unwritable } : {}) };
 
   // 4. Deliver, 5. commit each result, 6. events.
   const deliveryStarted = Date.now();

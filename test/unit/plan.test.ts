@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planCycle } from '../../src/core/plan-users.js';
 import { type DesiredUser, type StateUser } from '../../src/core/records.js';
+import { parseTargetSchema } from '../../src/core/target-schema.js';
 
 const MANAGER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager';
 const want = (id: string, attrs: Record<string, string> = {}, active = true): DesiredUser => ({
@@ -89,6 +90,18 @@ describe('planCycle', () => {
       // Without the matching attributes, nothing is known to wait for.
       expect(planCycle([rehire], [had('E100', { userName: 'rehire@x' })], { deprovision }).operations.find((o) => o.key === 'user:E100')?.dependsOn).toEqual([]);
     }
+  });
+
+  it("reports what the target's schema forbids writing instead of dropping it: readOnly values on create, immutable changes", () => {
+    const schema = parseTargetSchema({
+      schemas: { Resources: [{ id: 'urn:ietf:params:scim:schemas:core:2.0:User', attributes: [{ name: 'userName', mutability: 'immutable' }, { name: 'title', mutability: 'readOnly' }] }] },
+    });
+    const plan = planCycle([want('a', { userName: 'renamed@x' }), want('b', { title: 'T' })], [had('a')], { deprovision: 'deactivate', schema });
+    expect(plan.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.create', 'b']]);
+    expect(plan.unwritable).toEqual([
+      { sourceId: 'a', path: 'userName', on: 'update', mutability: 'immutable', wanted: 'renamed@x' },
+      { sourceId: 'b', path: 'title', on: 'create', mutability: 'readOnly', wanted: 'T' },
+    ]);
   });
 
   it('is deterministic', () => {
