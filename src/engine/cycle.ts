@@ -19,7 +19,7 @@ import { EventSink } from '../events/sink.js';
 import type { Notification, NotifyOn } from '../events/notify/rules.js';
 import { cycleFailed, givenUp as givenUpNotice, held as heldNotice, quarantineEntered, quarantineLifted, sourceShrank } from '../events/notify/rules.js';
 import type { NewEvent } from '../events/types.js';
-import { SafetyAbortError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
+import { SafetyAbortError, SourceError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ScimClient } from '../scim/client.js';
 import { clientFor, rateMemoryFor } from './clients.js';
@@ -85,11 +85,6 @@ export async function runCycle(options: CycleOptions): Promise<CycleReport> {
   }
 }
 
-/** A source error's message without the `[scimsync] [integration …] source:` prefix the event already implies. */
-function sourceReason(err: unknown): string {
-  return errorMessage(err).replace(/^\[scimsync\] \[integration [^\]]*\] (source: )?/, '');
-}
-
 /**
  * One cycle of one integration: snapshot, scope and map, plan, deliver, commit,
  * events (DESIGN.md, "The pipeline"). The decisions are core's; the requests are
@@ -142,7 +137,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   } catch (err) {
     if (!dryRun) {
       // Said where it happened: /healthz names the source, not the target, as the reason.
-      sink.emit({ type: 'idm_integration_update', result: 'failure', summary: `the source could not be read: ${sourceReason(err)}; nothing was sent`, detail: { source: 'unreadable' } });
+      sink.emit({ type: 'idm_integration_update', result: 'failure', summary: `the source could not be read: ${err instanceof SourceError ? err.reason : errorMessage(err)}; nothing was sent`, detail: { source: 'unreadable' } });
       store.finishCycle(cycleId, 'failed', { ...counts });
     }
     throw err;
@@ -227,9 +222,10 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
 
   // 3. Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.
   const held = desired.held;
+  const planState = held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState;
   const plan = planCycle(
     held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users,
-    held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
+    planState,
     { deprovision: integration.deprovision.action, schema, matching: profile.matching },
     {
       desired: desired.groups,
@@ -298,12 +294,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         client,
         target: profile,
         retry: integration.target.retry,
-        state: new TargetState(store, name, {
-          users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
-          groups: groupState,
-          desired: desired.users,
-          held: held.size > 0 ? allState.filter((s) => held.has(s.sourceId)) : [],
-        }),
+        state: new TargetState(store, name, { users: planState, groups: groupState, desired: desired.users, held: allState.filter((s) => held.has(s.sourceId)) }),
         counts,
         protect,
         accounts,
