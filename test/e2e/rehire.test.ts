@@ -124,6 +124,22 @@ describe('a rehire under a new id with the same userName, in the cycle where the
     }
   }
 
+  it("E100's group memberships become E200's: the account stays in the group once, and nothing is sent for them", async () => {
+    const { t, ws } = await start('deactivate');
+    ws.writeDirectory({ ...before(), groups: [{ id: 'g1', displayName: 'Sales', members: ['E100', 'C1'] }] });
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const accountId = accountOf(t, REHIRE).id;
+    ws.writeDirectory({ ...after('removed'), groups: [{ id: 'g1', displayName: 'Sales', members: ['E200', 'C1'] }] });
+    t.requests.length = 0;
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(t.writes().filter((r) => r.path.includes('/Groups'))).toEqual([]);
+    const group = [...t.groups.values()][0]!;
+    expect((group.members as { value: string }[]).filter((m) => m.value === accountId)).toHaveLength(1);
+    await expectTheRehireOwnsTheAccount(t, ws, accountId);
+    const shown = JSON.parse((await ws.run(['state', 'show', 'E200', '--json'])).out[0]!) as { groups: string[] };
+    expect(shown.groups).toEqual(['g1']);
+  });
+
   it('E100 still in the source but inactive: the same, and E100 becoming active again does not take the account back', async () => {
     const { t, ws } = await start('deactivate');
     ws.writeDirectory(before());
