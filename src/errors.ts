@@ -34,8 +34,12 @@ export class UsageError extends ScimsyncError {
 export class SourceError extends ScimsyncError {
   readonly code = 'SOURCE';
   readonly exitCode = 2 as const;
-  constructor(integration: string, message: string) {
-    super(`[scimsync] [integration ${integration}] source: ${message}`);
+  constructor(
+    integration: string,
+    /** What went wrong, without where (the file or server and its problem). */
+    readonly reason: string,
+  ) {
+    super(`[scimsync] [integration ${integration}] source: ${reason}`);
     this.name = 'SourceError';
   }
 }

@@ -1,4 +1,4 @@
-import { describeOperation, operationDetails, previewPlans, type PlanPreview, type UserExplanation } from '../engine/queries/plan-preview.js';
+import { describeOperation, operationDetails, previewPlans, unwritableReason, type PlanPreview, type UnwritableValue, type UserExplanation } from '../engine/queries/plan-preview.js';
 import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../log.js';
 import { commandConfig, selectIntegrations, type Io } from './context.js';
@@ -28,10 +28,20 @@ function printUser(u: UserExplanation, json: boolean, io: Io): void {
   for (const op of u.operations) io.out(`  ${escapeControl(describeOperation(op))}`);
 }
 
+/** Values the plan leaves out because the target's schema forbids writing them: said, not dropped. */
+function printUnwritable(values: readonly UnwritableValue[], io: Io): void {
+  if (values.length === 0) return;
+  io.out(`${values.length} ${values.length === 1 ? 'value' : 'values'} the source wants cannot be written:`);
+  const wanted = (v: UnwritableValue) => (v.wanted === null ? '(empty)' : JSON.stringify(v.wanted));
+  const rows = values.map((v) => [v.sourceId, v.path, v.on, wanted(v), unwritableReason(v.path, v.mutability)]);
+  for (const line of table(['SOURCE ID', 'ATTRIBUTE', 'ON', 'WANTED', 'WHY'], rows)) io.out(`  ${escapeControl(line)}`);
+}
+
 function printPlan(p: PlanPreview, json: boolean, io: Io): void {
   if (json) {
     for (const op of p.operations) io.out(JSON.stringify({ integration: p.integration, ...op }));
     if (p.hold) io.out(JSON.stringify({ integration: p.integration, hold: p.hold }));
+    for (const v of p.unwritable) io.out(JSON.stringify({ integration: p.integration, unwritable: { ...v, reason: unwritableReason(v.path, v.mutability) } }));
     return;
   }
   io.out(`[integration ${p.integration}] ${p.operations.length} operations`);
@@ -39,6 +49,7 @@ function printPlan(p: PlanPreview, json: boolean, io: Io): void {
   if (p.operations.length > 0) {
     for (const line of table(['OPERATION', 'SOURCE ID', 'DETAILS'], p.operations.map((op) => [op.kind, op.sourceId, operationDetails(op)]))) io.out(line);
   }
+  printUnwritable(p.unwritable, io);
 }
 
 /** `scimsync plan`: what the next cycle would send, without sending it. */
@@ -48,8 +59,11 @@ export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCod
   let exit: ExitCode = 0;
   for await (const preview of previewPlans({ config, logger, integrations, onlyUser: options.user })) {
     exit = Math.max(exit, preview.exitCode) as ExitCode;
-    if (preview.user) printUser(preview.user, options.json ?? false, io);
-    else printPlan(preview, options.json ?? false, io);
+    if (!preview.user) printPlan(preview, options.json ?? false, io);
+    else {
+      printUser(preview.user, options.json ?? false, io);
+      if (!options.json) printUnwritable(preview.unwritable, io);
+    }
   }
   return exit;
 }

@@ -25,6 +25,11 @@ function printReport(r: Reconciliation, io: Io): void {
     const rows = r.drift.map((d) => [d.sourceId, d.userName, d.path, d.pushed ?? '-', d.actual ?? '-']);
     for (const line of table(['SOURCE ID', 'USERNAME', 'ATTRIBUTE', 'PUSHED', 'IN TARGET'], rows)) io.out(`  ${line}`);
   }
+  if (r.unwritable.length > 0) {
+    io.out(`cannot be written: ${plural(r.unwritable.length, 'value')} the source wants that the target's schema does not let scimsync write`);
+    const rows = r.unwritable.map((u) => [u.sourceId, u.userName, u.path, u.wanted, u.actual ?? '-', u.reason]);
+    for (const line of table(['SOURCE ID', 'USERNAME', 'ATTRIBUTE', 'WANTED', 'IN TARGET', 'WHY'], rows)) io.out(`  ${line}`);
+  }
   io.out(`vanished: ${plural(r.vanished.length, 'managed account')} no longer in the target`);
   if (r.vanished.length > 0) for (const line of table(['SOURCE ID', 'USERNAME', 'TARGET ID'], r.vanished.map((v) => [v.sourceId, v.userName, v.targetId]))) io.out(`  ${line}`);
   const matching = r.unmanaged.filter((u) => u.match !== null).length;

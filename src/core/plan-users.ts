@@ -4,11 +4,13 @@ import {
   hasChanges,
   isUserRef,
   type AttrChanges,
+  type AttrValue,
   type ScimAttrs,
 } from './attributes.js';
 import type { Operation, UserOperation } from './operations.js';
 import { planGroups, type GroupPlanOptions } from './plan-groups.js';
-import { RFC_SCHEMA, writable, type TargetSchema } from './target-schema.js';
+import { matchKeys, type MatchKey } from './matching.js';
+import { factsOf, RFC_SCHEMA, writable, type TargetSchema, type UnwritableValue } from './target-schema.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
 
 export interface PlanOptions {
@@ -18,6 +20,11 @@ export interface PlanOptions {
    * attributes are never sent and `immutable` ones only on create. @default RFC 7643's
    */
   schema?: TargetSchema;
+  /**
+   * The matching attributes (`mappings.matching`): the deprovision of an account that a new
+   * user's lookup will find (a rehire under a new id) waits for that create, which adopts it.
+   */
+  matching?: readonly string[];
 }
 
 export interface GroupPlanInputs {
@@ -36,6 +43,8 @@ export interface Plan {
   operations: Operation[];
   /** Deactivations and deletions: what `safety.maxDeletes` counts. */
   deprovisions: number;
+  /** Values left out because the target's schema forbids writing them: readOnly ones on create, immutable changes. */
+  unwritable: UnwritableValue[];
 }
 
 const userKey = (id: string) => `user:${id}`;
@@ -64,7 +73,8 @@ export function planCycle(
   for (const d of desired) desiredUsers.set(d.sourceId, d);
 
   const schema = options.schema ?? RFC_SCHEMA;
-  const sendable = writablePaths(schema);
+  const unwritable: UnwritableValue[] = [];
+  const sendable = writablePaths(schema, unwritable);
   const creates = new Map<string, DesiredUser>();
   const updates: UserOperation[] = [];
   const deprovisions: UserOperation[] = [];
@@ -97,7 +107,7 @@ export function planCycle(
     // Most users did not change: the same digest as stored means no read of the stored attributes and no diff.
     const unchanged = !d.createOnly && !d.keep && s.digest !== undefined && s.digest === attrsDigest(d.attrs);
     if (unchanged && (d.active ? s.status === 'active' : s.status !== 'active')) continue;
-    const changes = unchanged ? { set: {}, remove: [] } : sendable.onUpdate(diffAttrs(comparable(s.attrs, d), d.attrs, schema));
+    const changes = unchanged ? { set: {}, remove: [] } : sendable.onUpdate(d.sourceId, diffAttrs(comparable(s.attrs, d), d.attrs, schema));
     const base = { key: userKey(d.sourceId), sourceId: d.sourceId, targetId: linked.targetId, changes, dependsOn: [] };
     if (!d.active && s.status === 'active') {
       deprovision(linked, 'inactive', changes);
@@ -127,7 +137,8 @@ export function planCycle(
       op.dependsOn = refsOf(op.changes.set).filter((id) => creates.has(id)).map(userKey);
     }
   }
-  if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length };
+  if (options.matching && creates.size > 0 && deprovisions.length > 0) waitForAdoptions(deprovisions, creates, stateById, options.matching, schema);
+  if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length, unwritable };
 
   const g = planGroups(
     { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()),
@@ -139,11 +150,12 @@ export function planCycle(
   );
   // A user leaves its groups before its account is deleted.
   for (const op of deprovisions) {
-    if (op.kind === 'user.delete') op.dependsOn = g.removalsByUser.get(op.sourceId) ?? [];
+    if (op.kind === 'user.delete') op.dependsOn.push(...(g.removalsByUser.get(op.sourceId) ?? []));
   }
   return {
     operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
     deprovisions: deprovisions.length,
+    unwritable,
   };
 }
 
@@ -156,29 +168,73 @@ function comparable(pushed: ScimAttrs, d: DesiredUser): ScimAttrs {
   return out;
 }
 
-/** Leaves out what the target's schema does not let be written: readOnly attributes always, immutable ones after the create. */
-function writablePaths(schema: TargetSchema): { onCreate(d: DesiredUser): DesiredUser; onUpdate(c: AttrChanges): AttrChanges } {
+/**
+ * Leaves out what the target's schema does not let be written, and says so in `unwritable`:
+ * readOnly values on create, changes to immutable ones on update. A readOnly value is told
+ * once, when the account is created (it is never sent after either; the mapping check says so each cycle).
+ */
+function writablePaths(
+  schema: TargetSchema,
+  unwritable: UnwritableValue[],
+): { onCreate(d: DesiredUser): DesiredUser; onUpdate(sourceId: string, c: AttrChanges): AttrChanges } {
   const known = new Map<string, { onCreate: boolean; onUpdate: boolean }>();
   const of = (path: string) => {
     let w = known.get(path);
     if (!w) known.set(path, (w = writable(schema, path)));
     return w;
   };
+  const immutable = (path: string) => factsOf(schema, path).mutability === 'immutable';
+  const shown = (v: AttrValue) => (isUserRef(v) ? `<user ${v.userRef}>` : String(v));
   return {
     onCreate(d) {
       if (Object.keys(d.attrs).every((p) => of(p).onCreate)) return d;
       const attrs: ScimAttrs = {};
-      for (const [p, v] of Object.entries(d.attrs)) if (of(p).onCreate) attrs[p] = v;
+      for (const [p, v] of Object.entries(d.attrs)) {
+        if (of(p).onCreate) attrs[p] = v;
+        else unwritable.push({ sourceId: d.sourceId, path: p, on: 'create', mutability: 'readOnly', wanted: shown(v) });
+      }
       return { ...d, attrs };
     },
-    onUpdate(c) {
+    onUpdate(sourceId, c) {
       if (Object.keys(c.set).every((p) => of(p).onUpdate) && c.remove.every((p) => of(p).onUpdate)) return c;
       const set: ScimAttrs = {};
-      for (const [p, v] of Object.entries(c.set)) if (of(p).onUpdate) set[p] = v;
+      for (const [p, v] of Object.entries(c.set)) {
+        if (of(p).onUpdate) set[p] = v;
+        else if (immutable(p)) unwritable.push({ sourceId, path: p, on: 'update', mutability: 'immutable', wanted: shown(v) });
+      }
+      for (const p of c.remove) if (!of(p).onUpdate && immutable(p)) unwritable.push({ sourceId, path: p, on: 'update', mutability: 'immutable', wanted: null });
       const fresh = c.fresh?.filter((p) => of(p).onUpdate);
       return { set, remove: c.remove.filter((p) => of(p).onUpdate), ...(fresh && fresh.length > 0 ? { fresh } : {}) };
     },
   };
+}
+
+/**
+ * A deprovision whose account a new user matches (the same userName, say: a rehire under a
+ * new employee id) waits for that user's create: its lookup adopts the account first, and
+ * the delivery then leaves the account alone (src/delivery/users.ts), whatever the policy.
+ */
+function waitForAdoptions(
+  deprovisions: readonly UserOperation[],
+  creates: ReadonlyMap<string, DesiredUser>,
+  stateById: ReadonlyMap<string, StateUser>,
+  matching: readonly string[],
+  schema: TargetSchema,
+): void {
+  const keyOf = (k: MatchKey) => `${k.attribute}\u0000${factsOf(schema, k.attribute).caseExact ? k.value : k.value.toLowerCase()}`;
+  const creating = new Map<string, string[]>();
+  for (const d of creates.values()) {
+    for (const k of matchKeys(matching, d.attrs)) {
+      const key = keyOf(k);
+      creating.set(key, [...(creating.get(key) ?? []), userKey(d.sourceId)]);
+    }
+  }
+  for (const op of deprovisions) {
+    const pushed = stateById.get(op.sourceId)?.attrs ?? {};
+    const after = new Set<string>();
+    for (const k of matchKeys(matching, pushed)) for (const c of creating.get(keyOf(k)) ?? []) after.add(c);
+    op.dependsOn.push(...after);
+  }
 }
 
 /** Managers first; a reporting cycle (A manages B manages A) is cut, and its reference sent next cycle. */

@@ -169,6 +169,26 @@ export function writable(schema: TargetSchema, path: string): { onCreate: boolea
 }
 
 /**
+ * A value the source wants that the target's schema does not let scimsync write: a
+ * readOnly one left out of a create, or a change to an immutable one (RFC 7643 §7).
+ * Reported (plan, events, reconcile), never silently dropped.
+ */
+export interface UnwritableValue {
+  sourceId: string;
+  path: string;
+  /** `create`: left out of the account's create; `update`: a change never sent. */
+  on: 'create' | 'update';
+  mutability: 'readOnly' | 'immutable';
+  /** The value wanted; null when the source emptied it. */
+  wanted: string | null;
+}
+
+/** Why a value is not written, as every report says it. */
+export function unwritableReason(path: string, mutability: UnwritableValue['mutability']): string {
+  return `cannot be written: the target's schema marks ${path} ${mutability}`;
+}
+
+/**
  * The paths scimsync manages: every path the mappings could write and the target lets
  * be updated, whether or not the source fills it now. A value the target holds at one
  * of them that scimsync did not push is drift; reconcile, adoption and rebuild read them all.

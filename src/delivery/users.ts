@@ -3,6 +3,7 @@ import { readPath } from '../core/paths.js';
 import { AccountIndex, matchKeys, resourceMatches, type MatchKey } from '../core/matching.js';
 import type { UserOperation } from '../core/operations.js';
 import type { StateUser, TargetResource } from '../core/records.js';
+import { factsOf, RFC_SCHEMA, unwritableReason } from '../core/target-schema.js';
 import type { EventType } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import { buildPatchOps, userBody, type PatchOperation } from '../scim/bodies.js';
@@ -15,6 +16,9 @@ import { writesOf } from './writes.js';
 
 /** Whether the target holds a value at a path (an empty string or list is none). */
 const heldValue = (v: unknown) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
+
+/** A change whose account answered 404: re-matched once the account's work is over. */
+const ACCOUNT_GONE = Symbol('account gone');
 
 /** What an unresolved 409 says in escrow, so that the next cycle knows it (cycle.ts reads it back). */
 export const UNRESOLVED_CONFLICT = 'no account it collides with can be found';
@@ -45,14 +49,14 @@ export class UserDelivery {
     const first = keys[0];
     if (!first) {
       ctx.counts.failed++;
-      return Promise.resolve({ result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${ctx.target.matching.join(', ')})`, detail: {} });
+      return Promise.resolve(this.unmatchable(sourceId));
     }
     return findOrCreate(
       {
         find: (when) => this.lookup(when === 'planned' ? keys : lookupVariants(keys), when),
         create: (attempt) => this.post(sourceId, attrs, first, attempt),
         findAfterConflict: () => this.findAfterConflict(sourceId, first),
-        adopt: (resource, origin) => this.adopt(sourceId, attrs, resource, origin),
+        adopt: (resource, origin) => this.ctx.state.exclusive(resource.id, () => this.adopt({ sourceId, attrs, first }, resource, origin)),
         ambiguous: (found) => {
           ctx.counts.held++;
           return {
@@ -68,6 +72,26 @@ export class UserDelivery {
       if (err instanceof ScimHttpError && err.kind === 'conflict') return this.unresolvedConflict(first, keys, err);
       throw err;
     });
+  }
+
+  /**
+   * A create without a matching value. When the source has one and the target's schema
+   * forbids writing it (a readOnly userName), the schema is to blame, and the message says so.
+   */
+  private unmatchable(sourceId: string): Outcome {
+    const ctx = this.ctx;
+    const wanted = matchKeys(ctx.target.matching, ctx.state.desiredUser(sourceId)?.attrs ?? {});
+    const refused = wanted.filter((k) => factsOf(ctx.schema ?? RFC_SCHEMA, k.attribute).mutability === 'readOnly');
+    if (refused.length === 0) {
+      return { result: 'failure', type: 'user_create_provision', summary: `${sourceId} has none of the matching attributes (${ctx.target.matching.join(', ')})`, detail: {} };
+    }
+    const k = refused[0]!;
+    return {
+      result: 'failure',
+      type: 'user_create_provision',
+      summary: `${k.value} (${sourceId}) not created: ${unwritableReason(k.attribute, 'readOnly')} (GET /Schemas), and accounts are created and matched by it (matching: ${ctx.target.matching.join(', ')}); the source's value is fine: check the target's schema`,
+      detail: { unwritable: refused.map((r) => ({ path: r.attribute, mutability: 'readOnly', on: 'create' })) },
+    };
   }
 
   /**
@@ -128,6 +152,8 @@ export class UserDelivery {
           return { kind: 'failed', outcome: this.lookupRefused(key, ctx.quirks.filterIgnored) };
         }
       }
+      // Deleted this cycle (another user's deprovision): an earlier read may still list it.
+      found = found.filter((r) => !ctx.state.wasRemoved(r.id));
       if (found.length > 0) break;
     }
     return { kind: 'found', resources: found };
@@ -157,9 +183,18 @@ export class UserDelivery {
     return (await this.scanIndex).find(key.attribute, key.value);
   }
 
-  /** Links an existing account and brings it to the desired values (one PATCH, or none if equal). A protected account is never adopted. */
-  private async adopt(sourceId: string, attrs: ScimAttrs, resource: TargetResource, origin: AdoptOrigin): Promise<Outcome> {
+  /**
+   * Links an existing account and brings it to the desired values (one PATCH, or none if equal).
+   * A protected account is never adopted, nor one that another source user keeps; the account
+   * of a user who is leaving is taken over, reactivated, and that user's link released.
+   */
+  private async adopt(user: { sourceId: string; attrs: ScimAttrs; first: MatchKey }, resource: TargetResource, origin: AdoptOrigin): Promise<Outcome> {
     const ctx = this.ctx;
+    const { sourceId, attrs } = user;
+    if (ctx.state.wasRemoved(resource.id)) {
+      // Deleted for the user who had it while this lookup ran: there is nothing to adopt.
+      return this.post(sourceId, attrs, user.first, 1);
+    }
     if (ctx.protect.covers([resource.userName, resource.displayName])) {
       ctx.counts.held++;
       return {
@@ -170,15 +205,30 @@ export class UserDelivery {
         detail: { protected: true },
       };
     }
+    const owner = ctx.state.ownerOf(resource.id);
+    const previous = owner !== undefined && owner !== sourceId ? owner : undefined;
+    const keeps = previous !== undefined ? ctx.state.keepsAccount(previous) : undefined;
+    if (previous !== undefined && keeps !== undefined) {
+      ctx.counts.held++;
+      return {
+        result: 'failure',
+        type: 'user_lookup_provision',
+        summary: `${String(attrs.userName ?? sourceId)} matches the account ${String(resource.userName ?? resource.id)} of ${previous}, who ${keeps}: not adopted (an account is never linked to two source users); give one of them another ${user.first.attribute}`,
+        targetId: resource.id,
+        detail: { linkedTo: previous },
+      };
+    }
     const current = currentValues(resource, attrs, ctx.state.resolve);
     const changes = diffAttrs(current, attrs, ctx.schema);
     // A managed value the source leaves empty (set by hand in the app) goes, unless its mapping keeps it.
     const keep = new Set(ctx.state.desiredUser(sourceId)?.keep ?? []);
     changes.remove = (ctx.managed?.paths ?? []).filter((path) => !(path in attrs) && !keep.has(path) && heldValue(readPath(resource, path)));
     const { ops, sent } = buildPatchOps(changes, ctx.state.resolve);
-    if (resource.active !== true) ops.push({ op: 'replace', path: 'active', value: true });
+    // The leaving user's deactivation may have landed after the account was read: active again, whatever the read said.
+    if (resource.active !== true || previous !== undefined) ops.push({ op: 'replace', path: 'active', value: true });
     let attempts = 0;
     if (ops.length > 0) attempts = (await writesOf(ctx).patch('Users', resource.id, ops)).attempts;
+    if (previous !== undefined) ctx.state.release(previous, sourceId);
     ctx.state.saveUser(sourceId, resource.id, 'active', { ...current, ...sent });
     const name = String(attrs.userName ?? sourceId);
     const changed = ops.map((o) => o.path);
@@ -193,10 +243,43 @@ export class UserDelivery {
       };
     }
     ctx.counts.adopted++;
+    if (previous !== undefined) {
+      const why = ctx.state.desiredUser(previous) ? 'is inactive at the source' : 'left the source';
+      return {
+        result: 'success',
+        type: 'user_create_provision',
+        summary: `adopted existing account ${name}, which was ${previous}'s (${previous} ${why}): ${previous}'s link to it is released, and the account is active for ${sourceId}`,
+        targetId: resource.id,
+        detail: { adopted: true, attempts, changed, releasedFrom: previous },
+      };
+    }
     return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed } };
   }
 
+  /** A deprovision or change of an account another user adopted this cycle: nothing to send, the account is theirs. */
+  private released(op: Change | { kind: 'user.delete'; sourceId: string; targetId: string }, type: EventType): Outcome {
+    const taken = this.ctx.state.adoptedFrom(op.sourceId);
+    const verb = op.kind === 'user.delete' ? 'deleted' : op.kind === 'user.deactivate' ? 'deactivated' : 'changed';
+    const who = taken ? `${taken.userName} (${op.sourceId})` : op.sourceId;
+    return {
+      result: 'skipped',
+      type,
+      summary: taken
+        ? `${who} not ${verb}: ${taken.to} adopted its account in this cycle; the account is ${taken.to}'s now, and ${op.sourceId}'s link to it is released`
+        : `${who} not ${verb}: it is no longer linked to account ${op.targetId}`,
+      targetId: op.targetId,
+      detail: taken ? { releasedTo: taken.to } : {},
+    };
+  }
+
   async change(op: Change): Promise<Outcome> {
+    const prior = this.ctx.state.user(op.sourceId);
+    const done = await this.ctx.state.exclusive(op.targetId, () => this.changeAccount(op));
+    // Re-matched once the account's work is over: the lookup may find this very id again.
+    return done === ACCOUNT_GONE ? this.relink(op, prior) : done;
+  }
+
+  private async changeAccount(op: Change): Promise<Outcome | typeof ACCOUNT_GONE> {
     const ctx = this.ctx;
     const usePut = ctx.target.updateVerb === 'put' && hasChanges(op.changes);
     const patch = buildPatchOps(op.changes, ctx.state.resolve);
@@ -207,6 +290,7 @@ export class UserDelivery {
     if (op.kind === 'user.deactivate') activeOps.push({ op: 'replace', path: 'active', value: false });
     if (op.kind === 'user.reactivate') activeOps.push({ op: 'replace', path: 'active', value: true });
     const type: EventType = op.kind === 'user.deactivate' ? 'user_deprovision' : 'user_update_provision';
+    if (ctx.state.resolve(op.sourceId) !== op.targetId) return this.released(op, type);
     const prior = ctx.state.user(op.sourceId);
     if (ops.length + activeOps.length === 0) {
       return { result: 'skipped', type, summary: `${op.sourceId}: nothing to send yet (a reference is not resolvable)`, targetId: op.targetId, detail: {} };
@@ -225,7 +309,10 @@ export class UserDelivery {
         attempts = (await writesOf(ctx).patch('Users', op.targetId, ops)).attempts;
       }
     } catch (err) {
-      if (err instanceof ScimHttpError && err.kind === 'not-found') return this.relink(op, prior);
+      if (err instanceof ScimHttpError && err.kind === 'not-found') {
+        ctx.state.accountRemoved(op.targetId);
+        return ACCOUNT_GONE;
+      }
       throw err;
     }
     if (viaPut) ops = [...ops, ...activeOps];
@@ -265,8 +352,13 @@ export class UserDelivery {
     return { ...outcome, detail: { ...outcome.detail, relinkedFrom: op.targetId } };
   }
 
-  async delete(sourceId: string, targetId: string): Promise<Outcome> {
+  delete(sourceId: string, targetId: string): Promise<Outcome> {
+    return this.ctx.state.exclusive(targetId, () => this.deleteAccount(sourceId, targetId));
+  }
+
+  private async deleteAccount(sourceId: string, targetId: string): Promise<Outcome> {
     const ctx = this.ctx;
+    if (ctx.state.resolve(sourceId) !== targetId) return this.released({ kind: 'user.delete', sourceId, targetId }, 'user_delete_provision');
     const prior = ctx.state.user(sourceId);
     let attempts = 1;
     try {
@@ -275,6 +367,7 @@ export class UserDelivery {
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
     }
     ctx.state.saveUser(sourceId, null, 'deleted', {});
+    ctx.state.accountRemoved(targetId);
     ctx.state.forgetMemberships(sourceId);
     ctx.counts.deleted++;
     return { result: 'success', type: 'user_delete_provision', summary: `deleted ${String(prior?.attrs.userName ?? sourceId)}`, targetId, detail: { attempts } };

@@ -20,7 +20,7 @@ import { EventSink } from '../events/sink.js';
 import type { Notification, NotifyOn } from '../events/notify/rules.js';
 import { cycleFailed, givenUp as givenUpNotice, held as heldNotice, quarantineEntered, quarantineLifted, sourceShrank } from '../events/notify/rules.js';
 import type { NewEvent } from '../events/types.js';
-import { SafetyAbortError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
+import { SafetyAbortError, SourceError, TargetUnavailableError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ScimClient } from '../scim/client.js';
 import { clientFor, rateMemoryFor } from './clients.js';
@@ -30,6 +30,7 @@ import { recordIntegrationChange } from './integration-hashes.js';
 import { keptServiceProviderConfig, logMappingProblems, mappingProblems, targetSchema } from './target-schema.js';
 import type { CycleReport } from './report.js';
 import { managedPaths } from './reconcile.js';
+import { reportUnwritable } from './unwritable.js';
 
 export type { CycleCounts, CycleReport, MassDeprovision } from './report.js';
 export { clientFor } from './clients.js';
@@ -138,7 +139,11 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   try {
     read = await (options.source ?? createSource(integration)).snapshot();
   } catch (err) {
-    if (!dryRun) store.finishCycle(cycleId, 'failed', { ...counts });
+    if (!dryRun) {
+      // Said where it happened: /healthz names the source, not the target, as the reason.
+      sink.emit({ type: 'idm_integration_update', result: 'failure', summary: `the source could not be read: ${err instanceof SourceError ? err.reason : errorMessage(err)}; nothing was sent`, detail: { source: 'unreadable' } });
+      store.finishCycle(cycleId, 'failed', { ...counts });
+    }
     throw err;
   }
   for (const p of read.problems) {
@@ -221,10 +226,11 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
 
   // 3. Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.
   const held = desired.held;
+  const planState = held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState;
   const plan = planCycle(
     held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users,
-    held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
-    { deprovision: integration.deprovision.action, schema },
+    planState,
+    { deprovision: integration.deprovision.action, schema, matching: profile.matching },
     {
       desired: desired.groups,
       state: groupState,
@@ -265,7 +271,9 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   const operations = plan.operations.filter((op) => !isGivenUp(op) && (options.onlyUser === undefined || concerns(op, options.onlyUser)));
   counts.givenUp = plan.operations.filter(isGivenUp).length;
   counts.planned = operations.length;
-  if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}) };
+  const unwritable = plan.unwritable.filter((v) => options.onlyUser === undefined || v.sourceId === options.onlyUser);
+  reportUnwritable(sink, unwritable, stateOf);
+  if (dryRun) return { ...finish('dry-run', 0, operations), ...(hold ? { hold } : {}), ...(unwritable.length > 0 ? { unwritable } : {}) };
 
   // 4. Deliver, 5. commit each result, 6. events.
   const deliveryStarted = Date.now();
@@ -294,7 +302,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
         client,
         target: profile,
         retry: integration.target.retry,
-        state: new TargetState(store, name, { users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState, groups: groupState, desired: desired.users }),
+        state: new TargetState(store, name, { users: planState, groups: groupState, desired: desired.users, held: allState.filter((s) => held.has(s.sourceId)) }),
         counts,
         protect,
         accounts,

@@ -17,6 +17,7 @@ import { type DesiredGroup, type StateGroup } from '../core/records.js';
 import { strayMembers, type StrayMember } from '../core/stray-members.js';
 import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
+import { unwritableInTarget, type UnwritableInTarget } from './unwritable.js';
 
 /** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent), and how to compare it. */
 export interface DesiredState {
@@ -178,6 +179,8 @@ export interface Reconciliation {
   strayMembers: StrayMember[];
   /** Set when the target does not return group members (membership drift not checked). */
   membersUnchecked: boolean;
+  /** Source values the account lacks that the target's schema does not let be written (readOnly, immutable): never sent, so never drift. */
+  unwritable: UnwritableInTarget[];
 }
 
 export interface ReconcileInput {
@@ -230,6 +233,7 @@ export function compare(input: ReconcileInput): Reconciliation {
     unmanagedGroups: [],
     strayMembers: [],
     membersUnchecked: target.members === undefined,
+    unwritable: [],
   };
 
   for (const s of linked) {
@@ -246,6 +250,8 @@ export function compare(input: ReconcileInput): Reconciliation {
       if (pushed === undefined ? actual === undefined : sameTargetValue(path, actual, pushed, desired.schema)) continue;
       out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(actual) });
     }
+    const d = desiredById.get(s.sourceId);
+    if (d && desired.schema) out.unwritable.push(...unwritableInTarget(s, d, resource, desired.schema, sourceOfTarget));
     if (statusOf(resource) !== s.status) {
       out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path: 'active', pushed: String(s.status === 'active'), actual: String(resource.active === true) });
     }

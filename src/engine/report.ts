@@ -1,4 +1,5 @@
 import type { Operation } from '../core/operations.js';
+import type { UnwritableValue } from '../core/target-schema.js';
 import type { CycleCounts } from '../delivery/counts.js';
 import type { ExitCode } from '../errors.js';
 
@@ -19,6 +20,8 @@ export interface CycleReport {
   error?: string;
   /** A mass deprovision held for approval (or approved and applied). */
   hold?: MassDeprovision;
+  /** Values the plan left out because the target's schema forbids writing them (a dry run's). */
+  unwritable?: UnwritableValue[];
 }
 
 export interface MassDeprovision {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planCycle } from '../../src/core/plan-users.js';
 import { type DesiredUser, type StateUser } from '../../src/core/records.js';
+import { parseTargetSchema } from '../../src/core/target-schema.js';
 
 const MANAGER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager';
 const want = (id: string, attrs: Record<string, string> = {}, active = true): DesiredUser => ({
@@ -73,6 +74,33 @@ describe('planCycle', () => {
       ['c', ['user:b']],
       ['y', []],
       ['x', ['user:y']],
+    ]);
+  });
+
+  it("makes a leaver's deprovision wait for the create of a new user with the same matching value (a rehire), whatever the case", () => {
+    for (const deprovision of ['deactivate', 'delete'] as const) {
+      const options = { deprovision, matching: ['userName'] };
+      const rehire = want('E200', { userName: 'Rehire@X' });
+      const ops = planCycle([rehire, want('other')], [had('E100', { userName: 'rehire@x' }), had('gone'), had('off')], options).operations;
+      const byKey = new Map(ops.map((o) => [o.key, o]));
+      expect(byKey.get('user:E100')?.dependsOn).toEqual(['user:E200']);
+      expect(byKey.get('user:gone')?.dependsOn).toEqual([]);
+      // The create comes first in the plan, as the delivery needs of what an operation waits for.
+      expect(ops.findIndex((o) => o.key === 'user:E200')).toBeLessThan(ops.findIndex((o) => o.key === 'user:E100'));
+      // Without the matching attributes, nothing is known to wait for.
+      expect(planCycle([rehire], [had('E100', { userName: 'rehire@x' })], { deprovision }).operations.find((o) => o.key === 'user:E100')?.dependsOn).toEqual([]);
+    }
+  });
+
+  it("reports what the target's schema forbids writing instead of dropping it: readOnly values on create, immutable changes", () => {
+    const schema = parseTargetSchema({
+      schemas: { Resources: [{ id: 'urn:ietf:params:scim:schemas:core:2.0:User', attributes: [{ name: 'userName', mutability: 'immutable' }, { name: 'title', mutability: 'readOnly' }] }] },
+    });
+    const plan = planCycle([want('a', { userName: 'renamed@x' }), want('b', { title: 'T' })], [had('a')], { deprovision: 'deactivate', schema });
+    expect(plan.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.create', 'b']]);
+    expect(plan.unwritable).toEqual([
+      { sourceId: 'a', path: 'userName', on: 'update', mutability: 'immutable', wanted: 'renamed@x' },
+      { sourceId: 'b', path: 'title', on: 'create', mutability: 'readOnly', wanted: 'T' },
     ]);
   });
 

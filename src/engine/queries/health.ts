@@ -20,6 +20,8 @@ export interface HealthInput {
   quarantine: Quarantine | undefined;
   escrow: readonly EscrowEntry[];
   now: number;
+  /** Why the last cycle failed, when it failed and its events say (the source could not be read: …). */
+  failure?: string | undefined;
 }
 
 /** The counters of operations that got through (CycleCounts). */
@@ -38,7 +40,7 @@ export function healthOf(input: HealthInput): IntegrationHealth {
   const succeeded = SUCCESSES.reduce((n, k) => n + (last?.counts[k] ?? 0), 0);
   let reason: string | null = null;
   if (quarantined) reason = `quarantined until ${quarantine.until}: ${quarantine.reason}`;
-  else if (outcome === 'failed') reason = 'the last cycle failed (the target refused us or was unreachable)';
+  else if (outcome === 'failed') reason = `the last cycle failed: ${input.failure ?? 'see scimsync events --result failure'}`;
   else if (outcome === 'aborted') reason = 'the last cycle was aborted by a safety rule';
   else if (failed > 0 && succeeded === 0) reason = `every operation of the last cycle failed (${failed})`;
   return {
@@ -69,7 +71,23 @@ export class HealthWatch {
   /** The integration's health now (`now` in ms). */
   healthOf(integration: string, now: number): IntegrationHealth {
     this.noteLastCycle(integration);
-    return healthOf({ last: this.finished.get(integration), quarantine: this.store.getQuarantine(integration), escrow: this.store.loadEscrow(integration), now });
+    const last = this.finished.get(integration);
+    const failure = last?.outcome === 'failed' ? this.failureOf(integration, last.id) : undefined;
+    return healthOf({ last, quarantine: this.store.getQuarantine(integration), escrow: this.store.loadEscrow(integration), now, failure });
+  }
+
+  /**
+   * Why a cycle failed, from its events: the source could not be read, or the target
+   * refused us or could not be reached (the quarantine that followed says which).
+   */
+  private failureOf(integration: string, cycle: string): string | undefined {
+    const events = this.store.queryEvents({ integration, cycle, type: 'idm_integration_update', result: 'failure', order: 'newest', limit: 20 });
+    for (const e of events) {
+      if (e.detail.source === 'unreadable') return e.summary;
+      const quarantine = e.detail.quarantine as { reason?: unknown } | undefined;
+      if (typeof quarantine?.reason === 'string') return quarantine.reason;
+    }
+    return undefined;
   }
 
   /** Until when the integration is quarantined (ms since the epoch; 0 when it is not). */

@@ -3,6 +3,7 @@ import { resolveProfile } from '../../../connectors/profiles/index.js';
 import type { Config, IntegrationConfig } from '../../config/schema.js';
 import type { RuleProblem } from '../../core/map.js';
 import type { Operation } from '../../core/operations.js';
+import type { UnwritableValue } from '../../core/target-schema.js';
 import { ConfigError, type ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { userBody } from '../../scim/bodies.js';
@@ -12,6 +13,7 @@ import { openState } from '../state-access.js';
 
 export type { RuleProblem } from '../../core/map.js';
 export type { Operation } from '../../core/operations.js';
+export { unwritableReason, type UnwritableValue } from '../../core/target-schema.js';
 export type { MassDeprovision } from '../report.js';
 export { describeOperation, operationDetails } from './describe.js';
 
@@ -37,6 +39,8 @@ export interface PlanPreview {
   exitCode: ExitCode;
   /** With `onlyUser`: that user explained. */
   user?: UserExplanation | undefined;
+  /** Values left out because the target's schema forbids writing them. */
+  unwritable: UnwritableValue[];
 }
 
 export interface PlanPreviewOptions {
@@ -71,7 +75,7 @@ export async function* previewPlans(options: PlanPreviewOptions): AsyncGenerator
   try {
     for (const integration of options.integrations) {
       const report = await runCycle({ integration, store, logger, dryRun: true, ...(onlyUser !== undefined ? { onlyUser } : {}) });
-      const preview: PlanPreview = { integration: integration.name, operations: report.operations, hold: report.hold, exitCode: report.exitCode };
+      const preview: PlanPreview = { integration: integration.name, operations: report.operations, hold: report.hold, exitCode: report.exitCode, unwritable: report.unwritable ?? [] };
       if (onlyUser !== undefined) preview.user = await explainUser(integration, onlyUser, report.operations);
       yield preview;
     }
