@@ -29,9 +29,9 @@ interface Run {
 }
 
 /** `scimsync sync` as its own process; SIGTERM is sent once `signalWhen` holds. */
-function runSync(ws: Workspace, signalWhen?: () => boolean): Promise<Run> {
+function runSync(ws: Workspace, signalWhen?: () => boolean, verb: 'sync' | 'daemon' = 'sync'): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
+  const child = spawn(process.execPath, [BIN, verb, '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -110,5 +110,15 @@ describe('a target whose /ServiceProviderConfig hangs', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
     // Cut by the shutdown, not failed: the next run asks it again; nothing else was sent.
     expect(target!.writes()).toEqual([]);
+  }, 120_000);
+
+  it('lets SIGTERM cut the read in the daemon too', async () => {
+    const ws = await stalledConfig('timeoutMs: 60000', 'shutdown: { graceMs: 1000 }');
+    const inFlight = () => discoveryReads('/Schemas') === 1 && discoveryReads('/ResourceTypes') === 1 && target!.concurrency.now > 0;
+    const run = await runSync(ws, inFlight, 'daemon');
+    expect(run.stopMs).toBeDefined();
+    expect(run.stopMs!).toBeLessThan(1000 + 4_000);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   }, 120_000);
 });
