@@ -1,8 +1,9 @@
 /**
  * The outlets at shutdown, through the built CLI: an SMTP server that greets,
  * then answers one byte every half second (a tarpit: no socket timeout ever
- * fires) must not keep `scimsync sync` or the daemon alive. The notifier gives
- * up at the shutdown grace, and every connection it opened is closed.
+ * fires) must not keep `scimsync sync` or the daemon alive, nor a SIEM collector
+ * or a webhook that never answer. The outlets give up at the shutdown grace, and
+ * every connection they opened is closed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
-import { waitFor } from '../events/support.js';
+import { startHttpReceiver, waitFor, type HttpReceiver } from '../events/support.js';
 
 const BIN = resolve('dist/src/cli/main.js');
 const GRACE_MS = 2000;
@@ -60,6 +61,8 @@ async function startTarpit(): Promise<Tarpit> {
 let target: DevTarget | undefined;
 let tarpit: Tarpit | undefined;
 let child: ChildProcess | undefined;
+/** A SIEM collector and a chat webhook that take requests and never answer. */
+let silent: HttpReceiver | undefined;
 
 beforeAll(() => {
   if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
@@ -68,15 +71,19 @@ afterEach(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   child = undefined;
   await tarpit?.stop();
+  await silent?.stop().catch(() => undefined);
   await target?.stop();
+  silent = undefined;
   tarpit = undefined;
   target = undefined;
 });
 
-/** A target that refuses our token (401): the integration is quarantined, which the email rule tells. */
+/** A target that refuses our token (401): the integration is quarantined, which the rules tell; every outlet hangs. */
 async function setup(): Promise<Workspace> {
   target = await startDevTarget({ token: 'the-right-token', strict: true });
   tarpit = await startTarpit();
+  silent = await startHttpReceiver();
+  silent.delayMs = 600_000;
   const ws = workspace(target.url, 'a-wrong-token');
   ws.writeDirectory(makeDirectory(2));
   ws.writeConfig({
@@ -90,7 +97,10 @@ async function setup(): Promise<Workspace> {
       '    target:',
       `      url: ${target.url}`,
       '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+      'events:',
+      `  forward: [{ type: http, name: siem, url: "${silent.url}", timeoutMs: 60000 }]`,
       'notify:',
+      `  - { on: [quarantine, cycleFailed], timeoutMs: 60000, webhook: "${silent.url}", format: slack }`,
       `  - { on: [quarantine, cycleFailed], timeoutMs: 60000, email: { to: [ops@example.com], from: scimsync@example.com, smtp: { host: 127.0.0.1, port: ${tarpit.port} } } }`,
       `shutdown: { graceMs: ${GRACE_MS} }`,
       '',
