@@ -143,7 +143,10 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       outlets = undefined;
       for (const line of describeDrain(drained)) io.err(`[scimsync] ${line}`);
     }
-    if (!options.dryRun) await pruneEventsGently({ store: ctx.store, events: ctx.config.events, logger: ctx.logger, signal: stop.signal });
+    if (!options.dryRun) {
+      const integrations = ctx.config.integrations.map((i) => i.name);
+      await pruneEventsGently({ store: ctx.store, events: ctx.config.events, integrations, logger: ctx.logger, signal: stop.signal });
+    }
   } finally {
     for (const [sig, h] of Object.entries(handlers)) process.removeListener(sig, h);
     // After an error: stop what was started before the state closes under it.

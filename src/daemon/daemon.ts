@@ -168,7 +168,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     // Quarantine back-off: the next cycle waits for it to end.
     slot.nextDue = Math.max(nextRun(integration.schedule, started), quarantinedUntil);
     outlets.wake();
-    await pruneEventsGently({ store, events: config.events, logger, signal: stop.signal });
+    await pruneEventsGently({ store, events: config.events, integrations: config.integrations.map((i) => i.name), logger, signal: stop.signal });
   };
 
   const onHup = () => {

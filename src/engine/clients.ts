@@ -15,6 +15,8 @@ export interface ClientOptions {
   onRateLimit?: (() => void) | undefined;
   /** Attempts per request, when not the integration's (test-connection tries fewer). */
   maxAttempts?: number | undefined;
+  /** Time one attempt may take, when shorter than the integration's `target.timeoutMs` (discovery reads). */
+  timeoutMs?: number | undefined;
   /**
    * Where an adaptive rate (no `requestsPerSecond` configured, or `adaptive: true`)
    * starts from and is saved to when the client closes (`rateMemoryFor`). Without
@@ -30,7 +32,7 @@ export function clientFor(integration: IntegrationConfig, options: ClientOptions
   return new ScimClient({
     baseUrl: t.url,
     auth: t.auth,
-    timeoutMs: t.timeoutMs,
+    timeoutMs: options.timeoutMs !== undefined ? Math.min(options.timeoutMs, t.timeoutMs) : t.timeoutMs,
     maxResponseBytes: t.maxResponseBytes,
     limiter: limiterFor(t.rateLimit, options),
     retry: options.maxAttempts !== undefined ? { ...t.retry, maxAttempts: options.maxAttempts } : t.retry,

@@ -221,7 +221,7 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
   for (const [sourceId, notes] of desired.notes) logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
 
   // The target's schema (read at most once a day): how values compare, what may be written, mappings it lacks.
-  const schema = await targetSchema({ integration, logger, store, client: options.client, cache: dryRun ? 'kept-only' : 'keep', now });
+  const schema = await targetSchema({ integration, logger, store, client: options.client, cache: dryRun ? 'kept-only' : 'keep', signal: options.signal, now });
   logMappingProblems(mappingProblems(profile, schema), logger, name);
 
   // 3. Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.

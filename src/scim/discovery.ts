@@ -2,45 +2,53 @@
  * The target's description of itself (RFC 7644 §4): `/Schemas`, `/ResourceTypes` and
  * `/ServiceProviderConfig`, and whether its resource endpoints exist at all.
  */
-import { ScimHttpError } from '../errors.js';
+import { ScimHttpError, errorMessage } from '../errors.js';
 import { filterValue, type ScimClient } from './client.js';
 
-/** The discovery answers, each undefined when the target does not publish it (404, 400, 501). */
-export interface DiscoveryRead {
-  schemas: unknown;
-  resourceTypes: unknown;
-  serviceProviderConfig: unknown;
-  requests: number;
-}
+/** The endpoints a target describes itself at. */
+export const DISCOVERY_ENDPOINTS = ['/Schemas', '/ResourceTypes', '/ServiceProviderConfig'] as const;
+export type DiscoveryEndpoint = (typeof DISCOVERY_ENDPOINTS)[number];
 
-/** Statuses that mean "not published here" (RFC 7644 §4 makes the endpoints mandatory; many targets lack them). */
+/** What one discovery endpoint answered. */
+export type DiscoveryAnswer =
+  /** The endpoint's JSON answer. */
+  | { kind: 'read'; data: unknown }
+  /** The target does not publish it (404, 400, 405, 501): RFC 7644 makes it mandatory, many targets lack it. */
+  | { kind: 'not-published'; status: number }
+  /** No usable answer: unreachable, no answer in time, 5xx, refused credentials, or stopped. */
+  | { kind: 'failed'; error: string };
+
+/** The answers of the endpoints asked, by endpoint. */
+export type DiscoveryRead = Partial<Record<DiscoveryEndpoint, DiscoveryAnswer>>;
+
+/** Statuses that mean "not published here". */
 const NOT_PUBLISHED = new Set([400, 404, 405, 501]);
 
-async function readOne(client: ScimClient, path: string): Promise<{ data: unknown; attempts: number }> {
+async function readOne(client: ScimClient, path: DiscoveryEndpoint): Promise<DiscoveryAnswer> {
   try {
     const res = await client.request<unknown>('GET', path);
-    return { data: res.data, attempts: res.attempts };
+    return { kind: 'read', data: res.data };
   } catch (err) {
-    if (err instanceof ScimHttpError && err.status !== undefined && NOT_PUBLISHED.has(err.status)) return { data: undefined, attempts: (err as { attempts?: number }).attempts ?? 1 };
-    throw err;
+    if (err instanceof ScimHttpError && err.status !== undefined && NOT_PUBLISHED.has(err.status)) return { kind: 'not-published', status: err.status };
+    return { kind: 'failed', error: errorMessage(err) };
   }
 }
 
 /**
- * Reads `/Schemas`, `/ResourceTypes` and `/ServiceProviderConfig`. An endpoint the
- * target does not publish answers undefined; any other failure (unreachable, 5xx,
- * refused credentials) throws the ScimHttpError.
+ * Reads the discovery endpoints asked (all three by default), at once and each on its
+ * own: one that fails or hangs costs only its own answer, the others are kept. Never
+ * throws; the client's timeout and retry policy bound each read.
  */
-export async function readDiscovery(client: ScimClient): Promise<DiscoveryRead> {
-  const schemas = await readOne(client, '/Schemas');
-  const resourceTypes = await readOne(client, '/ResourceTypes');
-  const config = await readOne(client, '/ServiceProviderConfig');
-  return {
-    schemas: schemas.data,
-    resourceTypes: resourceTypes.data,
-    serviceProviderConfig: config.data,
-    requests: schemas.attempts + resourceTypes.attempts + config.attempts,
-  };
+export async function readDiscovery(client: ScimClient, endpoints: readonly DiscoveryEndpoint[] = DISCOVERY_ENDPOINTS): Promise<DiscoveryRead> {
+  const answers = await Promise.all(endpoints.map((path) => readOne(client, path)));
+  const read: DiscoveryRead = {};
+  endpoints.forEach((path, i) => (read[path] = answers[i]));
+  return read;
+}
+
+/** The data of an answer, undefined when the endpoint is not published or failed. */
+export function answerData(answer: DiscoveryAnswer | undefined): unknown {
+  return answer?.kind === 'read' ? answer.data : undefined;
 }
 
 /** What a resource endpoint (`/Users`, `/Groups`) answered a list read of one resource. */

@@ -147,7 +147,7 @@ describe('a config with events.forward and notify', () => {
       ['events: { forward: [{ type: http, url: "ftp://siem.example.com/in" }] }', /events\.forward\[0\]\.url: expected a http:\/\/ or https:\/\/ URL, not ftp:\/\//],
       ['events: { forward: [{ type: syslog, url: "tcp://127.0.0.1:514", caFile: /nonexistent/ca.pem }] }', /events\.forward\[0\]\.caFile: \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/],
       ['notify: [{ on: [quarantine] }]', /notify\[0\]: expected webhook:, email: or both/],
-      ['notify: [{ webhook: "https://hooks.example.com/services/T0/B0/tokenpart", format: teams }]', /notify\[0\]\.format: /],
+      ['notify: [{ webhook: "https://hooks.example.com/services/T0/B0/tokenpart", format: discord }]', /notify\[0\]\.format: /],
     ];
     for (const [yaml, expected] of cases) {
       writeConfig(yaml);

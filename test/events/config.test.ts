@@ -110,7 +110,7 @@ describe('notify config', () => {
   it('says what it expected, and never shows the webhook URL (its path is its token)', () => {
     const messages = notify([
       { on: ['quarantined'], webhook: 'hooks.slack.com/services/T0/B0/SeCrEtPaTh' },
-      { webhook: 'ftp://hooks.example.com/SeCrEtPaTh', format: 'teams' },
+      { webhook: 'ftp://hooks.example.com/SeCrEtPaTh', format: 'discord' },
       { webhook: 'https://hooks.example.com/x', repeatAfter: '5s' },
     ]);
     expect(messages[0]).toMatch(/^notify\[0\]\.on\[0\]: /);

@@ -96,7 +96,7 @@ notify:
     const token = error(`${integration}events: { forward: [{ type: http, url: "http://siem.example.com/i", auth: { type: bearer, token: "\${SIEM_TOKEN}" } }] }\n`);
     expect(token).toMatch(/events\.forward\[0\]\.url: a bearer token is only sent over https:\/\//);
     expect(token).not.toContain(ENV.SIEM_TOKEN);
-    const hook = error(`${integration}notify: [{ webhook: "\${HOOK}", format: teams }]\n`);
+    const hook = error(`${integration}notify: [{ webhook: "\${HOOK}", format: discord }]\n`);
     expect(hook).toMatch(/notify\[0\]\.format: /);
     expect(hook).not.toContain('XXXXsecretpath');
     const smtp = error(`${integration}notify: [{ email: { to: ops@example.com, from: a@example.com, smtp: { host: "smtp.example.com:25", auth: { user: u, password: "\${SMTP_PASSWORD}" } } } }]\n`);

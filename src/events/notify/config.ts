@@ -47,8 +47,8 @@ export const notifyRuleSchema = z
   .strictObject({
     on: z.array(z.enum(NOTIFY_ON)).min(1).default([...NOTIFY_ON]),
     webhook: urlText({ protocols: ['http:', 'https:'], example: 'https://hooks.slack.com/services/…', credentials: 'the webhook URL is its own credential' }).optional(),
-    /** json: `{ kind, integration, time, text, … }`; slack: `{ text }`, which Slack and Teams take. */
-    format: z.enum(['json', 'slack']).default('json'),
+    /** json: `{ kind, integration, time, text, … }`; slack: `{ text }` escaped for Slack; teams: `{ text }` escaped for Teams' Markdown. */
+    format: z.enum(['json', 'slack', 'teams']).default('json'),
     email: z
       .strictObject({
         to: z.union([address, z.array(address).min(1).max(50)]).transform((to) => (typeof to === 'string' ? [to] : to)),

@@ -50,7 +50,8 @@ export function emailBody(n: Notification): string {
 export interface Email {
   /** `email to ops@example.com via smtp.example.com:587`. */
   label: string;
-  send(n: Notification): Promise<void>;
+  /** Sends `n`; `signal` aborts it and closes its connection (a server that answers a byte at a time outlasts every socket timeout). */
+  send(n: Notification, signal: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -70,6 +71,8 @@ export function email(options: EmailOptions): Email {
     greetingTimeout: timeout,
     socketTimeout: timeout,
     dnsTimeout: timeout,
+    // Closing destroys the socket: a server that never closes its side (a tarpit) must not hold the process.
+    socketCloseTimeout: 0,
     // nodemailer's own logging could print the AUTH exchange.
     logger: false,
     debug: false,
@@ -77,8 +80,8 @@ export function email(options: EmailOptions): Email {
   const transport = nodemailer.createTransport(transportOptions);
   return {
     label: `email to ${options.to.join(', ')} via ${smtp.host}:${port}`,
-    async send(n) {
-      await transport.sendMail({ from: options.from, to: [...options.to], subject: emailSubject(n), text: emailBody(n) });
+    async send(n, signal) {
+      await transport.sendMail({ from: options.from, to: [...options.to], subject: emailSubject(n), text: emailBody(n), signal });
     },
     close: () => transport.close(),
   };

@@ -95,7 +95,7 @@ function ruleDestinations(rule: NotifyRuleConfig, key: string): NotifyDestinatio
       id: `email:${digest(`${rule.email.to.join(',')} ${smtp.host}`)}`,
       label: mail.label,
       secrets: smtp.auth ? [smtp.auth.password] : [],
-      send: (n) => mail.send(n),
+      send: mail.send,
       close: mail.close,
     });
   }

@@ -1,6 +1,7 @@
 /**
  * A notification as a webhook POST: the generic JSON object, or the
- * `{ "text": "…" }` that Slack and Microsoft Teams incoming webhooks accept.
+ * `{ "text": "…" }` that Slack and Microsoft Teams incoming webhooks accept,
+ * escaped as each reads it.
  * The URL of such a webhook is its credential: it is never logged, only its host.
  */
 import http from 'node:http';
@@ -8,13 +9,34 @@ import https from 'node:https';
 import { endpointOf, post } from '../forward/http.js';
 import type { Notification } from './rules.js';
 
-export type WebhookFormat = 'json' | 'slack';
+export type WebhookFormat = 'json' | 'slack' | 'teams';
 
-/** The body of a webhook for `n`. */
+/**
+ * Text as Slack shows it literally: `&`, `<` and `>` are its control characters
+ * (api.slack.com/reference/surfaces/formatting#escaping), so a target's or a
+ * source's text can neither mention `<!channel>` nor disguise a link as `<url|label>`.
+ */
+export function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Text as Teams shows it literally: its cards read Markdown and show HTML as typed
+ * (learn.microsoft.com, "Create an Incoming Webhook"), so Markdown's characters are
+ * escaped with a backslash: a link cannot be disguised as `[label](url)`.
+ */
+export function teamsEscape(text: string): string {
+  // One line that starts with "scimsync:": only inline Markdown can act (emphasis, code, links, autolinks).
+  return text.replace(/[\\`*_[\]<>~]/g, '\\$&');
+}
+
+/** The body of a webhook for `n`: JSON values as they are (JSON's own escaping), chat text escaped for its reader. */
 export function webhookBody(n: Notification, format: WebhookFormat): Record<string, unknown> {
   switch (format) {
     case 'slack':
-      return { text: n.text };
+      return { text: slackEscape(n.text) };
+    case 'teams':
+      return { text: teamsEscape(n.text) };
     case 'json':
       return { source: 'scimsync', ...n };
     default: {

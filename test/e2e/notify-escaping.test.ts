@@ -1,0 +1,96 @@
+/**
+ * What a Slack webhook is sent, through the built CLI: a target's answer and a
+ * source's text end up in notifications, and Slack reads `<!channel>` as a
+ * mention of everyone and `<url|label>` as a link showing only its label.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
+import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { startHttpReceiver, waitFor, type HttpReceiver } from '../events/support.js';
+
+const BIN = resolve('dist/src/cli/main.js');
+const TOKEN = 'notify-escaping-token';
+const HOSTILE = 'userName <!channel> is taken; sign in at <https://evil.example/login|the admin console> & retry';
+
+let target: DevTarget | undefined;
+let receiver: HttpReceiver | undefined;
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
+});
+afterEach(async () => {
+  await receiver?.stop().catch(() => undefined);
+  await target?.stop();
+  receiver = undefined;
+  target = undefined;
+});
+
+function runSync(ws: Workspace): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.resume();
+  return new Promise((done) => child.on('exit', (code) => done({ code, stderr })));
+}
+
+/** A target that refuses every create with `HOSTILE` as its SCIM detail; the create is given up at once, which the rule tells. */
+async function setup(format: 'slack' | 'teams' | 'json'): Promise<Workspace> {
+  target = await startDevTarget({ token: TOKEN, strict: true });
+  target.inject({ method: 'POST', path: /\/Users$/, status: 400, scimType: 'uniqueness', detail: HOSTILE });
+  receiver = await startHttpReceiver();
+  const ws = workspace(target.url, TOKEN);
+  ws.writeDirectory(makeDirectory(1));
+  ws.writeConfig({
+    raw: [
+      `state: { path: ${join(ws.dir, 'state.db')} }`,
+      'log: { level: error }',
+      'integrations:',
+      '  - name: app',
+      `    source: { type: file, path: ${ws.sourcePath} }`,
+      '    escrow: { maxCycles: 1 }',
+      '    target:',
+      `      url: ${target.url}`,
+      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+      'notify:',
+      `  - { on: [givenUp], webhook: "${receiver.url}", format: ${format} }`,
+      '',
+    ].join('\n'),
+  });
+  return ws;
+}
+
+describe('a notification carrying text from outside', () => {
+  it('is escaped as Slack requires in a Slack message: no mention of everyone, no disguised link', async () => {
+    const ws = await setup('slack');
+    const run = await runSync(ws);
+    expect(run.code).toBe(1);
+    await waitFor(() => receiver!.requests.length > 0, 'the Slack message');
+    const { text } = JSON.parse(receiver!.requests[0]!.body) as { text: string };
+    expect(text).toContain('given up');
+    expect(text).toContain('userName &lt;!channel&gt; is taken; sign in at &lt;https://evil.example/login|the admin console&gt; &amp; retry');
+    expect(text).not.toMatch(/[<>]/);
+    expect(text).not.toMatch(/&(?!amp;|lt;|gt;)/);
+  }, 60_000);
+
+  it("is escaped for Teams' Markdown in a Teams message, not with Slack's entities (Teams shows those as typed)", async () => {
+    const ws = await setup('teams');
+    await runSync(ws);
+    await waitFor(() => receiver!.requests.length > 0, 'the Teams message');
+    const { text } = JSON.parse(receiver!.requests[0]!.body) as { text: string };
+    expect(text).toContain('userName \\<!channel\\> is taken; sign in at \\<https://evil.example/login|the admin console\\> & retry');
+    expect(text).not.toContain('&lt;');
+  }, 60_000);
+
+  it('keeps its own text in a JSON message: JSON is the escaping, the receiver decides how to show it', async () => {
+    const ws = await setup('json');
+    await runSync(ws);
+    await waitFor(() => receiver!.requests.length > 0, 'the JSON message');
+    const body = JSON.parse(receiver!.requests[0]!.body) as { kind: string; text: string; reason: string };
+    expect(body.kind).toBe('givenUp');
+    expect(body.reason).toContain(HOSTILE);
+    expect(body.text).toContain(HOSTILE);
+  }, 60_000);
+});

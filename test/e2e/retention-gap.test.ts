@@ -1,0 +1,108 @@
+/**
+ * Retention against a SIEM that is down, through the built CLI: a sync of more
+ * users than `events.maxRows` while the collector is down prunes events it
+ * never acknowledged. The prune says so, in a warning line and in an event that
+ * names the gap, which the collector receives once it is back.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStateStore } from '../../state/sqlite/index.js';
+import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
+import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { startHttpReceiver, type HttpReceiver } from '../events/support.js';
+
+const BIN = resolve('dist/src/cli/main.js');
+const TOKEN = 'retention-gap-token';
+const USERS = 1100;
+const MAX_ROWS = 1000;
+
+let target: DevTarget | undefined;
+let receiver: HttpReceiver | undefined;
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
+});
+afterEach(async () => {
+  await receiver?.stop().catch(() => undefined);
+  await target?.stop();
+  receiver = undefined;
+  target = undefined;
+});
+
+function runSync(ws: Workspace): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.resume();
+  return new Promise((done) => child.on('exit', (code) => done({ code, stderr })));
+}
+
+interface GapEvent {
+  id: number;
+  type: string;
+  result: string;
+  integration: string;
+  summary: string;
+  detail: { forward?: { sink: string; gap: { from: number; to: number } } };
+}
+
+describe('retention with a forward sink that is down', () => {
+  it('names the events it pruned before the sink acknowledged them, in a warning and in an event the sink receives when it is back', async () => {
+    target = await startDevTarget({ token: TOKEN, strict: true });
+    receiver = await startHttpReceiver();
+    await receiver.stop();
+    const ws = workspace(target.url, TOKEN);
+    ws.writeDirectory(makeDirectory(USERS));
+    ws.writeConfig({
+      raw: [
+        `state: { path: ${join(ws.dir, 'state.db')} }`,
+        'log: { level: warn }',
+        'integrations:',
+        '  - name: app',
+        `    source: { type: file, path: ${ws.sourcePath} }`,
+        '    target:',
+        `      url: ${target.url}`,
+        '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+        '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 8 }',
+        'events:',
+        `  maxRows: ${MAX_ROWS}`,
+        '  forward:',
+        `    - { type: http, name: siem, url: "${receiver.url}", timeoutMs: 1000, retry: { baseDelayMs: 100, maxDelayMs: 500 } }`,
+        'shutdown: { graceMs: 1000 }',
+        '',
+      ].join('\n'),
+    });
+
+    const first = await runSync(ws);
+    expect(first.code).toBe(0);
+    expect(receiver.requests).toEqual([]);
+    const store = SqliteStateStore.open(join(ws.dir, 'state.db'));
+    let kept: number[];
+    let gapEvent: GapEvent | undefined;
+    try {
+      kept = store.eventsAfter(0, 1_000_000).map((e) => e.id);
+      gapEvent = store.eventsAfter(0, 1_000_000).find((e) => e.detail.forward !== undefined) as GapEvent | undefined;
+      expect(store.sinkPositions.get('siem')).toBe(0);
+    } finally {
+      store.close();
+    }
+    // The oldest events went (maxRows), none of them acknowledged: the gap is named, from the first event.
+    const firstKept = kept[0]!;
+    expect(firstKept).toBeGreaterThan(1);
+    const gap = `events #1–#${firstKept - 1} were pruned (older than 90 days or beyond the newest ${MAX_ROWS}) before forward sink siem acknowledged them: it will never receive them`;
+    expect(first.stderr).toContain(`warn  [scimsync] [forward siem] ${gap}`);
+    expect(gapEvent).toMatchObject({ type: 'idm_integration_update', result: 'failure', integration: 'app', summary: gap, detail: { forward: { sink: 'siem', gap: { from: 1, to: firstKept - 1 } } } });
+
+    // The collector comes back: the next run sends what is left, the gap event among it.
+    await receiver.restart();
+    const second = await runSync(ws);
+    expect(second.code).toBe(0);
+    const received = receiver.requests.flatMap((r) => (JSON.parse(r.body) as { events: GapEvent[] }).events);
+    expect(received[0]!.id).toBe(firstKept);
+    expect(received.find((e) => e.id === gapEvent!.id)).toMatchObject({ summary: gap, detail: { forward: { gap: { from: 1, to: firstKept - 1 } } } });
+    // Nothing pruned past the sink this time: no second gap.
+    expect(second.stderr).not.toContain('before forward sink siem acknowledged them');
+  }, 120_000);
+});
