@@ -182,5 +182,5 @@ describe('an absurd wait with an adaptive rate', () => {
     } finally {
       process.off('warning', onWarning);
     }
-  });
+  }, 10_000);
 });
