@@ -211,8 +211,10 @@ export const integrationSchema = z.strictObject({
         maxDelayMs: milliseconds(0).default(30_000),
         /** Bounds the waiting of one request, Retry-After included. */
         maxTotalWaitMs: milliseconds(0, 86_400_000).default(300_000),
+        /** The target answering every request with 429 this long (10 or more in a row) stops the cycle: a quota spent. */
+        maxRefusedMs: milliseconds(1000, 86_400_000).default(60_000),
       })
-      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxTotalWaitMs: 300_000 }),
+      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxTotalWaitMs: 300_000, maxRefusedMs: 60_000 }),
     /** Profile options: adjust a profile to what this tenant of the target accepts. */
     options: z
       .strictObject({

@@ -20,6 +20,13 @@
  *   limit that was raised is found again.
  * - It grows only in a window where requests waited for it: a cycle sending
  *   a few requests learns nothing about the limit.
+ * - A 429 answering the first request sent after a pause the target asked for
+ *   (long enough to refill a request at the rate) says the target refuses
+ *   everything for now (a storm, a quota), not that the rate is too high: it
+ *   pauses again and cuts nothing. A storm leaves the rate where it was.
+ * - A ceiling kept from a cycle follows a climb (the rate reached `KEEP_AFTER_CONFIRMS`
+ *   × `confirmMs` ago, with no 429 since), and is forgotten once no 429 has set it
+ *   for `memoryMs`: the limit is then probed again. A ceiling learned too low climbs back.
  */
 
 /** A raised ceiling is kept for the next cycle once its rate was held this many `confirmMs`. */
@@ -60,6 +67,13 @@ export interface AimdOptions {
   creep: number;
   /** The creep doubles after this long past the aim without a 429. @default 10000 */
   boostAfterMs: number;
+  /** A ceiling learned from a 429 longer ago than this is forgotten, and the limit probed again. @default 86400000 (1 day) */
+  memoryMs: number;
+  /**
+   * The lowest rate refused is taken to double every this long after the 429 that set it:
+   * a limit learned too low (a storm, a busy hour) is tried higher again. @default 1800000 (30 min)
+   */
+  relaxEveryMs: number;
 }
 
 export const AIMD_DEFAULTS: AimdOptions = {
@@ -77,6 +91,8 @@ export const AIMD_DEFAULTS: AimdOptions = {
   margin: 0.05,
   creep: 0.002,
   boostAfterMs: 10_000,
+  memoryMs: 86_400_000,
+  relaxEveryMs: 1_800_000,
 };
 
 /** What is kept between cycles: the rate to start at, and what the 429s seen said of the limit. */
@@ -86,6 +102,8 @@ export interface LearnedRate {
   ceiling?: number | undefined;
   /** The lowest rate a 429 answered. */
   refused?: number | undefined;
+  /** When a 429 last set the ceiling, on the caller's clock (the store keeps ms epoch). */
+  limitedAt?: number | undefined;
 }
 
 export class AimdRate {
@@ -112,12 +130,21 @@ export class AimdRate {
   private resumedAt: number;
   /** When each request since `resumedAt` went, the last `SEND_LOG` of them. */
   private readonly sends: number[] = [];
+  /** How long the last pause was (ms). */
+  private pausedFor = 0;
+  /** When a 429 last set the ceiling. */
+  private limitedAt: number;
+  /** The rate at the end of each window it grew in since the last cut: non-decreasing, for `kept` to follow a climb. */
+  private climb: { at: number; rate: number }[] = [];
 
   constructor(options: Partial<AimdOptions>, learned: LearnedRate | undefined, now: number) {
     this.o = { ...AIMD_DEFAULTS, ...options };
-    const ceiling = learned?.ceiling;
+    this.limitedAt = learned?.limitedAt ?? now;
+    // Evidence of a limit fades: one no 429 has confirmed for memoryMs is probed again, from the rate kept.
+    const stale = now - this.limitedAt > this.o.memoryMs;
+    const ceiling = stale ? undefined : learned?.ceiling;
     this.ceiling = ceiling !== undefined && ceiling > 0 ? Math.min(ceiling, this.o.maxRate) : undefined;
-    this.refused = this.ceiling !== undefined && learned?.refused !== undefined ? Math.max(this.ceiling, learned.refused) : undefined;
+    this.refused = this.ceiling !== undefined ? Math.max(this.ceiling, learned?.refused ?? this.ceiling) : undefined;
     this.kept = this.ceiling;
     this.current = this.clamp(learned?.requestsPerSecond ?? this.o.startRate);
     this.floor = this.ceiling !== undefined ? Math.min(this.current, this.ceiling) : this.o.minRate;
@@ -141,7 +168,12 @@ export class AimdRate {
   get learned(): LearnedRate {
     if (this.ceiling === undefined) return { requestsPerSecond: this.current };
     const ceiling = this.kept ?? this.ceiling;
-    return { requestsPerSecond: Math.min(this.current, this.aim(), ceiling * (1 - this.o.margin)), ceiling, ...(this.refused !== undefined ? { refused: this.refused } : {}) };
+    return {
+      requestsPerSecond: Math.min(this.current, this.aim(), ceiling * (1 - this.o.margin)),
+      ceiling,
+      ...(this.refused !== undefined ? { refused: this.refused } : {}),
+      limitedAt: this.limitedAt,
+    };
   }
 
   /** A request went out. */
@@ -169,11 +201,13 @@ export class AimdRate {
           this.kept = Math.max(this.kept ?? 0, Math.min(this.ceiling, this.heldRate));
         }
         // Held at the aim while a 429 came only much higher: the burst was smaller than taken, the ceiling too low.
-        if (this.ceiling !== undefined && this.refused !== undefined && this.current >= this.aim() && this.refused > this.ceiling * 1.1) {
-          this.ceiling = (this.ceiling + this.refused) / 2;
+        const refused = this.refusedBound(now);
+        if (this.ceiling !== undefined && refused !== undefined && this.current >= this.aim() && refused > this.ceiling * 1.1) {
+          this.ceiling = (this.ceiling + refused) / 2;
         }
       }
       this.grow(elapsed, now);
+      this.followClimb(now);
     }
     this.windowStart = now;
     this.windowSent = 0;
@@ -191,10 +225,16 @@ export class AimdRate {
     this.windowAnswers = 0;
     this.pastAimSince = undefined;
     if (sentAt < this.lastCutAt) return false;
+    if (this.refusedAfterPause(sentAt, rateAtSend)) {
+      // Not the rate: the target refuses everything for now. Pause again, and let later 429s of it join this one.
+      this.lastCutAt = now;
+      this.pause(now, resume);
+      return false;
+    }
     const probing = this.ceiling === undefined;
     const hit = Math.max(this.o.minRate, Math.min(rateAtSend, this.o.maxRate));
     const bound = Math.min(hit, this.sentBound(now) ?? hit);
-    this.refused = Math.min(hit, this.refused ?? hit);
+    this.refused = Math.min(hit, this.refusedBound(now) ?? hit);
     this.ceiling = Math.max(this.o.minRate, Math.min(bound, this.ceiling ?? bound));
     this.kept = this.ceiling;
     const cut = hit * (probing ? this.o.probeDecrease : this.o.decrease);
@@ -202,10 +242,39 @@ export class AimdRate {
     // The rate cut to is the best guess of one within the limit: the bisection starts from it.
     this.floor = probing ? this.current : Math.min(this.floor, this.current);
     this.lastCutAt = now;
+    this.limitedAt = now;
+    this.climb = [];
+    this.pause(now, resume);
+    return true;
+  }
+
+  private pause(now: number, resume: number): void {
     this.sends.length = 0;
+    this.pausedFor = resume - now;
     this.resumedAt = resume;
     this.setHeld(resume);
-    return true;
+  }
+
+  /** The lowest rate refused, relaxed by the time since: a 429 long ago says less of the limit now. */
+  private refusedBound(now: number): number | undefined {
+    if (this.refused === undefined) return undefined;
+    return Math.min(this.o.maxRate, this.refused * 2 ** (Math.max(0, now - this.limitedAt) / this.o.relaxEveryMs));
+  }
+
+  /** Whether a request refused was the first sent after a pause that let the target's bucket refill one request at the rate. */
+  private refusedAfterPause(sentAt: number, rateAtSend: number): boolean {
+    return this.sends[0] === sentAt && (this.pausedFor * rateAtSend) / 1000 >= 1;
+  }
+
+  /** Keeps the rate reached `KEEP_AFTER_CONFIRMS` × `confirmMs` ago: every rate since, at least as high, had no 429. */
+  private followClimb(now: number): void {
+    if (this.ceiling === undefined) return;
+    this.climb.push({ at: now, rate: this.current });
+    const keepAfter = KEEP_AFTER_CONFIRMS * this.o.confirmMs;
+    let proven: number | undefined;
+    while (this.climb.length > 1 && now - this.climb[1]!.at >= keepAfter) this.climb.shift();
+    if (now - this.climb[0]!.at >= keepAfter) proven = this.climb[0]!.rate;
+    if (proven !== undefined) this.kept = Math.max(this.kept ?? 0, Math.min(this.ceiling, proven));
   }
 
   private grow(elapsedMs: number, now: number): void {

@@ -27,6 +27,11 @@ export interface AdaptiveRateOptions {
   memory?: RateMemory | undefined;
   /** @default 30000 */
   saveEveryMs?: number | undefined;
+  /**
+   * The longest pause a 429 may impose (`target.retry.maxTotalWaitMs`): a longer
+   * `Retry-After` is not waited for, its request fails at once, as with a fixed rate.
+   */
+  maxPauseMs?: number | undefined;
   /** The arithmetic's constants (tests). */
   aimd?: Partial<AimdOptions> | undefined;
 }
@@ -52,6 +57,9 @@ export interface AdaptiveLimiter extends Limiter {
 const CATCH_UP_SECONDS = 0.05;
 const CATCH_UP_MIN = 1;
 
+/** Node fires a longer timer at once, with a TimeoutOverflowWarning: a longer wait wakes and sleeps again. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 interface Waiting {
   job: () => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -67,6 +75,9 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
   private readonly maxConcurrent: number;
   private readonly memory: RateMemory | undefined;
   private readonly saveEveryMs: number;
+  private readonly maxPauseMs: number;
+  /** Date.now() − performance.now(): the learned rate's times are kept in ms epoch. */
+  private readonly epochOffset = Date.now() - performance.now();
   private readonly waiting: Waiting[] = [];
   private head = 0;
   private running = 0;
@@ -84,8 +95,10 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
     this.maxConcurrent = Math.max(1, options.maxConcurrent);
     this.memory = options.memory;
     this.saveEveryMs = options.saveEveryMs ?? 30_000;
+    this.maxPauseMs = options.maxPauseMs ?? Number.POSITIVE_INFINITY;
     const aimd = { ...options.aimd, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) };
-    this.aimd = new AimdRate(aimd, this.memory?.load(), performance.now());
+    const kept = this.memory?.load();
+    this.aimd = new AimdRate(aimd, kept && shifted(kept, -this.epochOffset), performance.now());
   }
 
   get rate(): number {
@@ -93,7 +106,7 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
   }
 
   get learned(): LearnedRate {
-    return this.aimd.learned;
+    return shifted(this.aimd.learned, this.epochOffset);
   }
 
   get rateLimitWaits(): number {
@@ -153,7 +166,7 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pump();
-    }, Math.max(1, Math.ceil(ms)));
+    }, Math.min(LONGEST_TIMER_MS, Math.max(1, Math.ceil(ms))));
   }
 
   private start(w: Waiting, sentAt: number, rateAtSend: number): void {
@@ -169,14 +182,7 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
       (error: unknown) => {
         const now = performance.now();
         if (error instanceof ScimHttpError && error.kind === 'rate-limited') {
-          this.waits++;
-          // The target says how long to wait: nothing of this target is sent before then.
-          const resumeAt = now + (error.retryAfterMs ?? 0);
-          if (resumeAt > this.pausedUntil) this.pausedUntil = resumeAt;
-          this.aimd.throttled(sentAt, rateAtSend, now, resumeAt);
-          // The pause is a new start: no credit saved up before it.
-          this.credit = Math.min(this.credit, 1);
-          this.creditAt = Math.max(now, resumeAt);
+          this.rateLimited(error.retryAfterMs ?? 0, sentAt, rateAtSend, now);
         } else if (error instanceof ScimHttpError && error.status !== undefined) {
           // Answered, if not with success: the target kept up.
           this.answers++;
@@ -186,6 +192,19 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
         w.reject(error);
       },
     );
+  }
+
+  /** A 429 asking to wait `waitMs`: nothing of this target is sent before then, and the rate is cut. */
+  private rateLimited(waitMs: number, sentAt: number, rateAtSend: number, now: number): void {
+    // A wait past the bound is not taken (the client fails its request at once), nor read as a sign of the rate.
+    if (waitMs > this.maxPauseMs) return;
+    this.waits++;
+    const resumeAt = now + waitMs;
+    if (resumeAt > this.pausedUntil) this.pausedUntil = resumeAt;
+    this.aimd.throttled(sentAt, rateAtSend, now, resumeAt);
+    // The pause is a new start: no credit saved up before it.
+    this.credit = Math.min(this.credit, 1);
+    this.creditAt = Math.max(now, resumeAt);
   }
 
   private finish(): void {
@@ -209,6 +228,11 @@ class AdaptiveRateLimiter implements AdaptiveLimiter {
 
   private save(): void {
     this.lastSave = performance.now();
-    if (this.memory && this.answers > 0) this.memory.save(this.aimd.learned);
+    if (this.memory && this.answers > 0) this.memory.save(this.learned);
   }
+}
+
+/** The learned rate's `limitedAt` moved by `offset` ms: between the store's ms epoch and the limiter's performance.now(). */
+function shifted(learned: LearnedRate, offset: number): LearnedRate {
+  return learned.limitedAt === undefined ? learned : { ...learned, limitedAt: Math.round(learned.limitedAt + offset) };
 }

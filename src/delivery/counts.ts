@@ -22,7 +22,7 @@ export interface CycleCounts {
   escrowed: number;
   /** Operations given up after `escrow.maxCycles` failing cycles (not sent). */
   givenUp: number;
-  /** Operations not started because of a shutdown. */
+  /** Operations not started because of a shutdown, or a stop of the cycle (credentials refused, every request refused). */
   notStarted: number;
   /** 429 answers the delivery waited out. */
   rateLimitWaits: number;

@@ -4,6 +4,7 @@ import type { EventSink } from '../events/sink.js';
 import { eventTypeOf } from '../events/types.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import { bulkSupportOf, readBulkSupport } from '../scim/bulk.js';
+import type { Refusal } from '../scim/client.js';
 import { BulkWriter, MAX_BULK_OPERATIONS, type BulkFallback, type BulkLesson, type BulkSettings } from './bulk.js';
 import type { DeliveryContext } from './context.js';
 import { GroupDelivery } from './groups.js';
@@ -17,6 +18,20 @@ const STARTED = -1;
 const INFLIGHT_WINDOW = 256;
 /** Network errors that mean no connection could be made at all (a reset or a timeout may be one request's bad luck). */
 const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
+/** Why a cycle stopped on a target that answers every request with 429 (its quota spent, say). */
+function refusedEverything(r: Refusal): string {
+  const asked = r.lastWaitMs !== undefined ? `, the last asking to wait ${describeWait(r.lastWaitMs)}` : '';
+  return `the target answered every request with HTTP 429 (${r.count} in a row over ${describeWait(Date.now() - r.since)}${asked}): it refuses everything for now (a quota spent?); the cycle stopped`;
+}
+
+function describeWait(ms: number): string {
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
+}
+
 /** Operations below which Bulk is not asked about: reading /ServiceProviderConfig would cost what Bulk saves. */
 const MIN_BULK_OPERATIONS = 3;
 
@@ -179,8 +194,7 @@ export class Delivery {
 
   private async execute(op: Operation): Promise<void> {
     const ctx = this.ctx;
-    if (this.fatal) return;
-    if (ctx.signal?.aborted) {
+    if (this.fatal || ctx.signal?.aborted) {
       ctx.counts.notStarted++;
       return;
     }
@@ -208,6 +222,9 @@ export class Delivery {
     } finally {
       this.bulk?.release(op.key);
     }
+    // A failure (thrown, or a lookup's outcome) may be the one that shows the target refuses everything.
+    const refusal = outcome.result === 'failure' && !this.fatal ? ctx.client.refusal : undefined;
+    if (refusal) this.fatal = refusedEverything(refusal);
     if (!ctx.keepInflight.has(op.key)) this.options.store.clearInflight(ctx.integration, op.key);
     if (outcome.result === 'success') {
       this.succeeded++;

@@ -34,7 +34,7 @@ export function clientFor(integration: IntegrationConfig, options: ClientOptions
     auth: t.auth,
     timeoutMs: options.timeoutMs !== undefined ? Math.min(options.timeoutMs, t.timeoutMs) : t.timeoutMs,
     maxResponseBytes: t.maxResponseBytes,
-    limiter: limiterFor(t.rateLimit, options),
+    limiter: limiterFor(t.rateLimit, t.retry.maxTotalWaitMs, options),
     retry: options.maxAttempts !== undefined ? { ...t.retry, maxAttempts: options.maxAttempts } : t.retry,
     onRetry: (r) => {
       if (r.reason === 'HTTP 429') onRateLimit?.();
@@ -43,9 +43,10 @@ export function clientFor(integration: IntegrationConfig, options: ClientOptions
   });
 }
 
-function limiterFor(rateLimit: RateLimitConfig, options: ClientOptions): Limiter {
+/** `maxPauseMs` bounds every 429 pause as it bounds one request's waits, whatever the rate mode. */
+function limiterFor(rateLimit: RateLimitConfig, maxPauseMs: number, options: ClientOptions): Limiter {
   const mode = rateModeOf(rateLimit);
-  if (mode.kind === 'adaptive') return adaptiveLimiter({ maxConcurrent: mode.maxConcurrent, maxRate: mode.maxRate, memory: options.rateMemory });
+  if (mode.kind === 'adaptive') return adaptiveLimiter({ maxConcurrent: mode.maxConcurrent, maxRate: mode.maxRate, memory: options.rateMemory, maxPauseMs });
   return options.use === 'delivery' ? deliveryLimiter(mode.rateLimit) : targetLimiter(mode.rateLimit);
 }
 
@@ -79,9 +80,9 @@ function parseLearnedRate(text: string | undefined): LearnedRate | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { requestsPerSecond, ceiling, refused } = value as Record<string, unknown>;
+  const { requestsPerSecond, ceiling, refused, limitedAt } = value as Record<string, unknown>;
   const positive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
   if (!positive(requestsPerSecond)) return undefined;
   if (!positive(ceiling)) return { requestsPerSecond };
-  return positive(refused) ? { requestsPerSecond, ceiling, refused } : { requestsPerSecond, ceiling };
+  return { requestsPerSecond, ceiling, ...(positive(refused) ? { refused } : {}), ...(positive(limitedAt) ? { limitedAt } : {}) };
 }

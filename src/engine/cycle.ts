@@ -361,8 +361,10 @@ async function cycle(options: CycleOptions): Promise<CycleReport> {
     notifier?.clear(name, 'givenUp');
   }
   if (delivery.fatal) {
-    finish('failed', 1, operations, delivery.fatal);
-    throw new TargetUnavailableError(name, delivery.fatal);
+    // Nothing is lost: what failed or was not sent is planned again by the next cycle.
+    const message = `${delivery.fatal}; ${counts.failed} operations failed and ${counts.notStarted} were not sent, left for the next cycle`;
+    finish('failed', 1, operations, message);
+    throw new TargetUnavailableError(name, message);
   }
   store.setLastSourceUsers(name, sourceCount);
   // An approval is good for one cycle; a plan that no longer holds drops the held one.

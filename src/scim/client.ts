@@ -6,10 +6,10 @@ import { type PatchOperation } from './bodies.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
 import { InFlight, type Attempt } from './in-flight.js';
 import { filterValue, readAllPages, versionOf, type ListOptions, type ListResult, type ReadResource, type ScimResource } from './paging.js';
-import { backoffDelay, classify, mayHaveBeenApplied, parseRateLimitWait, type LostAnswerPolicy, type RetryPolicy } from './retry.js';
+import { backoffDelay, classify, mayHaveBeenApplied, parseRateLimitWait, RefusalStreak, type LostAnswerPolicy, type Refusal, type RetryPolicy } from './retry.js';
 
 export { filterValue, versionOf, type ReadResource, type ScimResource } from './paging.js';
-export { backoffDelay } from './retry.js';
+export { backoffDelay, type Refusal } from './retry.js';
 export { scimHttpOptions } from './http.js';
 
 export interface ScimClientOptions {
@@ -86,6 +86,7 @@ export class ScimClient {
   private readonly inFlight = new InFlight();
   private readonly maxResponseBytes: number;
   private pausedUntil = 0;
+  private readonly refusals: RefusalStreak;
   private oauthToken: { value: string; expiresAt: number } | undefined;
 
   constructor(options: ScimClientOptions) {
@@ -93,6 +94,12 @@ export class ScimClient {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.http = axios.create(scimHttpOptions(options.baseUrl, { maxResponseBytes: this.maxResponseBytes }));
     this.limiter = options.limiter ?? UNLIMITED;
+    this.refusals = new RefusalStreak(options.retry.maxRefusedMs ?? 60_000);
+  }
+
+  /** Set once the target refuses everything (`RefusalStreak`): from then on a 429 fails its request at once. */
+  get refusal(): Refusal | undefined {
+    return this.refusals.refusing;
   }
 
   /** The target's base URL, for messages (a URL with credentials in it is refused when the config loads). */
@@ -226,7 +233,8 @@ export class ScimClient {
       if (err.kind === 'rate-limited') {
         rateLimitWaits++;
         attempt--; // 429s are not failures (QUIRKS.md, "Throttling"), and were not applied
-        if (rateLimitWaits > maxWaits) throw Object.assign(err, { attempts: attempt });
+        // A target that refuses everything (a quota spent): more waits would only hold the lease.
+        if (rateLimitWaits > maxWaits || this.refusals.refusing) throw Object.assign(err, { attempts: attempt });
         const wait = err.retryAfterMs ?? backoffDelay(rateLimitWaits, policy, random) + 1000;
         if (waited + wait > maxTotalWait) throw Object.assign(err, { attempts: attempt });
         waited += wait;
@@ -272,6 +280,7 @@ export class ScimClient {
       const parsed = parseBody(res.data);
       const requestId = typeof res.headers['x-request-id'] === 'string' ? res.headers['x-request-id'] : undefined;
       if (res.status >= 200 && res.status < 300) {
+        this.refusals.answered();
         if (!parsed.ok) {
           throw new ScimHttpError({ kind: 'transient', status: res.status, method, path, detail: 'the target answered with a malformed JSON body', ...(requestId ? { requestId } : {}) });
         }
@@ -279,6 +288,8 @@ export class ScimClient {
         return { status: res.status, data: parsed.value as T, ...(etag !== undefined ? { etag } : {}) };
       }
       const retryAfter = parseRateLimitWait(res.headers);
+      if (res.status === 429) this.refusals.refused(Date.now(), retryAfter);
+      else this.refusals.answered();
       throw new ScimHttpError({
         kind: classify(res.status),
         status: res.status,

@@ -9,6 +9,11 @@ export interface RetryPolicy {
   maxTotalWaitMs?: number;
   /** 429 answers waited out per request before giving up; they do not count as attempts. @default 20 */
   maxRateLimitWaits?: number;
+  /**
+   * How long the target may answer every request with 429 before it is taken to
+   * refuse everything (a quota spent for the day): see `RefusalStreak`. @default 60000
+   */
+  maxRefusedMs?: number;
 }
 
 /**
@@ -85,4 +90,53 @@ export function parseRateLimitWait(headers: HeaderSource, now: number = Date.now
     if (ms !== undefined) return ms;
   }
   return undefined;
+}
+
+/** 429s in a row, across the target, before it may be taken to refuse everything. */
+export const MIN_REFUSALS = 10;
+
+/** A run of 429s with no other answer between: since when, how many, and until when the target asked to wait. */
+export interface Refusal {
+  /** When the first 429 of the run came (ms epoch). */
+  since: number;
+  count: number;
+  /** The latest time a 429 of the run asked to wait until (ms epoch). */
+  until: number;
+  /** The wait the last 429 asked for, when it said. */
+  lastWaitMs: number | undefined;
+}
+
+/**
+ * Tells a target that refuses every request (a quota spent for the day) from one
+ * that is busy: the target refuses everything once at least `MIN_REFUSALS` answers
+ * in a row were 429, with no other answer between, and the run covers `forMs`,
+ * from its first 429 to the latest time one of them asked to wait until. Any
+ * other answer (a success, a 404, a 500) ends the run: a target that answers some
+ * requests is busy, not closed. Network errors are not answers and change nothing.
+ * Times are the caller's (ms).
+ */
+export class RefusalStreak {
+  private run: Refusal | undefined;
+
+  constructor(private readonly forMs: number) {}
+
+  /** An answer other than 429. */
+  answered(): void {
+    this.run = undefined;
+  }
+
+  /** A 429 at `at`, asking to wait `waitMs` (when it said). */
+  refused(at: number, waitMs: number | undefined): void {
+    const until = at + (waitMs ?? 0);
+    if (this.run === undefined) this.run = { since: at, count: 0, until, lastWaitMs: waitMs };
+    this.run.count++;
+    this.run.until = Math.max(this.run.until, until, at);
+    this.run.lastWaitMs = waitMs;
+  }
+
+  /** The run, once it says the target refuses everything; undefined while it may be busy. */
+  get refusing(): Refusal | undefined {
+    const r = this.run;
+    return r !== undefined && r.count >= MIN_REFUSALS && r.until - r.since >= this.forMs ? { ...r } : undefined;
+  }
 }

@@ -7,7 +7,9 @@
  * the dev target), or, without one, answered by a small in-memory SCIM store of
  * its own (cheap enough for hundreds of requests a second). It counts what it
  * answered: GET /_bucket answers the counts, POST /_bucket/counts zeroes them and
- * fills the bucket, POST /_bucket/reset empties the store too.
+ * fills the bucket, POST /_bucket/reset empties the store too. A storm (`storm()`, or
+ * POST /_bucket/storm?ms=N) answers every request 429 with a wait of 1 s for its length,
+ * whatever the bucket holds, as a target whose quota is shared with a noisy neighbour does.
  *
  * Run as a process of its own: `node token-bucket-target.js <ratePerSecond>` prints its URL.
  */
@@ -48,6 +50,8 @@ export interface TokenBucketTarget {
   readonly counts: TokenBucketCounts;
   /** Zeroes the counts and fills the bucket (the target was idle). */
   reset(): void;
+  /** Every request answered 429 (wait 1 s) for `ms`, starting once `afterRequests` more have been let through. */
+  storm(options: { ms: number; afterRequests?: number }): void;
   stop(): Promise<void>;
 }
 
@@ -65,6 +69,16 @@ export async function startTokenBucketTarget(options: TokenBucketOptions): Promi
   let tokens = burst;
   let filledAt = performance.now();
   const counts: TokenBucketCounts = { answered: 0, succeeded: 0, limited: 0, limitedAt: [], firstAt: undefined, lastAt: undefined };
+  /** The storm to come (requests to let through first) or going on (until when, performance.now()). */
+  let storm: { ms: number; after: number; until?: number } | undefined;
+  const stormNow = (now: number): boolean => {
+    if (storm === undefined) return false;
+    if (storm.until === undefined && storm.after <= 0) storm.until = now + storm.ms;
+    if (storm.until === undefined) return false;
+    if (now < storm.until) return true;
+    storm = undefined;
+    return false;
+  };
   const reset = () => {
     Object.assign(counts, { answered: 0, succeeded: 0, limited: 0, limitedAt: [], firstAt: undefined, lastAt: undefined });
     tokens = burst;
@@ -106,6 +120,10 @@ export async function startTokenBucketTarget(options: TokenBucketOptions): Promi
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/_bucket') return res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(counts));
+    if (path === '/_bucket/storm') {
+      storm = { ms: Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0), after: 0 };
+      return res.writeHead(204).end();
+    }
     if (path === '/_bucket/counts' || path === '/_bucket/reset') {
       reset();
       if (path === '/_bucket/reset') store.clear();
@@ -116,7 +134,7 @@ export async function startTokenBucketTarget(options: TokenBucketOptions): Promi
     const now = performance.now();
     counts.firstAt ??= now;
     counts.lastAt = now;
-    const taken = take(now);
+    const taken = stormNow(now) ? ({ ok: false, waitSeconds: 1 } as const) : take(now);
     if (!taken.ok) {
       counts.limited++;
       counts.limitedAt.push(now);
@@ -126,6 +144,7 @@ export async function startTokenBucketTarget(options: TokenBucketOptions): Promi
       res.end(body);
       return;
     }
+    if (storm) storm.after--;
     counts.answered++;
     pass(req, res, (status) => {
       if (status >= 200 && status < 300) counts.succeeded++;
@@ -138,6 +157,9 @@ export async function startTokenBucketTarget(options: TokenBucketOptions): Promi
     url: `http://127.0.0.1:${port}${basePath}`,
     counts,
     reset,
+    storm: ({ ms, afterRequests = 0 }) => {
+      storm = { ms, after: afterRequests };
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

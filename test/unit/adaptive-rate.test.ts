@@ -87,7 +87,65 @@ describe('the adaptive rate', () => {
     const aimd = new AimdRate({}, { requestsPerSecond: 47.5, ceiling: 50 }, 0);
     run(aimd, 0, 60_000);
     expect(aimd.rate).toBeGreaterThan(55);
-    expect(aimd.learned.ceiling).toBeGreaterThanOrEqual(50);
+    // Kept: the rate reached 5 s ago, every rate since (higher) answered without a 429.
+    expect(aimd.learned.ceiling).toBeGreaterThan(52);
+  });
+
+  it('a storm (the first request after each pause refused again) pauses again and leaves the rate and the ceiling as they were', () => {
+    const aimd = new AimdRate({}, { requestsPerSecond: 95, ceiling: 100, refused: 105 }, 0);
+    let t = run(aimd, 0, 3000);
+    // The storm begins: one cut for the requests sent before it.
+    expect(aimd.throttled(t - 2, aimd.rate, t, t + 1000)).toBe(true);
+    const cut = aimd.rate;
+    const ceiling = aimd.learned.ceiling!;
+    t += 1000;
+    for (let i = 0; i < 15; i++) {
+      // Sent as the pause ends, refused again 2 ms later with another wait of 1 s.
+      aimd.sent(t);
+      expect(aimd.throttled(t, aimd.rate, t + 2, t + 1002)).toBe(false);
+      t += 1002;
+    }
+    expect(aimd.rate).toBe(cut);
+    expect(aimd.learned.ceiling).toBe(ceiling);
+    // Over: the rate climbs back to just under the ceiling.
+    run(aimd, t, 5000);
+    expect(aimd.rate).toBeGreaterThan(ceiling * 0.9);
+  });
+
+  it('a 429 with no pause before it, or on a later request after the pause, still cuts the rate', () => {
+    const aimd = new AimdRate({}, { requestsPerSecond: 95, ceiling: 100 }, 0);
+    const t = run(aimd, 0, 1000);
+    aimd.throttled(t - 2, aimd.rate, t, t); // no wait asked: no pause
+    const before = aimd.rate;
+    aimd.sent(t + 1);
+    expect(aimd.throttled(t + 1, before, t + 3, t + 1003)).toBe(true);
+    expect(aimd.rate).toBeLessThan(before);
+  });
+
+  it('forgets a ceiling no 429 has set for a day, and probes from the rate kept', () => {
+    const day = 86_400_000;
+    const aimd = new AimdRate({}, { requestsPerSecond: 2, ceiling: 2.1, refused: 2.1, limitedAt: 0 }, day + 1);
+    expect(aimd.limitFound).toBe(false);
+    expect(aimd.rate).toBe(2);
+    run(aimd, day + 1, 8000);
+    expect(aimd.rate).toBeGreaterThan(50);
+    const fresh = new AimdRate({}, { requestsPerSecond: 2, ceiling: 2.1, refused: 2.1, limitedAt: 0 }, day - 1);
+    expect(fresh.limitFound).toBe(true);
+  });
+
+  it('a ceiling learned too low climbs back by the time since its 429: the rate refused doubles every 30 min', () => {
+    const hours = 3_600_000;
+    // A storm once saved 5 requests/s for a target that takes far more; 3 h later the next cycle runs.
+    const aimd = new AimdRate({}, { requestsPerSecond: 4.75, ceiling: 5, refused: 5, limitedAt: 0 }, 3 * hours);
+    run(aimd, 3 * hours, 20_000);
+    expect(aimd.rate).toBeGreaterThan(50);
+    // Kept for the next cycle: the climb held without a 429, not only the old ceiling.
+    expect(aimd.learned.ceiling).toBeGreaterThan(40);
+    expect(aimd.learned.limitedAt).toBe(0);
+    // The same memory a minute old stays put: a limit found recently is trusted.
+    const recent = new AimdRate({}, { requestsPerSecond: 4.75, ceiling: 5, refused: 5, limitedAt: 0 }, 60_000);
+    run(recent, 60_000, 20_000);
+    expect(recent.rate).toBeLessThan(6);
   });
 
   it('never goes past maxRate nor under minRate', () => {

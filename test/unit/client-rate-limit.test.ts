@@ -2,7 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScimHttpError } from '../../src/errors.js';
 import { ScimClient } from '../../src/scim/client.js';
-import { parseRateLimitWait } from '../../src/scim/retry.js';
+import { MIN_REFUSALS, parseRateLimitWait, RefusalStreak } from '../../src/scim/retry.js';
 import { targetLimiter } from '../../src/delivery/rate.js';
 import { adaptiveLimiter, type LearnedRate } from '../../src/delivery/adaptive-rate.js';
 
@@ -121,4 +121,66 @@ describe('the adaptive limiter on a 429', () => {
     expect(saved.at(-1)).toEqual(limiter.learned);
     expect(saved.at(-1)?.ceiling).toBe(40);
   });
+});
+
+describe('RefusalStreak: a target that refuses everything, told from a busy one', () => {
+  it('refuses everything once MIN_REFUSALS 429s in a row cover the window, from the first to the end of the last wait asked', () => {
+    const streak = new RefusalStreak(60_000);
+    for (let i = 0; i < MIN_REFUSALS; i++) streak.refused(i * 1000, 1000);
+    // 10 refusals, 1 s apart: 10 s covered, not 60.
+    expect(streak.refusing).toBeUndefined();
+    for (let i = MIN_REFUSALS; i < 60; i++) streak.refused(i * 1000, 1000);
+    expect(streak.refusing).toMatchObject({ since: 0, count: 60, until: 60_000, lastWaitMs: 1000 });
+  });
+
+  it('is ended by any other answer: a target that answers some requests is busy', () => {
+    const streak = new RefusalStreak(10_000);
+    for (let i = 0; i < 100; i++) {
+      if (i % 30 === 29) streak.answered();
+      else streak.refused(i * 500, 1000);
+    }
+    expect(streak.refusing).toBeUndefined();
+  });
+
+  it('a wait asked far past the window counts, but only once enough 429s came in a row', () => {
+    const streak = new RefusalStreak(60_000);
+    streak.refused(0, 1e12);
+    expect(streak.refusing).toBeUndefined();
+    for (let i = 1; i < MIN_REFUSALS; i++) streak.refused(i, 1e12);
+    expect(streak.refusing?.count).toBe(MIN_REFUSALS);
+  });
+});
+
+describe('an absurd wait with an adaptive rate', () => {
+  const BASE = 'https://absurd.test/scim/v2';
+
+  beforeAll(() => nock.disableNetConnect());
+  afterEach(() => nock.cleanAll());
+
+  it.each([
+    { header: 'Retry-After', value: '1000000000' },
+    { header: 'Retry-After', value: 'Fri, 31 Dec 9999 23:59:59 GMT' },
+    { header: 'X-Retry-After', value: 'Fri, 31 Dec 9999 23:59:59 GMT' },
+  ])('$header: $value fails its request at once and pauses nothing: the next request goes', async ({ header, value }) => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const limiter = adaptiveLimiter({ maxConcurrent: 4, maxPauseMs: 300_000, memory: { load: () => ({ requestsPerSecond: 40 }), save: () => undefined } });
+    const c = new ScimClient({ baseUrl: BASE, auth: { type: 'bearer', token: 'tok' }, timeoutMs: 2000, limiter, retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, maxTotalWaitMs: 300_000 } });
+    nock('https://absurd.test').get('/scim/v2/Users/1').reply(429, { status: '429' }, { [header]: value });
+    nock('https://absurd.test').get('/scim/v2/Users/2').reply(200, { id: '2' });
+    try {
+      const started = Date.now();
+      const err = await c.request('GET', '/Users/1').catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'rate-limited', status: 429 });
+      expect((await c.request('GET', '/Users/2')).data).toEqual({ id: '2' });
+      await c.close();
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(limiter.rate).toBe(40);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }, 10_000);
 });
