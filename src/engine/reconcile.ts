@@ -354,6 +354,5 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
   return { corrected, adopted };
 }
 
-export { rebuildState, type RebuildResult } from './rebuild.js';
 export type { ManagedPaths } from '../core/target-schema.js';
 export type { StrayMember } from '../core/stray-members.js';
