@@ -11,7 +11,7 @@ import { AccountIndex, matchKeys } from '../core/matching.js';
 import type { DesiredUser, StateUser } from '../core/records.js';
 import type { ScimResource } from '../scim/client.js';
 import { integrationHashes } from './integration-hashes.js';
-import { currentValues, statusOf, type DesiredState, type TargetInventory } from './reconcile.js';
+import { stateValuesOf, statusOf, type DesiredState, type TargetInventory } from './reconcile.js';
 
 export interface RebuildResult {
   users: number;
@@ -104,7 +104,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
     store.putIntegration({ name, ...integrationHashes(integration, store.fingerprintKey()) });
     for (const { sourceId, resource, attrs } of links.values()) {
       const status = statusOf(resource);
-      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: currentValues(resource, attrs, sourceOfTarget, desired.managed) });
+      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: stateValuesOf(resource, attrs, sourceOfTarget, desired.managed) });
       result.users++;
       if (status === 'inactive') result.inactive++;
     }
