@@ -1,21 +1,10 @@
 import type { ScimAttrs } from '../core/attributes.js';
-import type { DesiredUser, ObjectStatus, StateGroup, StateUser } from '../core/records.js';
+import type { DesiredUser, GroupRecord, MemberChange, ObjectStatus, StateGroup, StateUser } from '../core/records.js';
 import type { DeliveryStore } from './ports.js';
 
 /** A group as the delivery tracks it during a cycle: its member set as pushed so far. */
-export interface GroupRecord {
-  sourceId: string;
-  targetId: string | null;
-  status: ObjectStatus;
-  displayName: string;
+export interface TrackedGroup extends GroupRecord {
   members: Set<string>;
-}
-
-export interface MemberChange {
-  add?: readonly string[];
-  remove?: readonly string[];
-  /** The whole member set (a create, an adoption, a read-back). */
-  members?: readonly string[];
 }
 
 /**
@@ -27,7 +16,7 @@ export class TargetState {
   private readonly targetIds = new Map<string, string>();
   private readonly users = new Map<string, StateUser>();
   private readonly desired = new Map<string, DesiredUser>();
-  readonly groups = new Map<string, GroupRecord>();
+  readonly groups = new Map<string, TrackedGroup>();
 
   constructor(
     private readonly store: DeliveryStore,
@@ -74,7 +63,7 @@ export class TargetState {
     for (const g of this.groups.values()) g.members.delete(userId);
   }
 
-  saveGroup(sourceId: string, record: Omit<GroupRecord, 'sourceId' | 'members'>, change: MemberChange): void {
+  saveGroup(sourceId: string, record: Omit<GroupRecord, 'sourceId'>, change: MemberChange): void {
     this.store.saveGroup(this.integration, { sourceId, ...record }, change);
     const existing = this.groups.get(sourceId);
     const members = change.members ? new Set(change.members) : new Set(existing?.members ?? []);

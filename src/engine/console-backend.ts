@@ -125,9 +125,9 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     return { events: page, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
   };
 
-  const plan = async (name: string): Promise<C.PlanPreview> => {
+  const plan = async (name: string): Promise<C.PlanSummary> => {
     const integration = integrationOf(name);
-    const preview: C.PlanPreview = { integration: name, total: 0, groups: [], hold: null, error: null };
+    const preview: C.PlanSummary = { integration: name, total: 0, groups: [], hold: null, error: null };
     let operations: Operation[];
     try {
       const report = await runCycle({ integration, store, logger, dryRun: true });

@@ -20,7 +20,7 @@ import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
 
 /** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent), and how to compare it. */
-export interface DesiredState {
+export interface DesiredWithSchema {
   users: DesiredUser[];
   groups: DesiredGroup[];
   sourceUsers: number;
@@ -44,7 +44,7 @@ export async function loadDesired(
   integration: IntegrationConfig,
   profile: ResolvedProfile,
   options: { store?: StateStore; source?: SourceConnector; logger?: Logger; schema?: TargetSchema } = {},
-): Promise<DesiredState> {
+): Promise<DesiredWithSchema> {
   const read = await (options.source ?? createSource(integration)).snapshot();
   const protect = protectRule(integration.protect);
   const store = options.store;
@@ -184,7 +184,7 @@ export interface ReconcileInput {
   integration: IntegrationConfig;
   state: StateUser[];
   groupState: StateGroup[];
-  desired: DesiredState;
+  desired: DesiredWithSchema;
   target: TargetInventory;
   matching: readonly string[];
 }

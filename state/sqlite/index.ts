@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { StateGroup, StateUser } from '../../src/core/records.js';
 import type { EventRecord, NewEvent } from '../../src/events/types.js';
 import type {
-  CycleCounts,
+  RecordedCounts,
   CycleOutcome,
   CycleEvents,
   CycleRecord,
@@ -204,7 +204,7 @@ export class SqliteStateStore implements StateStore {
   startCycle(id: string, integration: string, dryRun: boolean, now?: Date): void {
     this.cycles.startCycle(id, integration, dryRun, now);
   }
-  finishCycle(id: string, outcome: CycleOutcome, counts: CycleCounts, now?: Date): void {
+  finishCycle(id: string, outcome: CycleOutcome, counts: RecordedCounts, now?: Date): void {
     this.cycles.finishCycle(id, outcome, counts, now);
   }
   lastCycle(integration: string): CycleRecord | undefined {
