@@ -4,14 +4,14 @@
  * runs the contract suite in test/contract/state-store.contract.ts.
  */
 import type { ScimAttrs } from '../src/core/attributes.js';
-import type { GroupRecord, MemberChange, ObjectStatus, StateGroup, StateUser } from '../src/core/records.js';
+import type { SavedGroup, MemberChange, ObjectStatus, StateGroup, StateUser } from '../src/core/records.js';
 import type { EventRecord, NewEvent } from '../src/events/types.js';
 import type { EventQuery, EventsPageQuery, EventSubject, NotifyMemoryStore, PrunedEvents, PruneEvents, SinkPositionStore } from './event-queries.js';
 import type { TargetFactStore } from './facts.js';
 
 export type * from './event-queries.js';
 export type { TargetFact, TargetFactStore } from './facts.js';
-export type { GroupRecord, MemberChange } from '../src/core/records.js';
+export type { SavedGroup, MemberChange } from '../src/core/records.js';
 
 /** A cycle's counters as recorded, by name: what the delivery's CycleCounts held when the cycle ended. */
 export interface RecordedCounts {
@@ -170,7 +170,7 @@ export interface StateStore {
   /** Every group with its member digest; the members are read when first looked at. */
   loadGroups(integration: string): StateGroup[];
   /** Records a group and a change of its members together; the member digest follows each member added or removed. */
-  saveGroup(integration: string, group: GroupRecord, change?: MemberChange, now?: Date): void;
+  saveGroup(integration: string, group: SavedGroup, change?: MemberChange, now?: Date): void;
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
   dropMemberships(integration: string, userId: string): void;
   /** Group memberships last pushed, for the shrink guard. */

@@ -74,8 +74,8 @@ export interface StateGroup {
   readonly membersDigest?: number | undefined;
 }
 
-/** A group as it is recorded (saveGroup); its members go in a MemberChange. */
-export interface GroupRecord {
+/** A group as it is saved (saveGroup); its members go in a MemberChange. */
+export interface SavedGroup {
   sourceId: string;
   targetId: string | null;
   status: ObjectStatus;

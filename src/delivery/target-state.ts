@@ -1,9 +1,9 @@
 import type { ScimAttrs } from '../core/attributes.js';
-import type { DesiredUser, GroupRecord, MemberChange, ObjectStatus, StateGroup, StateUser } from '../core/records.js';
+import type { DesiredUser, MemberChange, ObjectStatus, SavedGroup, StateGroup, StateUser } from '../core/records.js';
 import type { DeliveryStore } from './ports.js';
 
 /** A group as the delivery tracks it during a cycle: its member set as pushed so far. */
-export interface TrackedGroup extends GroupRecord {
+export interface GroupRecord extends SavedGroup {
   members: Set<string>;
 }
 
@@ -16,7 +16,7 @@ export class TargetState {
   private readonly targetIds = new Map<string, string>();
   private readonly users = new Map<string, StateUser>();
   private readonly desired = new Map<string, DesiredUser>();
-  readonly groups = new Map<string, TrackedGroup>();
+  readonly groups = new Map<string, GroupRecord>();
 
   constructor(
     private readonly store: DeliveryStore,
@@ -63,7 +63,7 @@ export class TargetState {
     for (const g of this.groups.values()) g.members.delete(userId);
   }
 
-  saveGroup(sourceId: string, record: Omit<GroupRecord, 'sourceId'>, change: MemberChange): void {
+  saveGroup(sourceId: string, record: Omit<GroupRecord, 'sourceId' | 'members'>, change: MemberChange): void {
     this.store.saveGroup(this.integration, { sourceId, ...record }, change);
     const existing = this.groups.get(sourceId);
     const members = change.members ? new Set(change.members) : new Set(existing?.members ?? []);

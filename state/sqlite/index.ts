@@ -16,7 +16,7 @@ import type {
   EventQuery,
   EventsPageQuery,
   EventSubject,
-  GroupRecord,
+  SavedGroup,
   HeldPlan,
   InflightEntry,
   InflightOperation,
@@ -117,7 +117,7 @@ export class SqliteStateStore implements StateStore {
   loadGroups(integration: string): StateGroup[] {
     return this.objects.loadGroups(integration);
   }
-  saveGroup(integration: string, group: GroupRecord, change?: MemberChange, now?: Date): void {
+  saveGroup(integration: string, group: SavedGroup, change?: MemberChange, now?: Date): void {
     this.objects.saveGroup(integration, group, change, now);
   }
   dropMemberships(integration: string, userId: string): void {
