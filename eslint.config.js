@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { layeringConfigs } from './eslint/boundaries.js';
 import { TEMPORARY_EXCEPTIONS } from './eslint/layers.js';
+import { cycleConfigs } from './eslint/cycles.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
@@ -22,4 +23,6 @@ export default tseslint.config(
   },
   // The layering of DESIGN.md: allowed edges and temporary exceptions are named in eslint/layers.js.
   ...layeringConfigs({ exceptions: TEMPORARY_EXCEPTIONS }),
+  // No import circles: a module that needs its importer is two concepts, or one in two files.
+  ...cycleConfigs(),
 );

@@ -1,7 +1,7 @@
 import type { AuthConfig } from '../src/config/schema.js';
 import { ScimHttpError, SourceError } from '../src/errors.js';
 import type { SnapshotResult } from '../src/core/records.js';
-import { ENTERPRISE_USER_SCHEMA } from '../src/core/attributes.js';
+import { ENTERPRISE_USER_SCHEMA } from '../src/core/paths.js';
 import { ScimClient, type ResourceType } from '../src/scim/client.js';
 import type { SourceConnector } from './source.js';
 import { rowsOf, validateRows } from './validate.js';

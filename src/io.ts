@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream';
+
 /** Where a command writes: injectable so tests can run the CLI and the daemon in-process. */
 export interface Io {
   out: (line: string) => void;
@@ -16,3 +18,18 @@ export const processIo: Io = {
   env: process.env,
   handleSignals: true,
 };
+
+/** Resolves when `out` drains, closes or fails (the caller's own error listener tells which), and leaves no listener behind. */
+export function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
+}

@@ -4,15 +4,17 @@
  * runs the contract suite in test/contract/state-store.contract.ts.
  */
 import type { ScimAttrs } from '../src/core/attributes.js';
-import type { ObjectStatus, StateGroup, StateUser } from '../src/core/records.js';
+import type { SavedGroup, MemberChange, ObjectStatus, StateGroup, StateUser } from '../src/core/records.js';
 import type { EventRecord, NewEvent } from '../src/events/types.js';
 import type { EventQuery, EventsPageQuery, EventSubject, NotifyMemoryStore, PrunedEvents, PruneEvents, SinkPositionStore } from './event-queries.js';
 import type { TargetFactStore } from './facts.js';
 
 export type * from './event-queries.js';
 export type { TargetFact, TargetFactStore } from './facts.js';
+export type { SavedGroup, MemberChange } from '../src/core/records.js';
 
-export interface CycleCounts {
+/** A cycle's counters as recorded, by name: what the delivery's CycleCounts held when the cycle ended. */
+export interface RecordedCounts {
   [counter: string]: number;
 }
 
@@ -85,21 +87,6 @@ export interface InflightEntry {
   sourceId: string;
   cycleId: string;
   startedAt: string;
-}
-
-/** A group as it is recorded (saveGroup); its members go in a MemberChange. */
-export interface GroupRecord {
-  sourceId: string;
-  targetId: string | null;
-  status: ObjectStatus;
-  displayName: string;
-}
-
-/** A change of a group's members: `members` replaces the whole set, `add`/`remove` adjust it otherwise. */
-export interface MemberChange {
-  add?: readonly string[];
-  remove?: readonly string[];
-  members?: readonly string[];
 }
 
 /** The userName and displayName last pushed for a user (loadUserNames). */
@@ -183,7 +170,7 @@ export interface StateStore {
   /** Every group with its member digest; the members are read when first looked at. */
   loadGroups(integration: string): StateGroup[];
   /** Records a group and a change of its members together; the member digest follows each member added or removed. */
-  saveGroup(integration: string, group: GroupRecord, change?: MemberChange, now?: Date): void;
+  saveGroup(integration: string, group: SavedGroup, change?: MemberChange, now?: Date): void;
   /** Forgets a user's memberships (its account was deleted or replaced in the target). */
   dropMemberships(integration: string, userId: string): void;
   /** Group memberships last pushed, for the shrink guard. */
@@ -245,7 +232,7 @@ export interface StateStore {
   /** Records a cycle's start. */
   startCycle(id: string, integration: string, dryRun: boolean, now?: Date): void;
   /** Records a cycle's end, outcome and counts. */
-  finishCycle(id: string, outcome: CycleOutcome, counts: CycleCounts, now?: Date): void;
+  finishCycle(id: string, outcome: CycleOutcome, counts: RecordedCounts, now?: Date): void;
   /** The last cycle that was not a dry run. */
   lastCycle(integration: string): CycleRecord | undefined;
   /** The latest cycles that were not dry runs, newest first, at most `limit`. */

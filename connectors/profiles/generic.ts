@@ -1,4 +1,4 @@
-import { ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
+import { ENTERPRISE_USER_SCHEMA } from '../../src/core/paths.js';
 import type { MappingSpec } from '../../src/core/map.js';
 import type { GroupBehaviour, TargetProfile } from './profile.js';
 

@@ -11,7 +11,7 @@ import {
 } from '../engine/queries/events-listing.js';
 import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../redact.js';
-import { processIo, type Io } from '../io.js';
+import { drained, processIo, type Io } from '../io.js';
 
 export interface EventsOptions {
   config?: string;
@@ -96,18 +96,6 @@ class Output {
     await (ok ? new Promise<void>((resolve) => setImmediate(resolve)) : drained(this.out));
     if (this.failure) throw this.failure;
   }
-}
-
-function drained(out: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
 }
 
 /** Rows seen before the table's column widths are set; later rows are padded to them. */

@@ -7,8 +7,8 @@ import { escapeControl } from '../redact.js';
 import { processIo, type Io } from '../io.js';
 import type { ApproveOptions } from './approve.js';
 import type { EventsOptions } from './events.js';
-import type { PlanOptions } from './plan.js';
-import type { ReconcileOptions, RebuildOptions } from './reconcile.js';
+import type { PlanCommandOptions } from './plan.js';
+import type { ReconcileOptions, RebuildCommandOptions } from './reconcile.js';
 import type { PurgeOptions, ShowOptions } from './state.js';
 import type { StatusOptions } from './status.js';
 import type { SyncOptions } from './sync.js';
@@ -81,7 +81,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-i, --integration <name>', 'only this integration')
     .option('--json', 'one JSON operation per line')
     .option('--user <id>', 'one source user: its attributes, its SCIM resource and its operations')
-    .action(async (o: PlanOptions) => {
+    .action(async (o: PlanCommandOptions) => {
       exit = await (await verbs.plan()).planCommand(o, io);
     });
 
@@ -127,7 +127,7 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .option('-c, --config <file>', 'config file')
     .option('--json', 'the result as one JSON object')
     .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
-    .action(async (name: string, o: RebuildOptions) => {
+    .action(async (name: string, o: RebuildCommandOptions) => {
       exit = await (await verbs.reconcile()).rebuildCommand(name, o, io);
     });
   state

@@ -5,7 +5,7 @@ import { commandConfig, selectIntegrations, type Io } from './context.js';
 import { table } from './format.js';
 
 
-export interface PlanOptions {
+export interface PlanCommandOptions {
   config?: string;
   integration?: string;
   json?: boolean;
@@ -53,7 +53,7 @@ function printPlan(p: PlanPreview, json: boolean, io: Io): void {
 }
 
 /** `scimsync plan`: what the next cycle would send, without sending it. */
-export async function planCommand(options: PlanOptions, io: Io): Promise<ExitCode> {
+export async function planCommand(options: PlanCommandOptions, io: Io): Promise<ExitCode> {
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
   const integrations = selectIntegrations(config, options.integration);
   let exit: ExitCode = 0;

@@ -98,7 +98,7 @@ export async function reconcileCommand(options: ReconcileOptions, io: Io): Promi
   });
 }
 
-export interface RebuildOptions {
+export interface RebuildCommandOptions {
   config?: string;
   json?: boolean;
   /** How long to wait for another scimsync process running the integration. */
@@ -106,7 +106,7 @@ export interface RebuildOptions {
 }
 
 /** `scimsync state rebuild NAME`: state from the target and the source, with reads only. */
-export async function rebuildCommand(name: string, options: RebuildOptions, io: Io): Promise<ExitCode> {
+export async function rebuildCommand(name: string, options: RebuildCommandOptions, io: Io): Promise<ExitCode> {
   const waitMs = parseWait(options.wait);
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
   const [integration] = selectIntegrations(config, name);

@@ -1,5 +1,5 @@
 import { purgeRemovedIntegration } from '../engine/commands/purge.js';
-import { findStoredObjects, showValue, type StoredObject } from '../engine/queries/state-inspection.js';
+import { findStoredObjects, valueJson, type StoredObject } from '../engine/queries/state-inspection.js';
 import { UsageError, type ExitCode } from '../errors.js';
 import { commandConfig, type Io } from './context.js';
 
@@ -32,7 +32,7 @@ function print(o: StoredObject, io: Io): void {
   io.out(`  first:     ${o.createdAt}`);
   io.out(`  changed:   ${o.updatedAt}`);
   io.out(o.kind === 'user' ? '  last pushed:' : '  attributes:');
-  for (const [path, v] of Object.entries(o.attrs)) io.out(`    ${path}: ${showValue(v)}`);
+  for (const [path, v] of Object.entries(o.attrs)) io.out(`    ${path}: ${valueJson(v)}`);
   if (o.groups) io.out(`  groups (${o.groups.length}): ${o.groups.join(', ') || '-'}`);
   if (o.members) {
     const shown = o.members.slice(0, 50);

@@ -1,23 +1,15 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DAY_MS, parseDuration } from '../core/duration.js';
 import { ConfigError } from '../errors.js';
 
 /** Where the daemon and `scimsync console` listen when `http.listen` is not set. */
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
 
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `12h`, `30m`, `7d` in milliseconds; undefined when it is not such a duration. */
-export function durationMs(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
-}
-
 const sessionTtl = z.string().superRefine((text, ctx) => {
-  const ms = durationMs(text);
+  const ms = parseDuration(text);
   if (ms === undefined) ctx.addIssue({ code: 'custom', message: `expected a duration such as 12h, 30m or 7d, got ${JSON.stringify(text)}` });
-  else if (ms < 60_000 || ms > 30 * UNIT_MS.d) ctx.addIssue({ code: 'custom', message: `expected a duration from 1m to 30d, got ${text}` });
+  else if (ms < 60_000 || ms > 30 * DAY_MS) ctx.addIssue({ code: 'custom', message: `expected a duration from 1m to 30d, got ${text}` });
 });
 
 const roleSchema = z.enum(['viewer', 'admin']);

@@ -1,4 +1,5 @@
 import { SCOPE_OPERATORS } from '../core/scope.js';
+import { DAY_MS, parseDuration } from '../core/duration.js';
 import { z } from 'zod';
 import { forwardSchema } from '../events/forward/config.js';
 import { notifySchema } from '../events/notify/config.js';
@@ -36,18 +37,14 @@ function bounded(bounds: Bounds, shape: { fraction?: true } = {}) {
 const milliseconds = (min: number, max = 3_600_000) =>
   bounded({ min, max, unit: 'milliseconds', ...(max === 3_600_000 ? { note: '(1 hour)' } : {}) });
 
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 /** `40m`, `30s`, `1h`: from 100ms (a busy test daemon) to 30d. */
 const duration = z.string().superRefine((text, ctx) => {
-  const m = DURATION.exec(text);
-  if (!m) {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: 'expected a duration such as 40m, 30s or 1h' });
     return;
   }
-  const ms = Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
-  if (ms < 100 || ms > 30 * DURATION_MS.d) ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 30d, got ${text}` });
+  if (ms < 100 || ms > 30 * DAY_MS) ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 30d, got ${text}` });
 });
 
 /** `URL.parse` is Node 22's. */

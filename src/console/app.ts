@@ -7,7 +7,8 @@ import { mountApi } from './api.js';
 import { mountAssets } from './assets.js';
 import { allows, Authenticator, CSRF_FIELD, CSRF_HEADER, LoginThrottle, SESSION_COOKIE, SessionStore, sameSecret, type Session } from './auth.js';
 import { ConsoleActionError, type Actor, type ConsoleBackend, type Role } from '../engine/console-api.js';
-import { durationMs, isLoopback, parseListen, type HttpConfig } from '../config/http.js';
+import { isLoopback, parseListen, type HttpConfig } from '../config/http.js';
+import { parseDuration } from '../engine/durations.js';
 import type { ConsoleEnv } from './env.js';
 import { errorPage } from './pages/login.js';
 import { mountPages } from './page-routes.js';
@@ -50,7 +51,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
   const { backend, http } = options;
   const now = options.now ?? Date.now;
   const authenticator = new Authenticator(http.auth);
-  const sessions = new SessionStore({ ttlMs: durationMs(http.auth?.sessionTtl ?? '12h') ?? 12 * 3_600_000, now });
+  const sessions = new SessionStore({ ttlMs: parseDuration(http.auth?.sessionTtl ?? '12h') ?? 12 * 3_600_000, now });
   const throttle = new LoginThrottle(now);
   const loopbackOnly = isLoopback(parseListen(http.listen).host);
   const loopbackRole = options.loopbackRole ?? 'admin';

@@ -1,6 +1,6 @@
 import { EVENT_RESULTS, EVENT_TYPES } from '../events/types.js';
 import type { EventResultName, EventsQuery } from '../engine/console-api.js';
-import { durationMs } from '../config/http.js';
+import { parseDuration } from '../engine/durations.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -22,7 +22,7 @@ export type ParsedFilters = { ok: true; query: EventsQuery } | { ok: false; erro
 
 /** `1h`, `7d` ago, or an ISO date, as an ISO time. */
 function toTime(name: string, text: string, now: number): string | { error: string } {
-  const ms = durationMs(text) ?? (/^\d+ms$/.test(text) ? Number(text.slice(0, -2)) : undefined);
+  const ms = parseDuration(text);
   if (ms !== undefined) return new Date(now - ms).toISOString();
   const t = Date.parse(text);
   if (Number.isNaN(t)) return { error: `${name} ${text}: expected a duration (30m, 2h, 7d) or an ISO date` };

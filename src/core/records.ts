@@ -74,6 +74,22 @@ export interface StateGroup {
   readonly membersDigest?: number | undefined;
 }
 
+/** A group as it is saved (saveGroup); its members go in a MemberChange. */
+export interface SavedGroup {
+  sourceId: string;
+  targetId: string | null;
+  status: ObjectStatus;
+  displayName: string;
+}
+
+/** A change of a group's members: `members` replaces the whole set, `add`/`remove` adjust it otherwise. */
+export interface MemberChange {
+  add?: readonly string[];
+  remove?: readonly string[];
+  /** The whole member set (a create, an adoption, a read-back). */
+  members?: readonly string[];
+}
+
 /** A resource as the target answered it: its id and whatever attributes it carries. */
 export interface TargetResource {
   id: string;

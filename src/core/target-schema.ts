@@ -1,4 +1,4 @@
-import { CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, parsePath } from './attributes.js';
+import { CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, parsePath } from './paths.js';
 
 /** RFC 7643 §4.1 User attributes: simple ones, complex ones with their sub-attributes, multi-valued ones with theirs. */
 const CORE_SIMPLE = new Set(['userName', 'displayName', 'nickName', 'profileUrl', 'title', 'userType', 'preferredLanguage', 'locale', 'timezone', 'active', 'externalId']);
@@ -97,7 +97,7 @@ const COMMON: Readonly<Record<string, AttributeFacts>> = {
 /** RFC 7643 §8.7.1 where it departs from the defaults of §7. */
 let rfcUser: Readonly<Record<string, AttributeFacts>> | undefined;
 
-/** Built on first use: attributes.ts and this module import each other. */
+/** Built on first use. */
 function rfcUserFacts(): Readonly<Record<string, AttributeFacts>> {
   if (rfcUser) return rfcUser;
   const out: Record<string, AttributeFacts> = {};

@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { PATCH_OP_SCHEMA } from '../core/attributes.js';
+import { PATCH_OP_SCHEMA } from '../core/paths.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import type { PatchOperation } from '../scim/bodies.js';
 import {

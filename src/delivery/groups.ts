@@ -1,6 +1,6 @@
 import { resourceMatches } from '../core/matching.js';
 import type { GroupChange, GroupOperation } from '../core/operations.js';
-import { CORE_GROUP_SCHEMA } from '../core/attributes.js';
+import { CORE_GROUP_SCHEMA } from '../core/paths.js';
 import type { TargetResource } from '../core/records.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import type { PatchOperation } from '../scim/bodies.js';

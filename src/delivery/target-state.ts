@@ -1,21 +1,10 @@
 import type { ScimAttrs } from '../core/attributes.js';
-import type { DesiredUser, ObjectStatus, StateGroup, StateUser } from '../core/records.js';
+import type { DesiredUser, MemberChange, ObjectStatus, SavedGroup, StateGroup, StateUser } from '../core/records.js';
 import type { DeliveryStore } from './ports.js';
 
 /** A group as the delivery tracks it during a cycle: its member set as pushed so far. */
-export interface GroupRecord {
-  sourceId: string;
-  targetId: string | null;
-  status: ObjectStatus;
-  displayName: string;
+export interface GroupRecord extends SavedGroup {
   members: Set<string>;
-}
-
-export interface MemberChange {
-  add?: readonly string[];
-  remove?: readonly string[];
-  /** The whole member set (a create, an adoption, a read-back). */
-  members?: readonly string[];
 }
 
 /**

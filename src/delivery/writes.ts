@@ -1,6 +1,5 @@
 import type { PatchOperation } from '../scim/bodies.js';
 import type { RequestOptions, ResourceType, ScimClient, ScimResource } from '../scim/client.js';
-import type { DeliveryContext } from './context.js';
 
 /** What a create may tell the Bulk writer: the source user it is, so a group created in the same request can name it. */
 export interface CreateOptions {
@@ -67,6 +66,6 @@ class SingleWrites implements TargetWrites {
 }
 
 /** Where a delivery's writes go: the Bulk writer when the target takes Bulk requests, else one request each. */
-export function writesOf(ctx: DeliveryContext): TargetWrites {
+export function writesOf(ctx: { client: ScimClient; writes?: TargetWrites | undefined }): TargetWrites {
   return (ctx.writes ??= new SingleWrites(ctx.client));
 }

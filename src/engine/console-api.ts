@@ -52,7 +52,7 @@ export interface CycleSummary {
   counts: Record<string, number>;
 }
 
-export interface ObjectCounts {
+export interface ObjectTotals {
   usersActive: number;
   usersInactive: number;
   groups: number;
@@ -64,7 +64,7 @@ export interface IntegrationOverview {
   lastCycle: CycleSummary | null;
   /** When the daemon runs it next (ISO); null when unknown. */
   nextCycle: string | null;
-  objects: ObjectCounts;
+  objects: ObjectTotals;
   escrow: { size: number; givenUp: number };
 }
 
@@ -131,7 +131,7 @@ export interface PreviewOperation {
   note: string;
 }
 
-export interface PlanPreview {
+export interface PlanSummary {
   integration: string;
   total: number;
   groups: { kind: string; count: number; operations: PreviewOperation[] }[];
@@ -269,7 +269,7 @@ export interface ConsoleBackend {
   integration(name: string, options: { historyCycles: number }): Promise<IntegrationDetail | undefined>;
   progress(name: string): Promise<CycleProgress | null>;
   history(name: string, cycles: number): Promise<CyclePoint[]>;
-  plan(name: string): Promise<PlanPreview>;
+  plan(name: string): Promise<PlanSummary>;
   events(query: EventsQuery): Promise<EventPage>;
   event(id: number): Promise<EventItem | undefined>;
   user(integration: string, sourceId: string): Promise<UserView | undefined>;

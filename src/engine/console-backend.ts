@@ -4,7 +4,8 @@ import type { SourceConnector } from '../../connectors/source.js';
 import { openStateStore, type CycleRecord, type StateStore } from '../../state/index.js';
 import type * as C from './console-api.js';
 import { ConsoleActionError, type ConsoleBackend, type ProgressFeed } from './console-api.js';
-import { byKind, cyclePointOf, previewOf, showValue, stateOf, summaryOf } from './console-views.js';
+import { byKind, cyclePointOf, previewOf, stateOf, summaryOf } from './console-views.js';
+import { valueText } from './queries/describe.js';
 import { provisionSteps } from './provision-steps.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import type { Operation } from '../core/operations.js';
@@ -124,9 +125,9 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     return { events: page, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
   };
 
-  const plan = async (name: string): Promise<C.PlanPreview> => {
+  const plan = async (name: string): Promise<C.PlanSummary> => {
     const integration = integrationOf(name);
-    const preview: C.PlanPreview = { integration: name, total: 0, groups: [], hold: null, error: null };
+    const preview: C.PlanSummary = { integration: name, total: 0, groups: [], hold: null, error: null };
     let operations: Operation[];
     try {
       const report = await runCycle({ integration, store, logger, dryRun: true });
@@ -169,7 +170,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     const record = store.findObjects(name, sourceId).find((o) => o.kind === 'user' && o.sourceId === sourceId);
     if (record) {
       const attrs: Record<string, string> = {};
-      for (const [k, v] of Object.entries(record.attrs)) attrs[k] = showValue(v) ?? '';
+      for (const [k, v] of Object.entries(record.attrs)) attrs[k] = valueText(v) ?? '';
       view.state = { targetId: record.targetId, status: record.status, attrs, createdAt: record.createdAt, updatedAt: record.updatedAt };
       const names = new Map(store.loadGroups(name).map((g) => [g.sourceId, g.displayName]));
       view.groups = (record.groups ?? []).map((g) => ({ sourceId: g, displayName: names.get(g) ?? g }));

@@ -1,17 +1,16 @@
-import { isUserRef, type AttrValue, type ScimAttrs } from '../core/attributes.js';
+import type { ScimAttrs } from '../core/attributes.js';
 import type { Operation } from '../core/operations.js';
+import { valueText } from './queries/describe.js';
 import type { AttributeChange, CyclePoint, CycleProgress, CycleSummary, IntegrationState, PreviewOperation } from './console-api.js';
 
-/** A value as the console shows it; a reference to another user as `<user ID>`. */
-export const showValue = (v: AttrValue | undefined): string | null => (v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v));
 
 const sample = (ids: readonly string[]) => `${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`;
 
 /** One operation as the plan preview shows it: what it changes, old → new. */
 export function previewOf(op: Operation, pushed: ScimAttrs): PreviewOperation {
   const changes = (set: ScimAttrs, remove: readonly string[]): AttributeChange[] => [
-    ...Object.entries(set).map(([path, v]) => ({ path, old: showValue(pushed[path]), new: showValue(v) })),
-    ...remove.map((path) => ({ path, old: showValue(pushed[path]), new: null })),
+    ...Object.entries(set).map(([path, v]) => ({ path, old: valueText(pushed[path]), new: valueText(v) })),
+    ...remove.map((path) => ({ path, old: valueText(pushed[path]), new: null })),
   ];
   const userName = String(pushed.userName ?? '');
   const why = (reason: 'inactive' | 'removed') => (reason === 'removed' ? 'removed from the source (or out of scope)' : 'inactive in the source');

@@ -11,7 +11,7 @@ import { AccountIndex, matchKeys } from '../core/matching.js';
 import type { DesiredUser, StateUser } from '../core/records.js';
 import type { ScimResource } from '../scim/client.js';
 import { integrationHashes } from './integration-hashes.js';
-import { currentValues, statusOf, type DesiredState, type TargetInventory } from './reconcile.js';
+import { stateValuesOf, statusOf, type DesiredWithSchema, type TargetInventory } from './reconcile.js';
 
 export interface RebuildResult {
   users: number;
@@ -46,7 +46,7 @@ interface Link {
  * group of its displayName, with the members the target lists. A link state held
  * before is kept where matching finds nothing and the account is still there.
  */
-export function rebuildState(store: StateStore, integration: IntegrationConfig, desired: DesiredState, target: TargetInventory, matching: readonly string[]): RebuildResult {
+export function rebuildState(store: StateStore, integration: IntegrationConfig, desired: DesiredWithSchema, target: TargetInventory, matching: readonly string[]): RebuildResult {
   const name = integration.name;
   const index = new AccountIndex(target.users, matching, desired.schema);
   const usersById = new Map(target.users.map((u) => [u.id, u]));
@@ -104,7 +104,7 @@ export function rebuildState(store: StateStore, integration: IntegrationConfig, 
     store.putIntegration({ name, ...integrationHashes(integration, store.fingerprintKey()) });
     for (const { sourceId, resource, attrs } of links.values()) {
       const status = statusOf(resource);
-      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: currentValues(resource, attrs, sourceOfTarget, desired.managed) });
+      store.saveUser(name, { sourceId, targetId: resource.id, status, attrs: stateValuesOf(resource, attrs, sourceOfTarget, desired.managed) });
       result.users++;
       if (status === 'inactive') result.inactive++;
     }

@@ -3,7 +3,8 @@ import { resolveProfile, type ResolvedProfile } from '../../connectors/profiles/
 import type { SourceConnector } from '../../connectors/source.js';
 import type { StateStore } from '../../state/index.js';
 import type { IntegrationConfig } from '../config/schema.js';
-import { isUserRef, sameTargetValue, type AttrValue, type ScimAttrs } from '../core/attributes.js';
+import { isUserRef, sameTargetValue, type ScimAttrs } from '../core/attributes.js';
+import { valueText } from './queries/describe.js';
 import { factsOf, managedPathsOf, type ManagedPaths, type TargetSchema } from '../core/target-schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { clientFor } from './clients.js';
@@ -20,7 +21,7 @@ import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
 import { unwritableInTarget, type UnwritableInTarget } from './unwritable.js';
 
 /** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent), and how to compare it. */
-export interface DesiredState {
+export interface DesiredWithSchema {
   users: DesiredUser[];
   groups: DesiredGroup[];
   sourceUsers: number;
@@ -44,7 +45,7 @@ export async function loadDesired(
   integration: IntegrationConfig,
   profile: ResolvedProfile,
   options: { store?: StateStore; source?: SourceConnector; logger?: Logger; schema?: TargetSchema } = {},
-): Promise<DesiredState> {
+): Promise<DesiredWithSchema> {
   const read = await (options.source ?? createSource(integration)).snapshot();
   const protect = protectRule(integration.protect);
   const store = options.store;
@@ -98,10 +99,10 @@ export async function readTarget(client: ScimClient, profile: ResolvedProfile, w
 
 /**
  * The target's values at the paths of `attrs` and at the managed paths, in state's
- * form: a user reference (manager) is kept when the target points at the account of
+ * form (what a delivery compares against is delivery/etag.ts's `currentValues`): a user reference (manager) is kept when the target points at the account of
  * that user; values the target does not hold are left out.
  */
-export function currentValues(resource: ScimResource, attrs: ScimAttrs, sourceOfTarget: ReadonlyMap<string, string>, managed?: ManagedPaths): ScimAttrs {
+export function stateValuesOf(resource: ScimResource, attrs: ScimAttrs, sourceOfTarget: ReadonlyMap<string, string>, managed?: ManagedPaths): ScimAttrs {
   const current: ScimAttrs = {};
   const read = (path: string, reference: boolean) => {
     const actual = readPath(resource, path);
@@ -139,7 +140,6 @@ function comparedPaths(pushed: ScimAttrs, managed: ManagedPaths | undefined, d: 
 }
 
 export const statusOf = (r: ScimResource): ObjectStatus => (r.active === false ? 'inactive' : 'active');
-const show = (v: AttrValue | undefined): string | null => (v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v));
 
 export interface DriftItem {
   sourceId: string;
@@ -187,7 +187,7 @@ export interface ReconcileInput {
   integration: IntegrationConfig;
   state: StateUser[];
   groupState: StateGroup[];
-  desired: DesiredState;
+  desired: DesiredWithSchema;
   target: TargetInventory;
   matching: readonly string[];
 }
@@ -243,12 +243,12 @@ export function compare(input: ReconcileInput): Reconciliation {
       out.vanished.push({ sourceId: s.sourceId, targetId: s.targetId, userName });
       continue;
     }
-    const current = currentValues(resource, s.attrs, sourceOfTarget, desired.managed);
+    const current = stateValuesOf(resource, s.attrs, sourceOfTarget, desired.managed);
     for (const path of comparedPaths(s.attrs, desired.managed, desiredById.get(s.sourceId), desired.schema)) {
       const pushed = s.attrs[path];
       const actual = current[path];
       if (pushed === undefined ? actual === undefined : sameTargetValue(path, actual, pushed, desired.schema)) continue;
-      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: show(pushed), actual: show(actual) });
+      out.drift.push({ sourceId: s.sourceId, targetId: s.targetId, userName, path, pushed: valueText(pushed), actual: valueText(actual) });
     }
     const d = desiredById.get(s.sourceId);
     if (d && desired.schema) out.unwritable.push(...unwritableInTarget(s, d, resource, desired.schema, sourceOfTarget));
@@ -329,7 +329,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
     for (const sourceId of new Set(r.drift.map((d) => d.sourceId))) {
       const s = stateById.get(sourceId)!;
       const resource = usersById.get(s.targetId!)!;
-      store.saveUser(name, { sourceId, targetId: s.targetId, status: statusOf(resource), attrs: currentValues(resource, s.attrs, sourceOfTarget, managed) });
+      store.saveUser(name, { sourceId, targetId: s.targetId, status: statusOf(resource), attrs: stateValuesOf(resource, s.attrs, sourceOfTarget, managed) });
       corrected++;
     }
     for (const v of r.vanished) {
@@ -351,7 +351,7 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
         const d = u.match !== null ? desiredById.get(u.match) : undefined;
         const resource = usersById.get(u.targetId);
         if (!d || !resource) continue;
-        store.saveUser(name, { sourceId: d.sourceId, targetId: u.targetId, status: statusOf(resource), attrs: currentValues(resource, d.attrs, sourceOfTarget, managed) });
+        store.saveUser(name, { sourceId: d.sourceId, targetId: u.targetId, status: statusOf(resource), attrs: stateValuesOf(resource, d.attrs, sourceOfTarget, managed) });
         adopted++;
       }
     }
@@ -360,6 +360,5 @@ export function correctState(store: StateStore, r: Reconciliation, input: Reconc
   return { corrected, adopted };
 }
 
-export { rebuildState, type RebuildResult } from './rebuild.js';
 export type { ManagedPaths } from '../core/target-schema.js';
 export type { StrayMember } from '../core/stray-members.js';

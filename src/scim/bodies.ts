@@ -1,12 +1,5 @@
-import {
-  CORE_USER_SCHEMA,
-  parsePath,
-  resolveValue,
-  type AttrChanges,
-  type ParsedPath,
-  type RefResolver,
-  type ScimAttrs,
-} from '../core/attributes.js';
+import { resolveValue, type AttrChanges, type RefResolver, type ScimAttrs } from '../core/attributes.js';
+import { CORE_USER_SCHEMA, parsePath, type ParsedPath } from '../core/paths.js';
 
 /* SCIM request bodies built from flat attributes: a whole resource, PATCH operations, a PUT of a read resource. */
 

@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { ScimHttpError } from '../errors.js';
 import type { AuthConfig } from '../config/schema.js';
-import { PATCH_OP_SCHEMA } from '../core/attributes.js';
+import { PATCH_OP_SCHEMA } from '../core/paths.js';
 import { type PatchOperation } from './bodies.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
 import { InFlight, type Attempt } from './in-flight.js';

@@ -1,6 +1,6 @@
 /** Cycles: when each started and ended, how, and with what counts. */
 import type Database from 'better-sqlite3';
-import type { CycleCounts, CycleOutcome, CycleRecord } from '../interface.js';
+import type { RecordedCounts, CycleOutcome, CycleRecord } from '../interface.js';
 
 interface CycleRow {
   id: string;
@@ -30,7 +30,7 @@ export class SqliteCycles {
     this.stmts.start.run(id, integration, now.toISOString(), dryRun ? 1 : 0);
   }
 
-  finishCycle(id: string, outcome: CycleOutcome, counts: CycleCounts, now: Date = new Date()): void {
+  finishCycle(id: string, outcome: CycleOutcome, counts: RecordedCounts, now: Date = new Date()): void {
     this.stmts.finish.run(now.toISOString(), outcome, JSON.stringify(counts), id);
   }
 

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { StateGroup, StateUser } from '../../src/core/records.js';
 import type { EventRecord, NewEvent } from '../../src/events/types.js';
 import type {
-  CycleCounts,
+  RecordedCounts,
   CycleOutcome,
   CycleEvents,
   CycleRecord,
@@ -16,7 +16,7 @@ import type {
   EventQuery,
   EventsPageQuery,
   EventSubject,
-  GroupRecord,
+  SavedGroup,
   HeldPlan,
   InflightEntry,
   InflightOperation,
@@ -117,7 +117,7 @@ export class SqliteStateStore implements StateStore {
   loadGroups(integration: string): StateGroup[] {
     return this.objects.loadGroups(integration);
   }
-  saveGroup(integration: string, group: GroupRecord, change?: MemberChange, now?: Date): void {
+  saveGroup(integration: string, group: SavedGroup, change?: MemberChange, now?: Date): void {
     this.objects.saveGroup(integration, group, change, now);
   }
   dropMemberships(integration: string, userId: string): void {
@@ -204,7 +204,7 @@ export class SqliteStateStore implements StateStore {
   startCycle(id: string, integration: string, dryRun: boolean, now?: Date): void {
     this.cycles.startCycle(id, integration, dryRun, now);
   }
-  finishCycle(id: string, outcome: CycleOutcome, counts: CycleCounts, now?: Date): void {
+  finishCycle(id: string, outcome: CycleOutcome, counts: RecordedCounts, now?: Date): void {
     this.cycles.finishCycle(id, outcome, counts, now);
   }
   lastCycle(integration: string): CycleRecord | undefined {

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { ScimAttrs } from '../../src/core/attributes.js';
 import { attrsDigest, membersDigest, NO_MEMBERS, withMember, withoutMember } from '../../src/core/digest.js';
 import type { ObjectStatus, StateGroup, StateUser } from '../../src/core/records.js';
-import type { GroupRecord, MemberChange, UserNames } from '../interface.js';
+import type { SavedGroup, MemberChange, UserNames } from '../interface.js';
 
 /** What was pushed for a user, as plain data. */
 export interface UserWrite {
@@ -23,7 +23,7 @@ export interface UserWrite {
 export interface GroupWrite {
   kind: 'group';
   integration: string;
-  group: GroupRecord;
+  group: SavedGroup;
   change: MemberChange;
   at: string;
 }
@@ -192,7 +192,7 @@ export class SqliteObjects {
     );
   }
 
-  saveGroup(integration: string, group: GroupRecord, change: MemberChange = {}, now: Date = new Date()): void {
+  saveGroup(integration: string, group: SavedGroup, change: MemberChange = {}, now: Date = new Date()): void {
     // Copied: the write may run a few milliseconds later, after the caller changed its arrays.
     const copy: MemberChange = {
       ...(change.add ? { add: [...change.add] } : {}),

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILES, resolveProfile, type ResolvedProfile } from '../../connectors/profiles/index.js';
 import type { TargetProfile } from '../../connectors/profiles/profile.js';
 import { parseConfig } from '../../src/config/load.js';
-import { CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
+import { CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/paths.js';
 import type { ProfileRule } from '../../src/core/map.js';
 import type { SourceUser } from '../../src/core/records.js';
 import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CORE_GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/attributes.js';
+import { CORE_GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA } from '../../src/core/paths.js';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { heldRows, sourceFromConfig, testSourceConnector, type Directory } from './source.contract.js';
 

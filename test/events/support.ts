@@ -1,9 +1,8 @@
 /**
  * Real parts for the forwarding and notification tests: an event log and sink
- * positions in a SQLite file (the tables the state will hold), a local HTTP
+ * positions in a real state file (the state's own migrations), a local HTTP
  * receiver, a local syslog listener (TCP or TLS) and a throwaway certificate.
  */
-import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -17,49 +16,10 @@ import tls from 'node:tls';
 import winston from 'winston';
 import type { ForwardSource, SinkPositions } from '../../src/events/forward/forwarder.js';
 import type { NotifyMemory } from '../../src/events/notify/rules.js';
-import type { EventRecord, EventResult } from '../../src/events/types.js';
 import type { Logger } from '../../src/log.js';
+import { openStateStore } from '../../state/index.js';
 
 export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'scimsync-events-'));
-
-/** The tables and statements the state is asked to add (see the report): tested here against a real file. */
-const SCHEMA = `
-  CREATE TABLE events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    time        TEXT NOT NULL,
-    integration TEXT NOT NULL,
-    cycle_id    TEXT,
-    type        TEXT NOT NULL,
-    result      TEXT NOT NULL CHECK (result IN ('success', 'failure', 'skipped')),
-    source_id   TEXT,
-    target_id   TEXT,
-    summary     TEXT NOT NULL,
-    detail      TEXT NOT NULL
-  );
-  CREATE TABLE forward_positions (
-    sink       TEXT PRIMARY KEY,
-    position   INTEGER NOT NULL,
-    updated_at TEXT NOT NULL
-  ) WITHOUT ROWID;
-  CREATE TABLE notify_memory (
-    key        TEXT PRIMARY KEY,
-    value      TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-  ) WITHOUT ROWID;
-`;
-
-interface EventRow {
-  id: number;
-  time: string;
-  integration: string;
-  cycle_id: string | null;
-  type: EventRecord['type'];
-  result: EventResult;
-  source_id: string | null;
-  target_id: string | null;
-  summary: string;
-  detail: string;
-}
 
 export interface EventLog extends ForwardSource, SinkPositions, NotifyMemory {
   /** Writes `n` events (user_create_provision, u<id>) and returns their ids. */
@@ -68,58 +28,39 @@ export interface EventLog extends ForwardSource, SinkPositions, NotifyMemory {
   path: string;
 }
 
-/** Opens (or creates) the event log in `path`: a second open of the same file sees the same positions. */
+/** Opens (or creates) the event log in `path`: the real state file, its migrations and its stores; a second open of the same file sees the same positions. */
 export function openEventLog(path: string): EventLog {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'events'`).get();
-  if (!exists) db.exec(SCHEMA);
-  const insert = db.prepare(
-    `INSERT INTO events (time, integration, cycle_id, type, result, source_id, target_id, summary, detail) VALUES (?, 'gong', 'c1', 'user_create_provision', ?, ?, ?, ?, ?)`,
-  );
-  const after = db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
-  const getPosition = db.prepare<[string], { position: number }>('SELECT position FROM forward_positions WHERE sink = ?');
-  const setPosition = db.prepare(
-    `INSERT INTO forward_positions (sink, position, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (sink) DO UPDATE SET position = max(position, excluded.position), updated_at = excluded.updated_at`,
-  );
-  const getMemory = db.prepare<[string], { value: string }>('SELECT value FROM notify_memory WHERE key = ?');
-  const setMemory = db.prepare(
-    `INSERT INTO notify_memory (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-  );
+  const store = openStateStore(path);
   let seq = 0;
   return {
     path,
     append(n, summary = (i) => `user u${i} created`) {
-      const ids: number[] = [];
-      db.transaction(() => {
+      store.transaction(() => {
         for (let k = 0; k < n; k++) {
           const i = ++seq;
-          const r = insert.run(new Date().toISOString(), i % 7 === 0 ? 'failure' : 'success', `u${i}`, `t${i}`, summary(i), JSON.stringify({ attempt: 1 }));
-          ids.push(Number(r.lastInsertRowid));
+          store.insertEvent({
+            time: new Date().toISOString(),
+            integration: 'gong',
+            cycleId: 'c1',
+            type: 'user_create_provision',
+            result: i % 7 === 0 ? 'failure' : 'success',
+            sourceId: `u${i}`,
+            targetId: `t${i}`,
+            summary: summary(i),
+            detail: { attempt: 1 },
+          });
         }
-      })();
-      return ids;
+      });
+      // Ids are never reused and this log has one writer: the last n ids are this batch's.
+      const last = store.lastEventId();
+      return Array.from({ length: n }, (_, k) => last - n + 1 + k);
     },
-    eventsAfter(id, limit) {
-      return after.all(id, limit).map((r) => ({
-        id: r.id,
-        time: r.time,
-        integration: r.integration,
-        cycleId: r.cycle_id,
-        type: r.type,
-        result: r.result,
-        sourceId: r.source_id,
-        targetId: r.target_id,
-        summary: r.summary,
-        detail: JSON.parse(r.detail) as Record<string, unknown>,
-      }));
-    },
-    get: (sink) => getPosition.get(sink)?.position ?? 0,
-    set: (sink, id) => void setPosition.run(sink, id, new Date().toISOString()),
-    last: (key) => getMemory.get(key)?.value,
-    remember: (key, value) => void setMemory.run(key, value, new Date().toISOString()),
-    close: () => db.close(),
+    eventsAfter: (id, limit) => store.eventsAfter(id, limit),
+    get: (sink) => store.sinkPositions.get(sink),
+    set: (sink, id) => store.sinkPositions.set(sink, id),
+    last: (key) => store.notifyMemory.last(key),
+    remember: (key, value) => store.notifyMemory.remember(key, value),
+    close: () => store.close(),
   };
 }
 

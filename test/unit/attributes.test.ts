@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildPatchOps, userBody } from '../../src/scim/bodies.js';
-import { diffAttrs, parsePath } from '../../src/core/attributes.js';
+import { diffAttrs } from '../../src/core/attributes.js';
+import { parsePath } from '../../src/core/paths.js';
 import { generic } from '../../connectors/profiles/generic.js';
 import { UserMapper } from '../../src/core/map.js';
 

@@ -1,4 +1,4 @@
-import type { AttributeChange, PlanPreview } from '../../engine/console-api.js';
+import type { AttributeChange, PlanSummary } from '../../engine/console-api.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { page, type View } from './layout.js';
 
@@ -28,7 +28,7 @@ export function changeList(changes: AttributeChange[]): SafeHtml {
   return html`<ul class="changes">${items}</ul>`;
 }
 
-export function planPage(view: View, plan: PlanPreview): string {
+export function planPage(view: View, plan: PlanSummary): string {
   const name = plan.integration;
   const hold = plan.hold
     ? html`<div class="flash ${plan.hold.approved ? 'ok' : 'error'}">${plan.hold.approved ? 'Approved mass deprovision: ' : 'Held: '}${plan.hold.message} <a href="/integrations/${seg(name)}#held">Review the held deprovisions</a></div>`

@@ -5,7 +5,7 @@ import { actionButton, isAdmin, page, resultBadge, when, type View } from './lay
 const STEP_LABELS: Readonly<Record<ProvisionStep['status'], string>> = { ok: 'done', no: 'no', failed: 'failed', info: 'info' };
 
 /** The steps of a Provision now, as Entra's on-demand view lists them. */
-export function provisionSteps(r: ProvisionResult): SafeHtml {
+export function provisionResultCard(r: ProvisionResult): SafeHtml {
   const items = r.steps.map(
     (s) => html`<li data-step="${s.step}" data-status="${s.status}"><span><span class="badge ${s.status}">${STEP_LABELS[s.status]}</span></span>
 <div><strong>${s.title}</strong>${s.lines.length ? html`<ul class="lines">${s.lines.map((l) => html`<li>${l}</li>`)}</ul>` : ''}</div></li>`,
@@ -50,7 +50,7 @@ ${kvRows(u.state.attrs)}</tbody></table>`
         confirm: `Send ${u.sourceId}'s operations to the target now?`,
       })}<span class="muted">Runs this user's operations now (create, update, or deprovision) and shows each step.</span></div>`
     : html`<p class="muted">An admin can provision this user now.</p>`;
-  const shown = lastProvision && lastProvision.integration === name && lastProvision.sourceId === u.sourceId ? provisionSteps(lastProvision) : '';
+  const shown = lastProvision && lastProvision.integration === name && lastProvision.sourceId === u.sourceId ? provisionResultCard(lastProvision) : '';
   const body = html`<h1>User ${u.sourceId} <span class="muted">in ${name}</span></h1>
 ${provision}${shown}${problems}
 <div class="layout-split"><div>

@@ -4,9 +4,14 @@ import type { Operation } from '../../core/operations.js';
 
 export type { Operation, OperationKind } from '../../core/operations.js';
 
-/** A value as pushed: JSON, or `<user ID>` for a reference to another user. */
-export function showValue(v: AttrValue): string {
+/** A value as the CLI prints it: JSON (a string quoted), or `<user ID>` for a reference to another user. */
+export function valueJson(v: AttrValue): string {
   return isUserRef(v) ? `<user ${v.userRef}>` : JSON.stringify(v);
+}
+
+/** A value as the console and reconcile's report show it: plain text, `<user ID>` for a reference, null when there is none. */
+export function valueText(v: AttrValue | undefined): string | null {
+  return v === undefined ? null : isUserRef(v) ? `<user ${v.userRef}>` : String(v);
 }
 
 /** What an operation changes, in a few words (the DETAILS column of `scimsync plan`). */
@@ -17,7 +22,7 @@ export function operationDetails(op: Operation): string {
     case 'user.update':
     case 'user.reactivate':
     case 'user.deactivate': {
-      const parts = [...Object.entries(op.changes.set).map(([p, v]) => `${p}=${showValue(v)}`), ...op.changes.remove.map((p) => `-${p}`)];
+      const parts = [...Object.entries(op.changes.set).map(([p, v]) => `${p}=${valueJson(v)}`), ...op.changes.remove.map((p) => `-${p}`)];
       const reason = op.kind === 'user.deactivate' ? `(${op.reason}) ` : '';
       return `${reason}${parts.join(', ')}`.trim();
     }

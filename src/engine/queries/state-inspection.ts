@@ -3,7 +3,7 @@ import type { StoredObject } from '../../../state/index.js';
 import { openState } from '../state-access.js';
 
 export type { EscrowEntry, StoredObject } from '../../../state/index.js';
-export { showValue } from './describe.js';
+export { valueJson } from './describe.js';
 
 /** Which objects `state show` looks for: source id, target id, userName or displayName (any case). */
 export interface ObjectLookup {

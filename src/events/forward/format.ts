@@ -5,6 +5,7 @@
  * rule written against one output works on the others.
  */
 import type { Writable } from 'node:stream';
+import { drained } from '../../io.js';
 import type { EventRecord, EventResult, EventType } from '../types.js';
 
 /** The columns of an exported event, in order. */
@@ -142,19 +143,4 @@ export async function writeEvents(rows: Iterable<EventRecord> | AsyncIterable<Ev
   }
   if (failure) throw failure;
   return { written, closed };
-}
-
-/** Resolves when `out` drains, closes or fails, and leaves no listener behind. */
-function drained(out: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      out.off('error', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-    out.on('error', done);
-  });
 }

@@ -4,24 +4,18 @@
  * password: no message echoes them.
  */
 import { z } from 'zod';
+import { DAY_MS, parseDuration } from '../../core/duration.js';
 import { urlText, wholeNumber } from '../forward/config.js';
 import { NOTIFY_ON } from './rules.js';
-
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** `30m`, `24h`, `7d`, as milliseconds: from one minute to 30 days. */
 const repeatAfter = z
   .string()
   .superRefine((text, ctx) => {
-    const m = DURATION.exec(text);
-    const ms = m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN;
-    if (!(ms >= 60_000 && ms <= 30 * UNIT_MS.d)) ctx.addIssue({ code: 'custom', message: `expected a duration from 1m to 30d such as 24h, got ${text}` });
+    const ms = parseDuration(text) ?? NaN;
+    if (!(ms >= 60_000 && ms <= 30 * DAY_MS)) ctx.addIssue({ code: 'custom', message: `expected a duration from 1m to 30d such as 24h, got ${text}` });
   })
-  .transform((text) => {
-    const m = DURATION.exec(text)!;
-    return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-  });
+  .transform((text) => parseDuration(text)!);
 
 /** An address as SMTP takes it: `ops@example.com`, nothing that could end a header. */
 const address = z.string().regex(/^[^\s@<>,;"]+@[^\s@<>,;"]+$/, 'expected an email address such as ops@example.com');
@@ -57,7 +51,7 @@ export const notifyRuleSchema = z
       })
       .optional(),
     /** A condition still there (a held deprovision, a failing cycle) is told again after this long. */
-    repeatAfter: repeatAfter.default(24 * UNIT_MS.h),
+    repeatAfter: repeatAfter.default(DAY_MS),
     /** Bounds one delivery attempt. */
     timeoutMs: wholeNumber(100, 120_000, 'milliseconds').default(10_000),
   })
