@@ -147,6 +147,8 @@ export interface HttpReceiver {
   ids(): number[];
   /** The status of every answer, in order, refusals included: how many attempts reached the receiver. */
   answered: number[];
+  /** Connections open to it now. */
+  connections(): number;
   /** The status the next requests are answered with. */
   status: number;
   /** How long to wait before answering. */
@@ -168,6 +170,7 @@ export async function startHttpReceiver(options: { tls?: { key: string; cert: st
     requests,
     ids: () => requests.flatMap((r) => r.ids),
     answered: [],
+    connections: () => sockets.size,
     status: 200,
     delayMs: 0,
     async stop() {
