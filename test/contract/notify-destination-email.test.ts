@@ -82,14 +82,14 @@ async function start(): Promise<SmtpReceiver> {
   return receiver;
 }
 
-/** Greets like an SMTP server, then answers one byte every 300 ms, forever: no socket timeout ever fires. */
+/** Greets like an SMTP server, then answers one byte every 100 ms, forever: no socket timeout ever fires. */
 async function tarpit() {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => undefined);
     s.write('220 mail.example.com ESMTP\r\n');
-    const drip = setInterval(() => s.write('2'), 300);
+    const drip = setInterval(() => s.write('2'), 100);
     s.on('close', () => {
       clearInterval(drip);
       sockets.delete(s);
