@@ -86,6 +86,10 @@ export interface HttpReceiver {
   requests: ReceivedRequest[];
   /** Ids of every event received, in arrival order (with repeats). */
   ids(): number[];
+  /** The status of every answer, in order, refusals included: how many attempts reached the receiver. */
+  answered: number[];
+  /** Connections open to it now. */
+  connections(): number;
   /** The status the next requests are answered with. */
   status: number;
   /** How long to wait before answering. */
@@ -106,6 +110,8 @@ export async function startHttpReceiver(options: { tls?: { key: string; cert: st
     port: 0,
     requests,
     ids: () => requests.flatMap((r) => r.ids),
+    answered: [],
+    connections: () => sockets.size,
     status: 200,
     delayMs: 0,
     async stop() {
@@ -130,9 +136,11 @@ export async function startHttpReceiver(options: { tls?: { key: string; cert: st
             requests.push({ headers: req.headers, body, ids: parsed.events?.map((e) => e.id) ?? [] });
           }
           const answer = () => {
+            receiver.answered.push(status);
             if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
           };
-          if (receiver.delayMs > 0) setTimeout(answer, receiver.delayMs);
+          // Unref'd: an answer still waiting must not keep a test process alive once the receiver stopped.
+          if (receiver.delayMs > 0) setTimeout(answer, receiver.delayMs).unref();
           else answer();
         });
       };
@@ -169,6 +177,10 @@ export interface SyslogListener {
    */
   stop(how?: 'cut' | 'end'): Promise<void>;
   restart(): Promise<void>;
+  /** Stops reading (a receiver that hangs): what is sent fills the socket buffers, then the sender waits. */
+  hold(): void;
+  /** Reads again, what was held first. */
+  release(): void;
   /** TLS handshakes that failed on the listener's side. */
   tlsErrors: string[];
 }
@@ -179,6 +191,7 @@ export async function startSyslogListener(options: { tls?: { key: string; cert: 
   const tlsErrors: string[] = [];
   const sockets = new Set<net.Socket>();
   let server: net.Server;
+  let holding = false;
   const onSocket = (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -200,6 +213,7 @@ export async function startSyslogListener(options: { tls?: { key: string; cert: 
         buf = buf.subarray(space + 1 + len);
       }
     });
+    if (holding) s.pause();
   };
   const listener: SyslogListener = {
     url: '',
@@ -217,6 +231,14 @@ export async function startSyslogListener(options: { tls?: { key: string; cert: 
     },
     async restart() {
       await listen(listener.port);
+    },
+    hold() {
+      holding = true;
+      for (const s of sockets) s.pause();
+    },
+    release() {
+      holding = false;
+      for (const s of sockets) s.resume();
     },
   };
   const listen = (port: number) =>

@@ -277,11 +277,13 @@ class SinkRunner {
   /** Sends one batch; true once it is acknowledged and the position moved past it. */
   private async deliver(run: Run, batch: readonly EventRecord[]): Promise<boolean> {
     const last = batch[batch.length - 1]!.id;
-    const signal = AbortSignal.any([run.hardStop.signal, AbortSignal.timeout(this.settings.timeoutMs)]);
+    // Kept referenced until the send ends: on Node 20 a timeout signal reachable only through AbortSignal.any() may be collected and never fire.
+    const timeout = AbortSignal.timeout(this.settings.timeoutMs);
+    const signal = AbortSignal.any([run.hardStop.signal, timeout]);
     try {
       await untilAborted(this.sink.send(batch, signal), signal);
     } catch (err) {
-      const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
+      const timedOut = timeout.aborted && signal.reason === timeout.reason;
       const reason = timedOut ? `no acknowledgement within ${this.settings.timeoutMs} ms` : describeFailure(err, []).replace(/^\[scimsync\] \[forward [^\]]*\] /, '');
       this.failed(run, `${batch.length} events after #${batch[0]!.id - 1} not delivered: ${reason}`);
       return false;
