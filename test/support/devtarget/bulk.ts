@@ -3,12 +3,27 @@ import type { NextFunction, Request, Response } from 'express';
 import SCIMMY from 'scimmy';
 import { holdAnswer, sendHeld, sendScimError } from './answers.js';
 import type { Faults } from './faults.js';
-import { bumpVersion, checkUserFields, requestStore, versionTag, type StoredResource } from './resources.js';
+import { bumpVersion, checkUserFields, requestStore, versionTag, type Store, type StoredResource } from './resources.js';
 
 /** What /ServiceProviderConfig and /Bulk need of the target's options. */
 export interface FeatureOptions {
   etags?: boolean | undefined;
-  bulk?: { maxOperations?: number | undefined; maxPayloadSize?: number | undefined } | undefined;
+  bulk?: BulkFeature | undefined;
+}
+
+/** A target's Bulk: its limits, and the ways a real one gets Bulk wrong. */
+export interface BulkFeature {
+  maxOperations?: number | undefined;
+  maxPayloadSize?: number | undefined;
+  /**
+   * `last`: resolve only the last `bulkId:` reference of each operation, store the others as
+   * literal values (`bulkId:b10`), and answer 201 all the same, as some targets do.
+   */
+  references?: 'all' | 'last' | undefined;
+  /** Apply the request correctly, but answer each POST with another POST's bulkId (its location and resource are its own). */
+  mislabelAnswers?: boolean | undefined;
+  /** /Bulk alone answers this status, while /ServiceProviderConfig still says bulk.supported. */
+  refuseWith?: 403 | 404 | 405 | 501 | undefined;
 }
 
 const DEFAULT_MAX_OPERATIONS = 1000;
@@ -35,6 +50,39 @@ export function serviceProviderConfig(_req: Request, res: Response, next: NextFu
   next();
 }
 
+/** Marks a reference a `references: 'last'` target leaves unresolved (scimmy would refuse the literal one). */
+const LITERAL = 'unresolved-reference:';
+
+/** Stores the placeholders of an operation's unresolved references as the literal `bulkId:…` values. */
+function storeLiterals(store: Store, id: string): void {
+  for (const resources of [store.users, store.groups]) {
+    const resource = resources.get(id);
+    if (resource) resources.set(id, JSON.parse(JSON.stringify(resource).replaceAll(LITERAL, 'bulkId:')) as StoredResource);
+  }
+}
+
+interface BulkAnswer {
+  method?: unknown;
+  bulkId?: unknown;
+  status?: unknown;
+  location?: unknown;
+  response?: unknown;
+}
+
+/**
+ * Gives each created resource's answer the bulkId of the next POST (the last gets the first's),
+ * with its own location and resource: what a target that mixes up its answers sends.
+ */
+function mislabel(answers: BulkAnswer[], store: Store): void {
+  const created = answers.filter((a) => a.method === 'POST' && a.status === '201' && typeof a.bulkId === 'string' && typeof a.location === 'string');
+  const bulkIds = created.map((a) => a.bulkId);
+  created.forEach((a, i) => {
+    const id = String(a.location).split('/').pop()!;
+    a.bulkId = bulkIds[(i + 1) % bulkIds.length];
+    a.response = store.users.get(id) ?? store.groups.get(id);
+  });
+}
+
 interface BulkOp {
   method?: unknown;
   path?: unknown;
@@ -52,6 +100,7 @@ interface BulkOp {
  */
 export async function serveBulk(req: Request, res: Response, options: FeatureOptions['bulk'], faults: Faults): Promise<void> {
   if (!options) return sendScimError(res, { status: 501, detail: 'Bulk is not supported' });
+  if (options.refuseWith !== undefined) return sendScimError(res, { status: options.refuseWith, detail: `Bulk refused (${options.refuseWith})` });
   const maxOperations = options.maxOperations ?? DEFAULT_MAX_OPERATIONS;
   const maxPayloadSize = options.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD;
   if (Number(req.header('content-length') ?? 0) > maxPayloadSize) {
@@ -94,13 +143,18 @@ export async function serveBulk(req: Request, res: Response, options: FeatureOpt
         continue;
       }
       let text = JSON.stringify(op);
-      const missing = [...text.matchAll(/"bulkId:([^"]+)"/g)].map((m) => m[1]!).find((ref) => !ids.has(ref));
-      if (missing !== undefined) {
+      const refs = [...text.matchAll(/"bulkId:([^"]+)"/g)].map((m) => m[1]!);
+      const missing = refs.find((ref) => !ids.has(ref));
+      if (missing !== undefined && options.references !== 'last') {
         refuse(i, op, 409, `bulkId ${missing} names no resource created in this request`, 'invalidValue');
         answers.push(refused.get(i));
         continue;
       }
-      text = text.replace(/"bulkId:([^"]+)"/g, (_, ref: string) => JSON.stringify(ids.get(ref)));
+      // `last`: every reference but the last is kept as a placeholder, stored below as the literal `bulkId:…`.
+      let seen = 0;
+      text = text.replace(/"bulkId:([^"]+)"/g, (_, ref: string) =>
+        options.references === 'last' && ++seen < refs.length ? JSON.stringify(`${LITERAL}${ref}`) : JSON.stringify(ids.get(ref) ?? `${LITERAL}${ref}`),
+      );
       if (op.method === 'POST' && op.path === '/Users' && typeof op.bulkId === 'string') {
         // scimmy's schema coercion costs milliseconds an operation: a user create is checked
         // and stored here, with the same rules as a single POST's (resources.ts, checkUser).
@@ -128,8 +182,10 @@ export async function serveBulk(req: Request, res: Response, options: FeatureOpt
       const one = { schemas: [BULK_REQUEST], Operations: [JSON.parse(text)] } as ConstructorParameters<typeof SCIMMY.Messages.BulkRequest>[0];
       const [answer] = (await new SCIMMY.Messages.BulkRequest(one).apply()).Operations as unknown as { status?: string; location?: string }[];
       if (typeof op.bulkId === 'string' && answer?.status === '201' && answer.location) ids.set(op.bulkId, answer.location.split('/').pop()!);
+      if (answer?.location && text.includes(LITERAL)) storeLiterals(store, answer.location.split('/').pop()!);
       answers.push(answer);
     }
+    if (options.mislabelAnswers) mislabel(answers as BulkAnswer[], store);
     res.status(200).set('Content-Type', 'application/scim+json').send(JSON.stringify({ schemas: [BULK_RESPONSE], Operations: answers }));
   } catch (err) {
     const e = err as { status?: unknown; scimType?: unknown; message?: unknown };

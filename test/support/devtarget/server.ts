@@ -53,6 +53,15 @@ export interface BulkOptions {
   maxOperations?: number;
   /** Bytes a Bulk request may take; more is a 413. @default 1 MiB */
   maxPayloadSize?: number;
+  /**
+   * `last`: a faulty target that resolves only the last `bulkId:` reference of each operation,
+   * stores the others as literal values (`bulkId:b10`) and answers 201 to everything. @default 'all'
+   */
+  references?: 'all' | 'last';
+  /** A faulty target that applies the request correctly but answers each POST with another POST's bulkId. */
+  mislabelAnswers?: boolean;
+  /** A faulty target whose /Bulk alone answers this status, while /ServiceProviderConfig says bulk.supported. */
+  refuseWith?: 403 | 404 | 405 | 501;
 }
 
 export interface RecordedRequest {
