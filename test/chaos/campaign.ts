@@ -205,6 +205,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     if (violations.length > 0) {
       findings.push({ seed: options.seed, cycle, phase, violations, faults, events, run: result });
       for (const v of violations) log(`  VIOLATION ${v.invariant}: ${v.message}`);
+      // What the target held, beside the state, config and source kept for a post-mortem.
+      writeFileSync(join(dir, `target-cycle-${cycle}-${phase}.json`), JSON.stringify(after, null, 1));
+      writeFileSync(join(dir, `run-cycle-${cycle}-${phase}.txt`), `${result.stdout}\n${result.stderr}`);
       return false;
     }
     if (result.code === 0 && snapshot.doubt.size === 0) converged = rows;

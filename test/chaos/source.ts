@@ -55,7 +55,7 @@ export const SOURCE_EVENTS: readonly { kind: SourceEventKind; perCycle: number }
   { kind: 'retitle', perCycle: 0.3 },
   { kind: 'join', perCycle: 0.4 },
   { kind: 'part', perCycle: 0.3 },
-  { kind: 'new-team', perCycle: 0.1 },
+  { kind: 'new-team', perCycle: 0.15 },
   { kind: 'rehire', perCycle: 0.1 },
   { kind: 'swap-names', perCycle: 0.05 },
   { kind: 'case-flip', perCycle: 0.1 },

@@ -121,7 +121,7 @@ function bulkFault(kind: ChaosFaultKind, what: string, change: Partial<BulkOptio
   return {
     kind,
     what,
-    perCycle: 0.1,
+    perCycle: 0.15,
     rate: 1,
     faults: () => [],
     arm: (ctx) => {
