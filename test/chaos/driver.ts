@@ -16,6 +16,8 @@ export interface CycleRunOptions {
   signal?: { signal: 'SIGKILL' | 'SIGTERM'; atMs: number };
   /** Past this the run is a hang: it is killed and reported. */
   boundMs: number;
+  /** Run it with --force: past a safety rule that held the cycle (an admin's confirmation). */
+  force?: boolean;
 }
 
 export interface CliDriverOptions {
@@ -30,10 +32,10 @@ export interface CliDriverOptions {
 export function cliDriver(options: CliDriverOptions): CycleDriver {
   return {
     name: `cli ${options.cli}`,
-    runCycle: ({ signal, boundMs }) =>
+    runCycle: ({ signal, boundMs, force }) =>
       new Promise((resolve) => {
         const started = performance.now();
-        const child = spawn(process.execPath, [options.cli, 'sync', '--config', options.configPath], {
+        const child = spawn(process.execPath, [options.cli, 'sync', '--config', options.configPath, ...(force ? ['--force'] : [])], {
           env: { PATH: process.env.PATH ?? '', ...options.env },
           stdio: ['ignore', 'pipe', 'pipe'],
         });

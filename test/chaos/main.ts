@@ -26,7 +26,10 @@ function whole(text: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
-function report(r: CampaignResult): void {
+/** Violations printed for a finding; a broken group of 500 says the same thing 500 times. */
+const SHOWN = 8;
+
+function report(r: CampaignResult, replayFlags: string): void {
   const f = r.findings[0];
   const what = `seed ${r.seed} (bulk ${r.bulk ? 'on' : 'off'}, etags ${r.etags ? 'on' : 'off'})`;
   if (!f) {
@@ -34,10 +37,11 @@ function report(r: CampaignResult): void {
     return;
   }
   console.log(`FAIL ${what}: ${f.violations[0]!.invariant} broken at cycle ${f.cycle}${f.phase === 'clean' ? ' (clean cycle)' : ''}, after ${(r.durationMs / 1000).toFixed(0)}s`);
-  for (const v of f.violations) console.log(`  ${v.invariant}: ${v.message}`);
+  for (const v of f.violations.slice(0, SHOWN)) console.log(`  ${v.invariant}: ${v.message}`);
+  if (f.violations.length > SHOWN) console.log(`  … and ${f.violations.length - SHOWN} more`);
   console.log(`  faults [${f.faults.join(', ')}] events [${f.events.map((e) => e.note).join('; ')}]`);
   if (f.run.stderr.trim()) console.log(`  stderr: ${f.run.stderr.trim().split('\n').slice(-5).join('\n          ')}`);
-  console.log(`  replay: npm run chaos -- --seed ${r.seed} --cycles ${f.cycle}`);
+  console.log(`  replay: npm run chaos -- --seed ${r.seed} --cycles ${f.cycle}${replayFlags}`);
 }
 
 async function main(): Promise<number> {
@@ -69,9 +73,18 @@ async function main(): Promise<number> {
     ...(values.events !== undefined ? { events: list<SourceEventKind>(values.events, SOURCE_EVENTS.map((e) => e.kind), '--events')! } : {}),
     log: values.quiet ? () => {} : (line: string) => console.log(line),
   };
+  // What changes the draws, for the replay line.
+  const replayFlags = [
+    values.users !== undefined ? ` --users ${values.users}` : '',
+    values.faults !== undefined ? ` --faults ${values.faults}` : '',
+    values.events !== undefined ? ` --events ${values.events}` : '',
+    values['clean-every'] !== undefined ? ` --clean-every ${values['clean-every']}` : '',
+    values['no-kills'] ? ' --no-kills' : '',
+    values['fan-groups'] !== undefined ? ` --fan-groups ${values['fan-groups']}` : '',
+  ].join('');
   if (values.seed !== undefined) {
     const result = await runCampaign({ ...base, seed: whole(values.seed, 0, '--seed') });
-    report(result);
+    report(result, replayFlags);
     return result.findings.length > 0 ? 1 : 0;
   }
   const until = Date.now() + whole(values.minutes, 30, '--minutes') * 60_000;
@@ -81,7 +94,7 @@ async function main(): Promise<number> {
     const seed = Math.floor(Math.random() * 2 ** 31);
     console.log(`campaign ${++campaigns}: seed ${seed}`);
     const result = await runCampaign({ ...base, seed });
-    report(result);
+    report(result, replayFlags);
     if (result.findings.length > 0) failed++;
   }
   console.log(`${campaigns - failed} passed, ${failed} failed`);
