@@ -57,6 +57,15 @@ export interface CampaignResult {
   etags: boolean;
 }
 
+/** One line per violation (the first eight of each finding), with what was drawn: what a failed test shows. */
+export function describeFindings(r: CampaignResult): string[] {
+  return r.findings.flatMap((f) =>
+    f.violations
+      .slice(0, 8)
+      .map((v) => `seed ${f.seed} cycle ${f.cycle}${f.phase === 'clean' ? ' (clean)' : ''}: ${v.invariant}: ${v.message} [faults ${f.faults.join(', ')}; ${f.events.map((e) => e.note).join('; ')}]`),
+  );
+}
+
 /** The knobs of the config that bound a cycle's time. */
 export interface BoundConfig {
   timeoutMs: number;
