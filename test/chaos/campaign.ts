@@ -213,7 +213,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       `seed ${options.seed} cycle ${cycle}${phase === 'clean' ? ' (clean)' : ''}: ${how} in ${(result.durationMs / 1000).toFixed(1)}s` +
         (faults.length ? ` faults [${faults.join(', ')}]` : '') +
         (events.length ? ` events [${events.map((e) => e.kind).join(', ')}]` : '') +
-        (signal ? ` ${signal.signal}@${signal.atMs}ms` : '') +
+        (result.sent ? ` ${result.sent.signal}@${result.sent.atMs}ms` : '') +
         ` forwarded +${sink.received.length - forwardedBefore}`,
     );
     if (violations.length > 0) {
