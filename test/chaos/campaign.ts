@@ -189,8 +189,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     if (phase === 'chaos') armChaos(chaos, faults);
     let result = await driver.runCycle({ boundMs, ...(signal ? { signal } : {}) });
     disarmChaos(chaos);
-    // The clean snapshot is the truth: a safety rule that holds it (a group really gone) is confirmed, as an admin would.
-    if (phase === 'clean' && result.code === 3) {
+    // The clean snapshot is the truth: a safety rule that holds it (a group really gone) is confirmed, as an admin
+    // would; a quarantine is not (it says the target refused us, and it is a finding).
+    if (phase === 'clean' && result.code === 3 && /safety\./.test(result.stderr)) {
       log(`seed ${options.seed} cycle ${cycle} (clean): held by a safety rule, confirmed with --force`);
       result = await driver.runCycle({ boundMs, force: true });
     }

@@ -64,13 +64,31 @@ const REGRESSIONS: readonly Regression[] = [
   },
 ];
 
+/**
+ * Defects found besides, not fixed yet: each replay must still break an invariant
+ * (`it.fails`); whoever fixes one moves it to REGRESSIONS.
+ */
+const KNOWN: readonly Regression[] = [
+  { defect: 'two users swap userNames: each PATCH answers 409 while the other holds the name, every cycle', seed: 3, cycles: 3 },
+  {
+    defect: 'a 403 on /Bulk alone quarantines the integration as if the credentials were refused',
+    seed: 8,
+    cycles: 3,
+    events: WITHOUT_REHIRES_AND_SWAPS,
+    faults: [...QUIET_FAULTS, 'bulk-refused-403'],
+  },
+];
+
+const replay = async (r: Regression) => {
+  const result = await runCampaign({ seed: r.seed, cycles: r.cycles, users: 16, cli: CLI, ...(r.faults ? { faults: r.faults } : {}), ...(r.events ? { events: r.events } : {}) });
+  expect(describeFindings(result)).toEqual([]);
+};
+
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error('build first: npm run build (npm test does it)');
 });
 
 describe('chaos regressions', () => {
-  it.each(REGRESSIONS)('seed $seed, $cycles cycles: $defect', async (r) => {
-    const result = await runCampaign({ seed: r.seed, cycles: r.cycles, users: 16, cli: CLI, ...(r.faults ? { faults: r.faults } : {}), ...(r.events ? { events: r.events } : {}) });
-    expect(describeFindings(result)).toEqual([]);
-  }, 600_000);
+  it.each(REGRESSIONS)('seed $seed, $cycles cycles: $defect', replay, 600_000);
+  it.fails.each(KNOWN)('known, seed $seed, $cycles cycles: $defect', replay, 600_000);
 });
