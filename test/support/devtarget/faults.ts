@@ -27,6 +27,8 @@ export interface AfterApply {
   body?: string;
   /** The Content-Type of `body` (default text/plain, or text/html with `html`). */
   contentType?: string;
+  /** Answer with the handler's JSON answer changed by this function (a page that repeats an item, another user's resource, a schema that lies). */
+  rewrite?: (answer: unknown, req: Request) => unknown;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface Fault {
   /** Answer list reads (GET /Users, /Groups) with full pages of new resources out of a billion; other requests are not matched. */
   endlessPages?: true;
   /** Runs just before the request is served (or failed): an admin's edit in the app racing the request, say. */
-  beforeServe?: () => void;
+  beforeServe?: (req: Request) => void;
 }
 
 export interface FaultsOptions {
@@ -88,12 +90,16 @@ export interface Faults {
   clear(): void;
 }
 
-function answerBadly(res: Response, fault: Fault, options: FaultsOptions): void {
+function answerBadly(req: Request, res: Response, fault: Fault, options: FaultsOptions): void {
   const after = fault.afterApply!;
   holdAnswer(res, (held) => {
     const send = () => {
       if (res.destroyed) return;
-      if (after.html) {
+      if (after.rewrite && held.status < 300 && held.body.length > 0) {
+        const body = JSON.stringify(after.rewrite(JSON.parse(held.body.toString('utf8')), req));
+        res.removeHeader('Content-Length');
+        sendHeld(res, { status: held.status, body: Buffer.from(body) });
+      } else if (after.html) {
         const status = after.status ?? 200;
         sendReplacement(res, { status, contentType: after.contentType ?? 'text/html', body: after.body ?? proxyPage(status), headers: fault.headers });
       } else if (after.body !== undefined) {
@@ -136,7 +142,7 @@ export function createFaults(options: FaultsOptions): Faults {
     if (!fault) return next();
     if (fault.times !== undefined && --fault.times <= 0) faults.splice(i, 1);
     const act = () => {
-      fault.beforeServe?.();
+      fault.beforeServe?.(req);
       if (fault.reset === 'before') return req.socket.destroy();
       if (fault.reset === 'after') {
         // Serve it, then drop the connection instead of answering.
@@ -144,7 +150,7 @@ export function createFaults(options: FaultsOptions): Faults {
         return next();
       }
       if (fault.afterApply) {
-        answerBadly(res, fault, options);
+        answerBadly(req, res, fault, options);
         return next();
       }
       if (fault.trickle) {

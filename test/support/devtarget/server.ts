@@ -89,6 +89,8 @@ export interface DevTarget {
   inject(fault: Fault): void;
   /** Removes every fault. */
   clearFaults(): void;
+  /** Answers filtered lists from now on as `mode` says (a target that starts ignoring its filters). */
+  setFilters(mode: FilterMode): void;
   /** Adds an account directly, as an admin would in the app. */
   seedUser(user: Record<string, unknown>): StoredResource;
   /** Changes an account directly, as an admin would in the app: its version moves on. */
@@ -224,6 +226,9 @@ export async function startDevTarget(options: DevTargetOptions): Promise<DevTarg
     pendingTimers: () => timers.size,
     inject: faults.inject,
     clearFaults: faults.clear,
+    setFilters(mode) {
+      store.filters = mode;
+    },
     seedUser(user) {
       const id = randomUUID();
       const stored = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], active: true, ...user, id } as StoredResource;
