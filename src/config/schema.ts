@@ -3,7 +3,7 @@ import { sourceSchema } from '../../connectors/index.js';
 import { SCOPE_OPERATORS } from '../core/scope.js';
 import { authSchema, bounded, duration, httpUrl, milliseconds, type AuthConfig } from '../core/config-values.js';
 import { z } from 'zod';
-import { forwardSchema } from '../events/forward/config.js';
+import { forwardSchema } from '../events/forward/sinks.js';
 import { notifySchema } from '../events/notify/config.js';
 import { httpConfigSchema } from './http.js';
 
@@ -123,7 +123,7 @@ export const configSchema = z.strictObject({
       retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90),
       /** A safety valve on the event table: past it the oldest events are pruned, in bounded batches. */
       maxRows: bounded({ min: 1_000, max: 1_000_000_000 }).optional(),
-      /** Sinks every new event is sent to, at least once and in order (src/events/forward/config.ts). */
+      /** Sinks every new event is sent to, at least once and in order (src/events/forward/sinks.ts). */
       forward: forwardSchema.default([]),
     })
     .default({ retainDays: 90, forward: [] }),
