@@ -65,7 +65,9 @@ export async function importOptional<T>(packageName: string, who: string, load: 
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     const notFound = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND';
-    if (notFound && typeof e.message === 'string' && e.message.includes(`'${packageName}`)) throw new MissingPackageError(who, packageName);
+    // Node names the package it could not find: `Cannot find package 'ldapts' imported from …` (not a dependency of it).
+    const named = typeof e.message === 'string' && (e.message.includes(`'${packageName}'`) || e.message.includes(`'${packageName}/`));
+    if (notFound && named) throw new MissingPackageError(who, packageName);
     throw err;
   }
 }
