@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { IntegrationConfig } from '../src/config/schema.js';
+import type { IntegrationConfig, SourceConfig } from '../src/config/schema.js';
 import { fileSourcePlugin } from './file.js';
 import { ldapSourcePlugin } from './ldap.js';
 import { scimSourcePlugin } from './scim.js';
@@ -10,8 +10,6 @@ const SOURCES = [fileSourcePlugin, ldapSourcePlugin, scimSourcePlugin] as const;
 
 /** `source:` in the config: one of the registered sources' options. */
 export const sourceSchema = z.discriminatedUnion('type', [SOURCES[0].options, ...SOURCES.slice(1).map((s) => s.options)]);
-
-export type SourceConfig = z.output<(typeof SOURCES)[number]['options']>;
 
 function pluginOf(config: SourceConfig): SourcePlugin {
   const plugin = SOURCES.find((s) => s.type === config.type);

@@ -1,7 +1,7 @@
 import { PROFILE_NAMES, profileOptionsSchema } from '../../connectors/profiles/index.js';
 import { sourceSchema } from '../../connectors/index.js';
 import { SCOPE_OPERATORS } from '../core/scope.js';
-import { authSchema, bounded, duration, httpUrl, milliseconds, type AuthConfig } from '../core/config-values.js';
+import { authSchema, bounded, durationText, httpUrl, milliseconds, type AuthConfig } from '../core/config-values.js';
 import { z } from 'zod';
 import { forwardSchema } from '../events/forward/sinks.js';
 import { notifySchema } from '../events/notify/config.js';
@@ -67,7 +67,7 @@ export const integrationSchema = z.strictObject({
     options: profileOptionsSchema.optional(),
   }),
   schedule: z
-    .union([z.strictObject({ every: duration }), z.strictObject({ cron: z.string() })])
+    .union([z.strictObject({ every: durationText }), z.strictObject({ cron: z.string() })])
     .default({ every: '40m' }),
   scope: z
     .strictObject({

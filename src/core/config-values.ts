@@ -38,7 +38,7 @@ export const milliseconds = (min: number, max = 3_600_000) =>
   bounded({ min, max, unit: 'milliseconds', ...(max === 3_600_000 ? { note: '(1 hour)' } : {}) });
 
 /** `40m`, `30s`, `1h`: from 100ms (a busy test daemon) to 30d. */
-export const duration = z.string().superRefine((text, ctx) => {
+export const durationText = z.string().superRefine((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: 'expected a duration such as 40m, 30s or 1h' });
