@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ldapSource } from '../../connectors/ldap.js';
 import { MissingPackageError } from '../../src/errors.js';
 import { email } from '../../src/events/notify/email.js';
-import type { Notification } from '../../src/events/notify/rules.js';
+import { Notifier } from '../../src/events/notify/notifier.js';
+import { cycleFailed, type Notification, type NotifyMemory } from '../../src/events/notify/rules.js';
 
 /** What Node's `import()` rejects with when a package is not installed. */
 function notInstalled(name: string): Promise<never> {
@@ -45,5 +46,27 @@ describe('a package only some configs need, not installed', () => {
     const broken = Object.assign(new Error("Cannot find package 'asn1' imported from /opt/node_modules/ldapts/dist/index.js"), { code: 'ERR_MODULE_NOT_FOUND' });
     const source = ldapSource({ ...ldapOptions, loadLdapts: () => Promise.reject(broken) });
     await expect(source.snapshot()).rejects.toBe(broken);
+  });
+
+  it('a notification that needs the missing package fails once, with that line, not after retries', async () => {
+    let loads = 0;
+    const mail = email({
+      to: ['ops@example.com'],
+      from: 'scimsync@example.com',
+      smtp: { host: '127.0.0.1', port: 1 },
+      who: 'notify[0].email',
+      loadNodemailer: () => {
+        loads += 1;
+        return notInstalled('nodemailer');
+      },
+    });
+    const kept = new Map<string, string>();
+    const memory: NotifyMemory = { last: (key) => kept.get(key), remember: (key, value) => void kept.set(key, value) };
+    const destination = { ...mail, id: 'email:test', secrets: [], on: ['cycleFailed'] as const, repeatAfterMs: 60_000, timeoutMs: 5_000 };
+    const notifier = new Notifier({ destinations: [destination], memory, attempts: 3, retryDelayMs: 10 });
+    const report = await notifier.notify(cycleFailed({ integration: 'hr', time: '2026-01-01T00:00:00.000Z', error: 'HTTP 500' }));
+    await notifier.close();
+    expect(report.failed).toEqual([{ destination: mail.label, error: '[scimsync] notify[0].email needs the nodemailer package: npm install nodemailer' }]);
+    expect(loads).toBe(1);
   });
 });

@@ -6,7 +6,7 @@
  * Sending never throws into the cycle: a failure is logged and reported.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../../errors.js';
+import { MissingPackageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { redactSecrets } from '../../redact.js';
 import type { NotifyConfig, NotifyRuleConfig } from './config.js';
@@ -185,6 +185,8 @@ export class Notifier {
         return undefined;
       } catch (err) {
         if (this.closing.signal.aborted) return 'not sent before scimsync stopped';
+        // Trying again cannot install a package: the one line says what to do.
+        if (err instanceof MissingPackageError) return err.message;
         const timedOut = timeout.aborted;
         error = timedOut ? `no answer within ${d.timeoutMs} ms` : errorMessage(err);
         const code = (err as NodeJS.ErrnoException).code;
