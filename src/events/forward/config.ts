@@ -1,5 +1,5 @@
 /**
- * The `events.forward` configuration: one entry per sink. Messages name the
+ * The `events.forward` keys every sink shares, and what a sink plug-in is (sinks.ts registers them). Messages name the
  * rule broken and never echo a value that may hold a secret (a URL, a token).
  */
 import { z } from 'zod';
@@ -101,21 +101,8 @@ export function defineSink<S extends SinkOptionsSchema>(plugin: Omit<SinkPlugin<
   return { ...plugin, type: plugin.options.shape.type.value as z.output<S>['type'] };
 }
 
-/** The keys every sink shares, in its `events.forward` entry. */
-export interface SharedSinkOptions {
-  type: string;
-  url: string;
-  name?: string | undefined;
-  batchSize: number;
-  timeoutMs: number;
-  flushMs: number;
-  retry: { baseDelayMs: number; maxDelayMs: number };
-  caFile?: string | undefined;
-  rejectUnauthorized: boolean;
-}
-
 /** The name a sink's position is kept under: its own, or its type and endpoint (no path: it may hold a token). */
-export function sinkKey(sink: Pick<SharedSinkOptions, 'name' | 'type' | 'url'>): string {
+export function sinkKey(sink: { name?: string | undefined; type: string; url: string }): string {
   if (sink.name) return sink.name;
   const url = URL.canParse(sink.url) ? new URL(sink.url) : undefined;
   return `${sink.type}:${url?.host ?? 'unknown'}`;
