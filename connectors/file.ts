@@ -3,11 +3,23 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Info as CsvInfo } from 'csv-parse';
+import { z } from 'zod';
 import { SourceError } from '../src/errors.js';
 import { escapeControl } from '../src/log.js';
 import type { SnapshotResult } from '../src/core/records.js';
-import type { SourceConnector } from './source.js';
+import { defineSource, type SourceConnector } from './source.js';
 import { MalformedRow, validateRows, type RawRows } from './validate.js';
+
+/** `source: { type: file, path, groupsPath }`. */
+export const fileSourcePlugin = defineSource({
+  options: z.strictObject({
+    type: z.literal('file'),
+    path: z.string().min(1),
+    groupsPath: z.string().min(1).optional(),
+  }),
+  create: (o, integration) => fileSource({ integration, path: o.path, ...(o.groupsPath ? { groupsPath: o.groupsPath } : {}) }),
+  resolvePaths: (o, resolve) => ({ ...o, path: resolve(o.path), ...(o.groupsPath ? { groupsPath: resolve(o.groupsPath) } : {}) }),
+});
 
 export interface FileSourceOptions {
   integration: string;

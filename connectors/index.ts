@@ -1,34 +1,30 @@
-import type { IntegrationConfig } from '../src/config/schema.js';
-import { fileSource } from './file.js';
-import { DEFAULT_LDAP_ATTRIBUTES, ldapSource } from './ldap.js';
-import { scimSource } from './scim.js';
-import type { SourceConnector } from './source.js';
+import { z } from 'zod';
+import type { IntegrationConfig, SourceConfig } from '../src/config/schema.js';
+import { fileSourcePlugin } from './file.js';
+import { ldapSourcePlugin } from './ldap.js';
+import { scimSourcePlugin } from './scim.js';
+import type { SourceConnector, SourcePlugin } from './source.js';
+
+/** Every source connector, one line each: `source.type` takes the names their schemas declare. */
+const SOURCES = [fileSourcePlugin, ldapSourcePlugin, scimSourcePlugin] as const;
+
+/** `source:` in the config: one of the registered sources' options. */
+export const sourceSchema = z.discriminatedUnion('type', [SOURCES[0].options, ...SOURCES.slice(1).map((s) => s.options)]);
+
+function pluginOf(config: SourceConfig): SourcePlugin {
+  const plugin = SOURCES.find((s) => s.type === config.type);
+  // The schema admits only registered types: a miss is a programming error.
+  if (!plugin) throw new Error(`no source connector of type ${config.type}`);
+  return plugin as unknown as SourcePlugin;
+}
 
 /** The source connector an integration's config names. */
 export function createSource(integration: IntegrationConfig): SourceConnector {
-  const source = integration.source;
-  switch (source.type) {
-    case 'file':
-      return fileSource({
-        integration: integration.name,
-        path: source.path,
-        ...(source.groupsPath ? { groupsPath: source.groupsPath } : {}),
-      });
-    case 'ldap':
-      return ldapSource({
-        integration: integration.name,
-        url: source.url,
-        startTls: source.startTls,
-        tls: source.tls,
-        bindDN: source.bindDN,
-        bindPassword: source.bindPassword,
-        users: source.users,
-        groups: source.groups,
-        attributes: { ...DEFAULT_LDAP_ATTRIBUTES, ...source.attributes },
-        pageSize: source.pageSize,
-        timeoutMs: source.timeoutMs,
-      });
-    case 'scim':
-      return scimSource({ integration: integration.name, url: source.url, auth: source.auth, pageSize: source.pageSize, timeoutMs: source.timeoutMs });
-  }
+  return pluginOf(integration.source).create(integration.source, integration.name);
+}
+
+/** `source:` with its file paths resolved against the config file's folder. */
+export function sourceWithPaths<C extends SourceConfig>(config: C, resolve: (path: string) => string): C {
+  const plugin = pluginOf(config);
+  return plugin.resolvePaths ? (plugin.resolvePaths(config, resolve) as C) : config;
 }

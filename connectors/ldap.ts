@@ -1,9 +1,63 @@
 import { readFileSync } from 'node:fs';
-import { Client, type Entry } from 'ldapts';
-import { SourceError } from '../src/errors.js';
+import type { Client, Entry } from 'ldapts';
+import { z } from 'zod';
+import { bounded, milliseconds, urlString } from '../src/core/config-values.js';
+import { SourceError, importOptional } from '../src/errors.js';
 import type { SnapshotResult } from '../src/core/records.js';
-import type { SourceConnector } from './source.js';
+import { defineSource, type SourceConnector } from './source.js';
 import { rowsOf, validateRows, type RawRow } from './validate.js';
+
+/** `ldap://host[:port]` or `ldaps://host[:port]`, nothing else. */
+const ldapUrl = urlString({ protocols: ['ldap:', 'ldaps:'], credentials: 'use bindDN and bindPassword', example: 'ldaps://dc1.example.com' }).regex(
+  /^ldaps?:\/\/[^/\s@]+\/?$/,
+  'expected ldap://host[:port] or ldaps://host[:port]',
+);
+
+/** `source: { type: ldap, … }`; ldapts is loaded at the first read, so a config without LDAP needs no ldapts. */
+export const ldapSourcePlugin = defineSource({
+  options: z.strictObject({
+    type: z.literal('ldap'),
+    url: ldapUrl,
+    startTls: z.boolean().optional(),
+    tls: z.strictObject({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }).optional(),
+    bindDN: z.string().min(1),
+    bindPassword: z.string(),
+    users: z.strictObject({
+      base: z.string().min(1),
+      filter: z.string().default('(objectClass=inetOrgPerson)'),
+      /** entryUUID (OpenLDAP), objectGUID (Active Directory) or any unique, stable attribute. */
+      id: z.string().default('entryUUID'),
+    }),
+    groups: z
+      .strictObject({
+        base: z.string().min(1),
+        filter: z.string().default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
+        /** member, uniqueMember, memberUid, or memberOf (read from the users). */
+        memberAttribute: z.string().default('member'),
+        nameAttribute: z.string().default('cn'),
+      })
+      .optional(),
+    attributes: z.record(z.string(), z.string()).optional(),
+    pageSize: bounded({ min: 1, max: 10_000 }).default(500),
+    timeoutMs: milliseconds(1).default(30_000),
+  }),
+  create: (o, integration) =>
+    ldapSource({
+      integration,
+      url: o.url,
+      startTls: o.startTls,
+      tls: o.tls,
+      bindDN: o.bindDN,
+      bindPassword: o.bindPassword,
+      users: o.users,
+      groups: o.groups,
+      attributes: { ...DEFAULT_LDAP_ATTRIBUTES, ...o.attributes },
+      pageSize: o.pageSize,
+      timeoutMs: o.timeoutMs,
+    }),
+});
+
+type Ldapts = typeof import('ldapts');
 
 export interface LdapSourceOptions {
   integration: string;
@@ -18,6 +72,8 @@ export interface LdapSourceOptions {
   attributes: Record<string, string>;
   pageSize: number;
   timeoutMs: number;
+  /** How ldapts is loaded. @default () => import('ldapts') */
+  loadLdapts?: () => Promise<Ldapts>;
 }
 
 /** Defaults for an OpenLDAP-style directory; Active Directory uses objectGUID, sAMAccountName, userAccountControl. */
@@ -127,6 +183,7 @@ export function ldapSource(options: LdapSourceOptions): SourceConnector {
         }
       }
       const tlsOptions = { rejectUnauthorized: options.tls?.rejectUnauthorized ?? true, ...(ca ? { ca } : {}) };
+      const { Client } = await importOptional('ldapts', `[integration ${options.integration}] the LDAP source`, options.loadLdapts ?? (() => import('ldapts')));
       const client = new Client({
         url: options.url,
         timeout: options.timeoutMs,

@@ -1,10 +1,23 @@
-import type { AuthConfig } from '../src/config/schema.js';
+import { z } from 'zod';
+import { authSchema, bounded, httpUrl, milliseconds, type AuthConfig } from '../src/core/config-values.js';
 import { ScimHttpError, SourceError } from '../src/errors.js';
 import type { SnapshotResult } from '../src/core/records.js';
 import { ENTERPRISE_USER_SCHEMA } from '../src/core/paths.js';
-import { ScimClient, type ResourceType } from '../src/scim/client.js';
-import type { SourceConnector } from './source.js';
+import type { ResourceType } from '../src/scim/client.js';
+import { defineSource, type SourceConnector } from './source.js';
 import { rowsOf, validateRows } from './validate.js';
+
+/** `source: { type: scim, url, auth }`: another SCIM service read as a directory; the SCIM client is loaded at the first read. */
+export const scimSourcePlugin = defineSource({
+  options: z.strictObject({
+    type: z.literal('scim'),
+    url: httpUrl('put credentials under auth:'),
+    auth: authSchema,
+    pageSize: bounded({ min: 1, max: 10_000 }).default(100),
+    timeoutMs: milliseconds(1).default(60_000),
+  }),
+  create: (o, integration) => scimSource({ integration, url: o.url, auth: o.auth, pageSize: o.pageSize, timeoutMs: o.timeoutMs }),
+});
 
 export interface ScimSourceOptions {
   integration: string;
@@ -58,6 +71,7 @@ export function scimSource(options: ScimSourceOptions): SourceConnector {
   return {
     kind: 'scim',
     async snapshot(): Promise<SnapshotResult> {
+      const { ScimClient } = await import('../src/scim/client.js');
       const client = new ScimClient({
         baseUrl: options.url,
         auth: options.auth,

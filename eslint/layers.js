@@ -17,7 +17,7 @@ export const LAYERS = [
   { layer: 'console', files: ['src/console'] },
   { layer: 'cli', files: ['src/cli'] },
   { layer: 'config', files: ['src/config'] },
-  // Target profiles are connectors too; config may import them (profile names), not the sources.
+  // Target profiles are connectors too; config imports both registries (their names and options schemas).
   { layer: 'profiles', files: ['connectors/profiles'] },
   { layer: 'connectors', files: ['connectors'] },
   { layer: 'state', files: ['state'] },
@@ -44,8 +44,8 @@ export const ALLOWED_IMPORTS = {
   console: ['engine', 'events', 'config'],
   // The verbs that serve (daemon, console) start those layers; the others are shells over engine functions.
   cli: ['engine', types('events'), 'config', 'daemon', 'console'],
-  // A feature's config schema lives with the feature (events.forward, notify): config assembles them.
-  config: ['core', 'profiles', 'events'],
+  // A feature's config schema lives with the feature (events.forward, notify, each source connector): config assembles them.
+  config: ['core', 'profiles', 'connectors', 'events'],
   shared: [],
   tooling: '*',
 };

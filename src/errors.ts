@@ -44,6 +44,34 @@ export class SourceError extends ScimsyncError {
   }
 }
 
+/** A package that only some configs need (ldapts, nodemailer) is not installed, and this config needs it: exit 2. */
+export class MissingPackageError extends ScimsyncError {
+  readonly code = 'PACKAGE';
+  readonly exitCode = 2 as const;
+  constructor(
+    /** Who needs it, as the message starts: `[integration hr] the LDAP source`. */
+    who: string,
+    readonly packageName: string,
+  ) {
+    super(`[scimsync] ${who} needs the ${packageName} package: npm install ${packageName}`);
+    this.name = 'MissingPackageError';
+  }
+}
+
+/** Loads an optional package with `load` (an `import()`); a package that is not installed is a MissingPackageError naming `who`. */
+export async function importOptional<T>(packageName: string, who: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const notFound = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND';
+    // Node names the package it could not find: `Cannot find package 'ldapts' imported from …` (not a dependency of it).
+    const named = typeof e.message === 'string' && (e.message.includes(`'${packageName}'`) || e.message.includes(`'${packageName}/`));
+    if (notFound && named) throw new MissingPackageError(who, packageName);
+    throw err;
+  }
+}
+
 /** A safety rule stopped the cycle before any request: exit 3. */
 export class SafetyAbortError extends ScimsyncError {
   readonly code = 'SAFETY';

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { bounded } from '../../src/core/config-values.js';
 import type { MappingSpec, ProfileRule } from '../../src/core/map.js';
 
 export type { GroupBehaviour, MemberRemovalDialect } from '../../src/core/target-behaviour.js';
@@ -29,3 +31,15 @@ export interface TargetProfile {
   /** Where the target's SCIM service usually lives, for test-connection hints. */
   readonly basePath?: string;
 }
+
+/** `target.options`: adjust a profile to what this tenant of the target accepts; every profile takes them. */
+export const profileOptionsSchema = z.strictObject({
+  emailDomains: z.array(z.string().min(1)).optional(),
+  membersPerRequest: bounded({ min: 1, max: 10_000 }).optional(),
+  multipleOperations: z.boolean().optional(),
+  memberRemoval: z.enum(['path', 'value-array', 'replace']).optional(),
+  createWithMembers: z.boolean().optional(),
+  inactiveMembers: z.enum(['keep', 'remove']).optional(),
+  readsMembers: z.boolean().optional(),
+  updateVerb: z.enum(['patch', 'put']).optional(),
+});

@@ -1,4 +1,5 @@
-import { PROFILES, resolveProfile } from '../../connectors/profiles/index.js';
+import { sourceWithPaths } from '../../connectors/index.js';
+import { resolveProfile } from '../../connectors/profiles/index.js';
 import { MappingError } from '../core/map.js';
 import { conditionProblem } from '../core/scope.js';
 import { randomBytes } from 'node:crypto';
@@ -278,7 +279,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return config;
 }
 
-/** What the schema cannot see: names used twice, profiles, SCIM paths and expressions in mappings, scoping conditions. */
+/** What the schema cannot see: names used twice, SCIM paths and expressions in mappings, scoping conditions. */
 function checkIntegrations(config: Config, { fail }: Reporter): void {
   const seen = new Map<string, number>();
   config.integrations.forEach((integration, n) => {
@@ -289,9 +290,6 @@ function checkIntegrations(config: Config, { fail }: Reporter): void {
   });
   config.integrations.forEach((integration, n) => {
     const at = `integrations[${n}]`;
-    if (!PROFILES[integration.target.profile]) {
-      fail(`${at}.target.profile: unknown profile ${JSON.stringify(integration.target.profile)} (have: ${Object.keys(PROFILES).join(', ')})`);
-    }
     try {
       resolveProfile(integration, `${at}.mappings.user`);
     } catch (err) {
@@ -311,18 +309,7 @@ function resolvePaths(config: Config, base: string): Config {
   return {
     ...config,
     state: { path: resolve(base, config.state.path) },
-    integrations: config.integrations.map((i) =>
-      i.source.type === 'file'
-        ? {
-            ...i,
-            source: {
-              ...i.source,
-              path: resolve(base, i.source.path),
-              ...(i.source.groupsPath ? { groupsPath: resolve(base, i.source.groupsPath) } : {}),
-            },
-          }
-        : i,
-    ),
+    integrations: config.integrations.map((i) => ({ ...i, source: sourceWithPaths(i.source, (path) => resolve(base, path)) })),
   };
 }
 

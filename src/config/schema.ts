@@ -1,160 +1,11 @@
+import { PROFILE_NAMES, profileOptionsSchema } from '../../connectors/profiles/index.js';
+import { sourceSchema } from '../../connectors/index.js';
 import { SCOPE_OPERATORS } from '../core/scope.js';
-import { DAY_MS, parseDuration } from '../core/duration.js';
+import { authSchema, bounded, durationText, httpUrl, milliseconds, type AuthConfig } from '../core/config-values.js';
 import { z } from 'zod';
-import { forwardSchema } from '../events/forward/config.js';
+import { forwardSchema } from '../events/forward/sinks.js';
 import { notifySchema } from '../events/notify/config.js';
 import { httpConfigSchema } from './http.js';
-
-const grouped = (n: number): string => n.toLocaleString('en-US');
-
-interface Bounds {
-  min: number;
-  max: number;
-  /** What the number counts, said in the message: "milliseconds", "bytes". */
-  unit?: string;
-  /** Said after the bounds, e.g. "(1 hour)". */
-  note?: string;
-}
-
-/**
- * A number from `min` to `max`, whole unless `fraction` is set. The message says
- * the bounds and the value received: Node clamps a timer past 2^31-1 ms to 1 ms,
- * so an unbounded duration silently becomes a tight loop.
- */
-function bounded(bounds: Bounds, shape: { fraction?: true } = {}) {
-  const what = shape.fraction ? 'a number' : 'a whole number';
-  const unit = bounds.unit ? ` of ${bounds.unit}` : '';
-  const note = bounds.note ? ` ${bounds.note}` : '';
-  const expected = `expected ${what}${unit} from ${grouped(bounds.min)} to ${grouped(bounds.max)}${note}`;
-  return z.number().superRefine((value, ctx) => {
-    if ((!shape.fraction && !Number.isInteger(value)) || value < bounds.min || value > bounds.max) {
-      ctx.addIssue({ code: 'custom', message: `${expected}, got ${value}` });
-    }
-  });
-}
-
-/** Milliseconds for a timer: at most an hour, far below what Node's timers can hold. */
-const milliseconds = (min: number, max = 3_600_000) =>
-  bounded({ min, max, unit: 'milliseconds', ...(max === 3_600_000 ? { note: '(1 hour)' } : {}) });
-
-/** `40m`, `30s`, `1h`: from 100ms (a busy test daemon) to 30d. */
-const duration = z.string().superRefine((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 40m, 30s or 1h' });
-    return;
-  }
-  if (ms < 100 || ms > 30 * DAY_MS) ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 30d, got ${text}` });
-});
-
-/** `URL.parse` is Node 22's. */
-function parseUrl(text: string): URL | null {
-  return URL.canParse(text) ? new URL(text) : null;
-}
-
-/**
- * Userinfo in a URL would be printed, logged and stored with it. A text that does
- * not parse but has an `@` after `scheme://` counts too: a password with a `/` or
- * `#` in it breaks the parse, and the message must still point at auth.
- */
-function hasUserinfo(text: string): boolean {
-  const scheme = /^\s*[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text);
-  if (!scheme) return false;
-  if (/^[^/?#\\]*@/.test(text.slice(scheme[0].length))) return true;
-  const url = parseUrl(text);
-  if (url === null) return text.includes('@', scheme[0].length);
-  return url.username !== '' || url.password !== '';
-}
-
-interface UrlRule {
-  /** Allowed protocols, with their colon: `https:`. */
-  protocols: readonly string[];
-  /** Where the credentials go instead, for the message. */
-  credentials: string;
-  example: string;
-}
-
-/**
- * A URL of one of `rule.protocols`, without user or password. No message echoes
- * the value: it may hold a password.
- */
-function urlString(rule: UrlRule) {
-  const names = rule.protocols.join(' or ');
-  return z.string().superRefine((text, ctx) => {
-    if (hasUserinfo(text)) {
-      ctx.addIssue({ code: 'custom', message: `a user or password in the URL is not allowed (it would be logged); ${rule.credentials}` });
-      return;
-    }
-    const url = parseUrl(text);
-    if (url === null) ctx.addIssue({ code: 'custom', message: `expected a URL such as ${rule.example}` });
-    // `admin:pw@host` parses with the protocol `admin:`: name the protocol only when no `@` says it may be a user.
-    else if (!rule.protocols.includes(url.protocol)) {
-      ctx.addIssue({ code: 'custom', message: `expected an ${names} URL${text.includes('@') ? '' : `, not ${url.protocol}`}` });
-    }
-  });
-}
-
-const httpUrl = (credentials: string) =>
-  urlString({ protocols: ['http:', 'https:'], credentials, example: 'https://app.example.com/scim/v2' });
-
-/** `ldap://host[:port]` or `ldaps://host[:port]`, nothing else. */
-const ldapUrl = urlString({ protocols: ['ldap:', 'ldaps:'], credentials: 'use bindDN and bindPassword', example: 'ldaps://dc1.example.com' }).regex(
-  /^ldaps?:\/\/[^/\s@]+\/?$/,
-  'expected ldap://host[:port] or ldaps://host[:port]',
-);
-
-const authSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
-  z.strictObject({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }),
-  z.strictObject({
-    type: z.literal('oauth2'),
-    tokenUrl: httpUrl('put the client credentials in clientId and clientSecret'),
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
-    scope: z.string().optional(),
-  }),
-]);
-
-const fileSource = z.strictObject({
-  type: z.literal('file'),
-  path: z.string().min(1),
-  groupsPath: z.string().min(1).optional(),
-});
-
-const ldapSource = z.strictObject({
-  type: z.literal('ldap'),
-  url: ldapUrl,
-  startTls: z.boolean().optional(),
-  tls: z.strictObject({ caFile: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }).optional(),
-  bindDN: z.string().min(1),
-  bindPassword: z.string(),
-  users: z.strictObject({
-    base: z.string().min(1),
-    filter: z.string().default('(objectClass=inetOrgPerson)'),
-    /** entryUUID (OpenLDAP), objectGUID (Active Directory) or any unique, stable attribute. */
-    id: z.string().default('entryUUID'),
-  }),
-  groups: z
-    .strictObject({
-      base: z.string().min(1),
-      filter: z.string().default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))'),
-      /** member, uniqueMember, memberUid, or memberOf (read from the users). */
-      memberAttribute: z.string().default('member'),
-      nameAttribute: z.string().default('cn'),
-    })
-    .optional(),
-  attributes: z.record(z.string(), z.string()).optional(),
-  pageSize: bounded({ min: 1, max: 10_000 }).default(500),
-  timeoutMs: milliseconds(1).default(30_000),
-});
-
-const scimSource = z.strictObject({
-  type: z.literal('scim'),
-  url: httpUrl('put credentials under auth:'),
-  auth: authSchema,
-  pageSize: bounded({ min: 1, max: 10_000 }).default(100),
-  timeoutMs: milliseconds(1).default(60_000),
-});
 
 const mappingEntry = z.strictObject({
   from: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
@@ -178,10 +29,10 @@ const scopeClause = z.array(
 
 export const integrationSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "-", "_" or "."'),
-  source: z.discriminatedUnion('type', [fileSource, ldapSource, scimSource]),
+  source: sourceSchema,
   target: z.strictObject({
     url: httpUrl('put credentials under auth:'),
-    profile: z.enum(['generic', 'gong', 'strongdm']).default('generic'),
+    profile: z.enum(PROFILE_NAMES).default(PROFILE_NAMES[0]),
     auth: authSchema,
     rateLimit: z
       .strictObject({
@@ -213,21 +64,10 @@ export const integrationSchema = z.strictObject({
       })
       .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxTotalWaitMs: 300_000, maxRefusedMs: 60_000 }),
     /** Profile options: adjust a profile to what this tenant of the target accepts. */
-    options: z
-      .strictObject({
-        emailDomains: z.array(z.string().min(1)).optional(),
-        membersPerRequest: bounded({ min: 1, max: 10_000 }).optional(),
-        multipleOperations: z.boolean().optional(),
-        memberRemoval: z.enum(['path', 'value-array', 'replace']).optional(),
-        createWithMembers: z.boolean().optional(),
-        inactiveMembers: z.enum(['keep', 'remove']).optional(),
-        readsMembers: z.boolean().optional(),
-        updateVerb: z.enum(['patch', 'put']).optional(),
-      })
-      .optional(),
+    options: profileOptionsSchema.optional(),
   }),
   schedule: z
-    .union([z.strictObject({ every: duration }), z.strictObject({ cron: z.string() })])
+    .union([z.strictObject({ every: durationText }), z.strictObject({ cron: z.string() })])
     .default({ every: '40m' }),
   scope: z
     .strictObject({
@@ -283,7 +123,7 @@ export const configSchema = z.strictObject({
       retainDays: bounded({ min: 1, max: 36_500, unit: 'days' }).default(90),
       /** A safety valve on the event table: past it the oldest events are pruned, in bounded batches. */
       maxRows: bounded({ min: 1_000, max: 1_000_000_000 }).optional(),
-      /** Sinks every new event is sent to, at least once and in order (src/events/forward/config.ts). */
+      /** Sinks every new event is sent to, at least once and in order (src/events/forward/sinks.ts). */
       forward: forwardSchema.default([]),
     })
     .default({ retainDays: 90, forward: [] }),
@@ -300,5 +140,5 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type IntegrationConfig = z.infer<typeof integrationSchema>;
-export type AuthConfig = z.infer<typeof authSchema>;
+export type { AuthConfig };
 export type SourceConfig = IntegrationConfig['source'];

@@ -7,9 +7,8 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { forwardSchema } from '../../src/events/forward/config.js';
 import { ForwardError, type Forwarder } from '../../src/events/forward/forwarder.js';
-import { forwarderFromConfig, sinkFromConfig } from '../../src/events/forward/sinks.js';
+import { forwardSchema, forwarderFromConfig, sinkFromConfig } from '../../src/events/forward/sinks.js';
 import { deliveryReport, memoryLogger, openEventLog, tempDir, waitFor, type EventLog, type MemoryLogger } from '../events/support.js';
 
 /** A receiver of events on 127.0.0.1, as the runner of one sink kind starts it. */

@@ -129,14 +129,16 @@ async function exampleWorkspace(): Promise<string> {
 }
 
 describe('the read-only verbs load only what they use', () => {
+  // Packages only some configs need: a file source with no email notification loads neither, whatever the verb.
+  const optional = [/\/node_modules\/ldapts\//, /\/node_modules\/nodemailer\//];
   // Reading the state and the config needs no directory client, no mapping engine and no HTTP client.
-  const heavy = [/\/node_modules\/ldapts\//, /\/node_modules\/jsonata\//, /\/node_modules\/axios\//, /\/dist\/src\/scim\//, /\/dist\/connectors\/(ldap|scim)\.js$/];
+  const heavy = [...optional, /\/node_modules\/jsonata\//, /\/node_modules\/axios\//, /\/dist\/src\/scim\//];
 
   it.each([
     ['status', ['status']],
     ['events', ['events', '--json']],
     ['state show', ['state', 'show', 'u001']],
-  ])('%s loads no LDAP client, no JSONata and no HTTP client', async (_verb, args) => {
+  ])('%s loads no LDAP client, no mail client, no JSONata and no HTTP client', async (_verb, args) => {
     const config = await exampleWorkspace();
     expect((await scimsync(['sync', '--config', config], { TOKEN: 'bin-token' })).code).toBe(0);
     const { code, modules } = await modulesLoadedBy([...args, '--config', config]);
@@ -144,6 +146,19 @@ describe('the read-only verbs load only what they use', () => {
     // The hook saw the verb run: its module and the state were loaded.
     expect(modules.some((m) => m.endsWith('/dist/state/index.js'))).toBe(true);
     expect(modules.filter((m) => heavy.some((h) => h.test(m)))).toEqual([]);
+  }, 60_000);
+
+  it.each([
+    ['plan', ['plan']],
+    ['sync', ['sync']],
+  ])('%s on a file source loads neither ldapts nor nodemailer', async (_verb, args) => {
+    const config = await exampleWorkspace();
+    const { code, modules } = await modulesLoadedBy([...args, '--config', config]);
+    expect(code).toBe(0);
+    // The hook saw the source read and the target spoken to.
+    expect(modules.some((m) => m.endsWith('/dist/connectors/file.js'))).toBe(true);
+    expect(modules.some((m) => m.includes('/node_modules/axios/'))).toBe(true);
+    expect(modules.filter((m) => optional.some((h) => h.test(m)))).toEqual([]);
   }, 60_000);
 
   it('--help and --version load the command line parser only', async () => {

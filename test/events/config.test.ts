@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { formatKeyPath } from '../../src/config/load.js';
-import { forwardSchema, sinkKey } from '../../src/events/forward/config.js';
+import { sinkKey } from '../../src/events/forward/config.js';
+import { forwardSchema } from '../../src/events/forward/sinks.js';
 import { notifySchema } from '../../src/events/notify/config.js';
 
 /** The messages a user sees, as the config loader words them: `key.path: message`. */

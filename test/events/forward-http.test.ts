@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { forwardSchema } from '../../src/events/forward/config.js';
+import { forwardSchema } from '../../src/events/forward/sinks.js';
 import { forwarderFromConfig } from '../../src/events/forward/sinks.js';
 import { Forwarder, type SinkSettings } from '../../src/events/forward/forwarder.js';
 import { httpSink, type HttpSinkOptions } from '../../src/events/forward/http.js';

@@ -1,8 +1,9 @@
 /**
- * The `events.forward` configuration: one entry per sink. Messages name the
+ * The `events.forward` keys every sink shares, and what a sink plug-in is (sinks.ts registers them). Messages name the
  * rule broken and never echo a value that may hold a secret (a URL, a token).
  */
 import { z } from 'zod';
+import type { ForwardSink } from './forwarder.js';
 
 /** A whole number from `min` to `max`; the message says the bounds and the value received. */
 export function wholeNumber(min: number, max: number, unit = '') {
@@ -56,10 +57,7 @@ const sinkName = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, "-", "_", "." or ":"');
 
-/** An HTTP header name (RFC 9110 token), for the signature. */
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'expected an HTTP header name such as X-Scimsync-Signature');
-
-const delivery = {
+export const delivery = {
   name: sinkName.optional(),
   /** Bounds one send, connection and answer included. */
   timeoutMs: wholeNumber(100, 300_000, 'milliseconds').default(10_000),
@@ -73,44 +71,38 @@ const delivery = {
     .default({ baseDelayMs: 500, maxDelayMs: 60_000 }),
 };
 
-const tlsOptions = {
+export const tlsOptions = {
   /** A PEM file of the CA that issued the receiver's certificate. */
   caFile: z.string().min(1).optional(),
   /** Leave on: off accepts any certificate, a man in the middle's included. */
   rejectUnauthorized: z.boolean().default(true),
 };
 
-export const httpSinkSchema = z.strictObject({
-  type: z.literal('http'),
-  url: urlText({ protocols: ['http:', 'https:'], example: 'https://siem.example.com/ingest', credentials: 'use auth: { type: bearer, token } or hmac:' }),
-  auth: z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }).optional(),
-  hmac: z
-    .strictObject({
-      secret: z.string().min(16, 'expected a secret of at least 16 characters'),
-      header: headerName.default('X-Scimsync-Signature'),
-    })
-    .optional(),
-  batchSize: wholeNumber(1, 10_000).default(500),
-  ...delivery,
-  ...tlsOptions,
-});
+/** A forward sink as the registry (sinks.ts) holds it: its options and its factory. */
+export interface SinkPlugin<S extends SinkOptionsSchema = SinkOptionsSchema> {
+  /** `type:` of its `events.forward` entries, read from the schema's literal so that the name is written once. */
+  readonly type: z.output<S>['type'];
+  readonly options: S;
+  create(options: z.output<S>, where: SinkPlace): ForwardSink;
+  /** A rule across its keys that the schema cannot say: the key at fault and the message. */
+  problem?(options: z.output<S>): { key: string; message: string } | undefined;
+}
 
-export const syslogSinkSchema = z.strictObject({
-  type: z.literal('syslog'),
-  url: urlText({ protocols: ['tcp:', 'tls:'], example: 'tls://siem.example.com:6514', credentials: 'syslog takes no credentials', hostOnly: true }),
-  /** 13 is "log audit"; 16-23 are local0-local7. */
-  facility: wholeNumber(0, 23).default(13),
-  batchSize: wholeNumber(1, 10_000).default(100),
-  ...delivery,
-  ...tlsOptions,
-});
+/** The options schema of a sink: an object whose `type` literal names it, with the shared delivery and TLS keys. */
+export type SinkOptionsSchema = z.ZodObject<{ type: z.ZodLiteral<string> } & z.ZodRawShape>;
 
-export type HttpSinkConfig = z.infer<typeof httpSinkSchema>;
-export type SyslogSinkConfig = z.infer<typeof syslogSinkSchema>;
-export type ForwardSinkConfig = HttpSinkConfig | SyslogSinkConfig;
+/** What every sink is given besides its options: the key of its position, and its CA file read. */
+export interface SinkPlace {
+  name: string;
+  ca?: Buffer;
+}
+
+export function defineSink<S extends SinkOptionsSchema>(plugin: Omit<SinkPlugin<S>, 'type'>): SinkPlugin<S> {
+  return { ...plugin, type: plugin.options.shape.type.value as z.output<S>['type'] };
+}
 
 /** The name a sink's position is kept under: its own, or its type and endpoint (no path: it may hold a token). */
-export function sinkKey(sink: ForwardSinkConfig): string {
+export function sinkKey(sink: { name?: string | undefined; type: string; url: string }): string {
   if (sink.name) return sink.name;
   const url = URL.canParse(sink.url) ? new URL(sink.url) : undefined;
   return `${sink.type}:${url?.host ?? 'unknown'}`;
@@ -122,28 +114,3 @@ export function secureOrLoopback(text: string): boolean {
   const url = new URL(text);
   return url.protocol !== 'http:' || url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
-
-/** `events.forward`: every sink under a name of its own, since its position in state is kept by name. */
-export const forwardSchema = z
-  .array(z.discriminatedUnion('type', [httpSinkSchema, syslogSinkSchema]))
-  .max(16, 'expected at most 16 sinks')
-  .superRefine((sinks, ctx) => {
-    const seen = new Map<string, number>();
-    sinks.forEach((sink, i) => {
-      const key = sinkKey(sink);
-      const first = seen.get(key);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sinks ${first} and ${i} would both be named ${key}; give one a name: of its own` });
-      }
-      seen.set(key, i);
-      // A bearer token over plain HTTP can be read on the wire, except on this machine's loopback.
-      if (sink.type === 'http' && sink.auth && !secureOrLoopback(sink.url)) {
-        ctx.addIssue({ code: 'custom', path: [i, 'url'], message: 'a bearer token is only sent over https:// (or http:// to this machine)' });
-      }
-      if (sink.retry.maxDelayMs < sink.retry.baseDelayMs) {
-        ctx.addIssue({ code: 'custom', path: [i, 'retry', 'maxDelayMs'], message: `expected at least retry.baseDelayMs (${sink.retry.baseDelayMs}), got ${sink.retry.maxDelayMs}` });
-      }
-    });
-  });
-
-export type ForwardConfig = z.infer<typeof forwardSchema>;

@@ -8,9 +8,36 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { z } from 'zod';
 import type { EventRecord } from '../types.js';
+import { defineSink, delivery, secureOrLoopback, tlsOptions, urlText, wholeNumber } from './config.js';
 import { exportedEvent } from './format.js';
 import { ForwardError, describeFailure, type ForwardSink } from './forwarder.js';
+
+/** An HTTP header name (RFC 9110 token), for the signature. */
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'expected an HTTP header name such as X-Scimsync-Signature');
+
+/** `events.forward: [{ type: http, url, auth | hmac }]`. */
+export const httpSinkPlugin = defineSink({
+  options: z.strictObject({
+    type: z.literal('http'),
+    url: urlText({ protocols: ['http:', 'https:'], example: 'https://siem.example.com/ingest', credentials: 'use auth: { type: bearer, token } or hmac:' }),
+    auth: z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }).optional(),
+    hmac: z
+      .strictObject({
+        secret: z.string().min(16, 'expected a secret of at least 16 characters'),
+        header: headerName.default('X-Scimsync-Signature'),
+      })
+      .optional(),
+    batchSize: wholeNumber(1, 10_000).default(500),
+    ...delivery,
+    ...tlsOptions,
+  }),
+  create: (c, { name, ca }) =>
+    httpSink({ name, url: c.url, ...(c.auth ? { auth: c.auth } : {}), ...(c.hmac ? { hmac: c.hmac } : {}), ...(ca ? { ca } : {}), rejectUnauthorized: c.rejectUnauthorized }),
+  // A bearer token over plain HTTP can be read on the wire, except on this machine's loopback.
+  problem: (c) => (c.auth && !secureOrLoopback(c.url) ? { key: 'url', message: 'a bearer token is only sent over https:// (or http:// to this machine)' } : undefined),
+});
 
 export interface HttpSinkOptions {
   /** The key of the sink's position. */

@@ -1,11 +1,47 @@
-/** Builds the Forwarder that `events.forward` describes. */
+/** The forward sinks, registered once: `events.forward`'s schema and the Forwarder it describes. */
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { sinkKey, type ForwardConfig, type ForwardSinkConfig } from './config.js';
+import { sinkKey, type SinkPlugin } from './config.js';
 import { Forwarder, type ForwardSink, type ForwardSource, type ForwarderOptions, type SinkPositions, type SinkSettings } from './forwarder.js';
-import { httpSink } from './http.js';
-import { syslogSink } from './syslog.js';
+import { httpSinkPlugin } from './http.js';
+import { syslogSinkPlugin } from './syslog.js';
+
+/** Every forward sink, one line each: `type:` takes the names their schemas declare. */
+const SINKS = [httpSinkPlugin, syslogSinkPlugin] as const;
+
+export type ForwardSinkConfig = z.output<(typeof SINKS)[number]['options']>;
+
+function pluginOf(c: ForwardSinkConfig): SinkPlugin {
+  const plugin = SINKS.find((s) => s.type === c.type);
+  // The schema admits only registered types: a miss is a programming error.
+  if (!plugin) throw new Error(`no forward sink of type ${c.type}`);
+  return plugin as unknown as SinkPlugin;
+}
+
+/** `events.forward`: every sink under a name of its own, since its position in state is kept by name. */
+export const forwardSchema = z
+  .array(z.discriminatedUnion('type', [SINKS[0].options, ...SINKS.slice(1).map((s) => s.options)]))
+  .max(16, 'expected at most 16 sinks')
+  .superRefine((sinks, ctx) => {
+    const seen = new Map<string, number>();
+    sinks.forEach((sink, i) => {
+      const key = sinkKey(sink);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sinks ${first} and ${i} would both be named ${key}; give one a name: of its own` });
+      }
+      seen.set(key, i);
+      const problem = pluginOf(sink).problem?.(sink);
+      if (problem) ctx.addIssue({ code: 'custom', path: [i, problem.key], message: problem.message });
+      if (sink.retry.maxDelayMs < sink.retry.baseDelayMs) {
+        ctx.addIssue({ code: 'custom', path: [i, 'retry', 'maxDelayMs'], message: `expected at least retry.baseDelayMs (${sink.retry.baseDelayMs}), got ${sink.retry.maxDelayMs}` });
+      }
+    });
+  });
+
+export type ForwardConfig = z.infer<typeof forwardSchema>;
 
 export interface ForwarderFromConfigOptions {
   /** `config.events.forward`. */
@@ -46,23 +82,6 @@ function readCa(file: string | undefined, key: string): Buffer | undefined {
 }
 
 export function sinkFromConfig(c: ForwardSinkConfig, key: string): ForwardSink {
-  const name = sinkKey(c);
   const ca = readCa(c.caFile, key);
-  switch (c.type) {
-    case 'http':
-      return httpSink({
-        name,
-        url: c.url,
-        ...(c.auth ? { auth: c.auth } : {}),
-        ...(c.hmac ? { hmac: c.hmac } : {}),
-        ...(ca ? { ca } : {}),
-        rejectUnauthorized: c.rejectUnauthorized,
-      });
-    case 'syslog':
-      return syslogSink({ name, url: c.url, ...(ca ? { ca } : {}), rejectUnauthorized: c.rejectUnauthorized, format: { facility: c.facility } });
-    default: {
-      const never: never = c;
-      throw new ConfigError(`${key}.type: unknown sink type ${String((never as { type: unknown }).type)}`);
-    }
-  }
+  return pluginOf(c).create(c, { name: sinkKey(c), ...(ca ? { ca } : {}) });
 }

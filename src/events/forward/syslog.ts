@@ -13,7 +13,9 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import tls from 'node:tls';
+import { z } from 'zod';
 import type { EventRecord, EventResult } from '../types.js';
+import { defineSink, delivery, tlsOptions, urlText, wholeNumber } from './config.js';
 import { ForwardError, describeFailure, type ForwardSink } from './forwarder.js';
 
 /** The private enterprise number in the structured data id `scimsync@32473` (32473 is RFC 5612's number for documentation). */
@@ -94,6 +96,20 @@ export function frame(message: string): Buffer {
   const body = Buffer.from(message);
   return Buffer.concat([Buffer.from(`${body.length} `), body]);
 }
+
+/** `events.forward: [{ type: syslog, url: tls://host:port }]`. */
+export const syslogSinkPlugin = defineSink({
+  options: z.strictObject({
+    type: z.literal('syslog'),
+    url: urlText({ protocols: ['tcp:', 'tls:'], example: 'tls://siem.example.com:6514', credentials: 'syslog takes no credentials', hostOnly: true }),
+    /** 13 is "log audit"; 16-23 are local0-local7. */
+    facility: wholeNumber(0, 23).default(13),
+    batchSize: wholeNumber(1, 10_000).default(100),
+    ...delivery,
+    ...tlsOptions,
+  }),
+  create: (c, { name, ca }) => syslogSink({ name, url: c.url, ...(ca ? { ca } : {}), rejectUnauthorized: c.rejectUnauthorized, format: { facility: c.facility } }),
+});
 
 export interface SyslogSinkOptions {
   name: string;

@@ -1,7 +1,81 @@
-/** A notification by SMTP email, sent with nodemailer. */
-import nodemailer from 'nodemailer';
+/** A notification by SMTP email, sent with nodemailer (loaded at the first message, so a config without email needs no nodemailer). */
+import { readFileSync } from 'node:fs';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { z } from 'zod';
+import { ConfigError, importOptional } from '../../errors.js';
+import { wholeNumber } from '../forward/config.js';
+import { defineDestination, destinationId } from './destination.js';
 import type { Notification, NotificationKind } from './rules.js';
+
+/** An address as SMTP takes it: `ops@example.com`, nothing that could end a header. */
+const address = z.string().regex(/^[^\s@<>,;"]+@[^\s@<>,;"]+$/, 'expected an email address such as ops@example.com');
+
+/** A host name, an IPv4 address or a bare IPv6 address: no scheme, no port, no path. */
+const hostName = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, 'expected a host name such as smtp.example.com (the port goes in port:)');
+
+const smtpSchema = z.strictObject({
+  host: hostName,
+  port: wholeNumber(1, 65_535).optional(),
+  /** TLS from the first byte (465); otherwise STARTTLS. */
+  secure: z.boolean().default(false),
+  /** Refuse a server without STARTTLS; on by default when auth is set and secure is not. */
+  requireTLS: z.boolean().optional(),
+  auth: z.strictObject({ user: z.string().min(1), password: z.string().min(1) }).optional(),
+  caFile: z.string().min(1).optional(),
+  rejectUnauthorized: z.boolean().default(true),
+});
+
+/** `notify: [{ email: { to, from, smtp } }]`; the SMTP password never appears in a message. */
+export const emailDestination = defineDestination({
+  options: {
+    email: z
+      .strictObject({
+        to: z.union([address, z.array(address).min(1).max(50)]).transform((to) => (typeof to === 'string' ? [to] : to)),
+        from: address,
+        smtp: smtpSchema,
+      })
+      .optional(),
+  },
+  create(rule, where) {
+    if (!rule.email) return undefined;
+    const { smtp } = rule.email;
+    let ca: Buffer | undefined;
+    if (smtp.caFile) {
+      try {
+        ca = readFileSync(smtp.caFile);
+      } catch (err) {
+        throw new ConfigError(`${where}.email.smtp.caFile: ${smtp.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      }
+    }
+    const mail = email({
+      to: rule.email.to,
+      from: rule.email.from,
+      timeoutMs: rule.timeoutMs,
+      who: `${where}.email`,
+      smtp: {
+        host: smtp.host,
+        secure: smtp.secure,
+        rejectUnauthorized: smtp.rejectUnauthorized,
+        ...(smtp.port !== undefined ? { port: smtp.port } : {}),
+        ...(smtp.requireTLS !== undefined ? { requireTLS: smtp.requireTLS } : {}),
+        ...(smtp.auth ? { auth: smtp.auth } : {}),
+        ...(ca ? { ca } : {}),
+      },
+    });
+    return {
+      id: destinationId('email', `${rule.email.to.join(',')} ${smtp.host}`),
+      label: mail.label,
+      secrets: smtp.auth ? [smtp.auth.password] : [],
+      send: mail.send,
+      close: mail.close,
+    };
+  },
+});
+
+type Nodemailer = typeof import('nodemailer');
 
 export interface SmtpOptions {
   host: string;
@@ -24,6 +98,10 @@ export interface EmailOptions {
   smtp: SmtpOptions;
   /** Bounds connecting, the greeting and each exchange with the server. @default 10000 */
   timeoutMs?: number;
+  /** Who sends, for the message when nodemailer is not installed. @default 'email notifications' */
+  who?: string;
+  /** How nodemailer is loaded. @default () => import('nodemailer') */
+  loadNodemailer?: () => Promise<Nodemailer>;
 }
 
 const TITLES: Record<NotificationKind, string> = {
@@ -77,12 +155,22 @@ export function email(options: EmailOptions): Email {
     logger: false,
     debug: false,
   };
-  const transport = nodemailer.createTransport(transportOptions);
+  let transport: Transporter<SMTPTransport.SentMessageInfo> | undefined;
+  let closed = false;
   return {
     label: `email to ${options.to.join(', ')} via ${smtp.host}:${port}`,
     async send(n, signal) {
+      if (!transport) {
+        const nodemailer = await importOptional('nodemailer', options.who ?? 'email notifications', options.loadNodemailer ?? (() => import('nodemailer')));
+        // A close while nodemailer loaded: no transport is left open behind it.
+        if (closed) throw new Error('closed');
+        transport = (nodemailer.default ?? nodemailer).createTransport(transportOptions);
+      }
       await transport.sendMail({ from: options.from, to: [...options.to], subject: emailSubject(n), text: emailBody(n), signal });
     },
-    close: () => transport.close(),
+    close: () => {
+      closed = true;
+      transport?.close();
+    },
   };
 }

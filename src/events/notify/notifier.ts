@@ -6,30 +6,20 @@
  * Sending never throws into the cycle: a failure is logged and reported.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, errorMessage } from '../../errors.js';
+import { MissingPackageError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { redactSecrets } from '../../redact.js';
 import type { NotifyConfig, NotifyRuleConfig } from './config.js';
-import { email } from './email.js';
+import type { Destination } from './destination.js';
+import { destinationPlugins } from './destinations.js';
 import { untilAborted } from '../forward/forwarder.js';
 import { CLEARED, decide, memoryKey, topicOf, type Notification, type NotifyMemory, type NotifyOn } from './rules.js';
-import { webhook } from './webhook.js';
 
-/** One place a rule sends to. */
-export interface NotifyDestination {
-  /** Stable across restarts, free of secrets: the key of its memory. */
-  id: string;
-  /** For messages: where it goes, without its credential. */
-  label: string;
+/** One place a rule sends to: what its plug-in built (destination.ts), with the rule's settings. */
+export interface NotifyDestination extends Destination {
   on: readonly NotifyOn[];
   repeatAfterMs: number;
   timeoutMs: number;
-  /** Values no message may show (the webhook URL, the SMTP password). */
-  secrets: readonly string[];
-  send(n: Notification, signal: AbortSignal): Promise<void>;
-  close(): void;
 }
 
 export interface NotifyReport {
@@ -52,8 +42,6 @@ export interface NotifierOptions {
   retryDelayMs?: number;
 }
 
-const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
-
 /** The destinations of `notify:`. A CA file that cannot be read is a ConfigError naming its key. */
 export function destinationsFromConfig(config: NotifyConfig): NotifyDestination[] {
   return config.flatMap((rule, i) => ruleDestinations(rule, `notify[${i}]`));
@@ -61,45 +49,10 @@ export function destinationsFromConfig(config: NotifyConfig): NotifyDestination[
 
 function ruleDestinations(rule: NotifyRuleConfig, key: string): NotifyDestination[] {
   const common = { on: rule.on, repeatAfterMs: rule.repeatAfter, timeoutMs: rule.timeoutMs };
-  const out: NotifyDestination[] = [];
-  if (rule.webhook) {
-    const hook = webhook({ url: rule.webhook, format: rule.format });
-    out.push({ ...common, id: `webhook:${digest(`${rule.webhook} ${rule.format}`)}`, label: hook.label, secrets: [rule.webhook], send: hook.send, close: hook.close });
-  }
-  if (rule.email) {
-    const { smtp } = rule.email;
-    let ca: Buffer | undefined;
-    if (smtp.caFile) {
-      try {
-        ca = readFileSync(smtp.caFile);
-      } catch (err) {
-        throw new ConfigError(`${key}.email.smtp.caFile: ${smtp.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-      }
-    }
-    const mail = email({
-      to: rule.email.to,
-      from: rule.email.from,
-      timeoutMs: rule.timeoutMs,
-      smtp: {
-        host: smtp.host,
-        secure: smtp.secure,
-        rejectUnauthorized: smtp.rejectUnauthorized,
-        ...(smtp.port !== undefined ? { port: smtp.port } : {}),
-        ...(smtp.requireTLS !== undefined ? { requireTLS: smtp.requireTLS } : {}),
-        ...(smtp.auth ? { auth: smtp.auth } : {}),
-        ...(ca ? { ca } : {}),
-      },
-    });
-    out.push({
-      ...common,
-      id: `email:${digest(`${rule.email.to.join(',')} ${smtp.host}`)}`,
-      label: mail.label,
-      secrets: smtp.auth ? [smtp.auth.password] : [],
-      send: mail.send,
-      close: mail.close,
-    });
-  }
-  return out;
+  return destinationPlugins.flatMap((plugin) => {
+    const d = plugin.create(rule, key);
+    return d ? [{ ...common, ...d }] : [];
+  });
 }
 
 export class Notifier {
@@ -232,6 +185,8 @@ export class Notifier {
         return undefined;
       } catch (err) {
         if (this.closing.signal.aborted) return 'not sent before scimsync stopped';
+        // Trying again cannot install a package: the one line says what to do.
+        if (err instanceof MissingPackageError) return err.message;
         const timedOut = timeout.aborted;
         error = timedOut ? `no answer within ${d.timeoutMs} ms` : errorMessage(err);
         const code = (err as NodeJS.ErrnoException).code;

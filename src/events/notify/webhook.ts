@@ -6,10 +6,29 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { z } from 'zod';
+import { urlText } from '../forward/config.js';
 import { endpointOf, post } from '../forward/http.js';
+import { defineDestination, destinationId } from './destination.js';
 import type { Notification } from './rules.js';
 
-export type WebhookFormat = 'json' | 'slack' | 'teams';
+/** json: `{ kind, integration, time, text, … }`; slack: `{ text }` escaped for Slack; teams: `{ text }` escaped for Teams' Markdown. */
+const webhookFormat = z.enum(['json', 'slack', 'teams']);
+
+/** `notify: [{ webhook: URL, format: json | slack | teams }]`. */
+export const webhookDestination = defineDestination({
+  options: {
+    webhook: urlText({ protocols: ['http:', 'https:'], example: 'https://hooks.slack.com/services/…', credentials: 'the webhook URL is its own credential' }).optional(),
+    format: webhookFormat.default('json'),
+  },
+  create(rule) {
+    if (!rule.webhook) return undefined;
+    const hook = webhook({ url: rule.webhook, format: rule.format });
+    return { id: destinationId('webhook', `${rule.webhook} ${rule.format}`), label: hook.label, secrets: [rule.webhook], send: hook.send, close: hook.close };
+  },
+});
+
+export type WebhookFormat = z.infer<typeof webhookFormat>;
 
 /**
  * Text as Slack shows it literally: `&`, `<` and `>` are its control characters
