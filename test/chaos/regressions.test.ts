@@ -62,6 +62,13 @@ const REGRESSIONS: readonly Regression[] = [
     events: WITHOUT_REHIRES_AND_SWAPS,
     faults: [...QUIET_FAULTS, 'bulk-one-reference', 'bulk-mislabel', 'bulk-refused-404', 'bulk-refused-501'],
   },
+  {
+    defect: 'a 403 on /Bulk alone quarantines the integration as if the credentials were refused',
+    seed: 8,
+    cycles: 3,
+    events: WITHOUT_REHIRES_AND_SWAPS,
+    faults: [...QUIET_FAULTS, 'bulk-refused-403'],
+  },
 ];
 
 /**
@@ -70,13 +77,6 @@ const REGRESSIONS: readonly Regression[] = [
  */
 const KNOWN: readonly Regression[] = [
   { defect: 'two users swap userNames: each PATCH answers 409 while the other holds the name, every cycle', seed: 3, cycles: 3 },
-  {
-    defect: 'a 403 on /Bulk alone quarantines the integration as if the credentials were refused',
-    seed: 8,
-    cycles: 3,
-    events: WITHOUT_REHIRES_AND_SWAPS,
-    faults: [...QUIET_FAULTS, 'bulk-refused-403'],
-  },
 ];
 
 const replay = async (r: Regression) => {
