@@ -2,6 +2,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { ScimHttpError } from '../errors.js';
 import type { AuthConfig } from '../config/schema.js';
 import { PATCH_OP_SCHEMA } from '../core/paths.js';
+import { AuthHeaders, type TokenAnswer, type TokenFreshness } from './auth.js';
 import { type PatchOperation } from './bodies.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, isOverSize, parseBody, scimErrorFields, scimHttpOptions, type NetworkErrorLike } from './http.js';
 import { InFlight, type Attempt } from './in-flight.js';
@@ -87,7 +88,7 @@ export class ScimClient {
   private readonly maxResponseBytes: number;
   private pausedUntil = 0;
   private readonly refusals: RefusalStreak;
-  private oauthToken: { value: string; expiresAt: number } | undefined;
+  private readonly auth: AuthHeaders;
 
   constructor(options: ScimClientOptions) {
     this.options = options;
@@ -95,6 +96,7 @@ export class ScimClient {
     this.http = axios.create(scimHttpOptions(options.baseUrl, { maxResponseBytes: this.maxResponseBytes }));
     this.limiter = options.limiter ?? UNLIMITED;
     this.refusals = new RefusalStreak(options.retry.maxRefusedMs ?? 60_000);
+    this.auth = new AuthHeaders(options.auth, (form, basic, tokenUrl) => this.requestToken(form, basic, tokenUrl));
   }
 
   /** Set once the target refuses everything (`RefusalStreak`): from then on a 429 fails its request at once. */
@@ -129,53 +131,26 @@ export class ScimClient {
 
   /** The Authorization header on the instance: the credential's, or the OAuth token's of the moment. */
   private sentAuth: string | undefined;
-  /** The Authorization header of a static credential (bearer, basic), built once. */
-  private staticAuth: string | undefined;
 
-  /** The Authorization header: a string at once for static credentials, a promise where an OAuth token may be fetched. */
-  private authHeader(force = false): string | Promise<string> {
-    const auth = this.options.auth;
-    switch (auth.type) {
-      case 'bearer':
-        return (this.staticAuth ??= `Bearer ${auth.token}`);
-      case 'basic':
-        return (this.staticAuth ??= `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`);
-      case 'oauth2':
-        if (!force && this.oauthToken && this.oauthToken.expiresAt > Date.now() + 30_000) return `Bearer ${this.oauthToken.value}`;
-        return this.fetchToken(auth);
-    }
-  }
-
-  private async fetchToken(auth: Extract<AuthConfig, { type: 'oauth2' }>): Promise<string> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    if (auth.scope) form.set('scope', auth.scope);
+  /** The token endpoint's answer, within the target's timeout and cut by a shutdown. */
+  private async requestToken(form: string, basic: string, tokenUrl: string): Promise<TokenAnswer> {
     const attempt = this.inFlight.begin(this.options.timeoutMs);
-    let res;
     try {
-      res = await axios.post<string>(auth.tokenUrl, form.toString(), {
+      const res = await axios.post<string>(tokenUrl, form, {
         signal: attempt.signal,
         maxContentLength: this.maxResponseBytes,
         responseType: 'text',
         transformResponse: [(d: unknown) => d],
         validateStatus: () => true,
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`,
-        },
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
       });
+      const parsed = parseBody(res.data);
+      return { status: res.status, body: parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined };
     } catch (e) {
       throw this.failure(e, attempt, 'POST', 'token endpoint');
     } finally {
       this.inFlight.end(attempt);
     }
-    const parsed = parseBody(res.data);
-    const body = parsed.ok ? (parsed.value as Record<string, unknown> | undefined) : undefined;
-    if (res.status !== 200 || typeof body?.access_token !== 'string') {
-      throw new ScimHttpError({ kind: 'fatal', status: res.status, method: 'POST', path: 'token endpoint', detail: 'token request refused' });
-    }
-    const ttl = typeof body.expires_in === 'number' ? body.expires_in : Number(body.expires_in ?? 3600);
-    this.oauthToken = { value: body.access_token, expiresAt: Date.now() + ttl * 1000 };
-    return `Bearer ${this.oauthToken.value}`;
   }
 
   private stoppedError(method: string, path: string): ScimHttpError {
@@ -215,7 +190,7 @@ export class ScimClient {
       attempt++;
       let err: ScimHttpError;
       try {
-        const res = await this.send<T>(method, path, body, refreshedAuth, options.ifMatch);
+        const res = await this.send<T>(method, path, body, refreshedAuth ? 'renew' : 'cached', options.ifMatch);
         return { status: res.status, data: res.data, attempts: attempt, ...(res.etag !== undefined ? { etag: res.etag } : {}) };
       } catch (e) {
         if (e instanceof ScimHttpError) err = e;
@@ -252,13 +227,13 @@ export class ScimClient {
     }
   }
 
-  private send<T>(method: string, path: string, body: unknown, forceAuth: boolean, ifMatch: string | undefined): Promise<{ status: number; data: T; etag?: string }> {
+  private send<T>(method: string, path: string, body: unknown, freshness: TokenFreshness, ifMatch: string | undefined): Promise<{ status: number; data: T; etag?: string }> {
     if (this.inFlight.stopped) return Promise.reject(this.stoppedError(method, path));
     return this.limiter.schedule(async () => {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await this.inFlight.sleep(wait);
       if (this.inFlight.stopped) throw this.stoppedError(method, path);
-      const header = this.authHeader(forceAuth);
+      const header = this.auth.header(freshness);
       const authorization = typeof header === 'string' ? header : await header;
       if (authorization !== this.sentAuth) {
         this.http.defaults.headers.common.Authorization = authorization;
