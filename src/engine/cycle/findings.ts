@@ -1,0 +1,33 @@
+/** What a cycle finds before it sends anything, as the events it records (or a preview logs). */
+import { isGroupRow, type DesiredState } from '../../core/desired.js';
+import type { SnapshotProblem, StateUser } from '../../core/records.js';
+import type { EventInput } from '../../events/sink.js';
+
+export { unwritableEvents } from '../unwritable.js';
+
+/** A source row that could not be read: skipped, naming where and why. */
+export function badRowEvents(problems: readonly SnapshotProblem[]): EventInput[] {
+  return problems.map((p) => ({
+    type: isGroupRow(p.location) ? 'group_create_provision' : 'user_create_provision',
+    result: 'skipped',
+    sourceId: p.sourceId ?? null,
+    summary: `source row skipped: ${p.location}: ${p.message}`,
+    detail: { location: p.location, reason: p.message },
+  }));
+}
+
+/** A user the mapping made unsendable: a failure, on the account if it is linked. */
+export function invalidUserEvents(invalid: DesiredState['invalid'], stateOf: (sourceId: string) => StateUser | undefined): EventInput[] {
+  return [...invalid].map(([sourceId, problems]) => {
+    const known = stateOf(sourceId);
+    const linked = known && known.targetId !== null && known.status !== 'deleted' ? known : undefined;
+    return {
+      type: linked ? 'user_update_provision' : 'user_create_provision',
+      result: 'failure',
+      sourceId,
+      targetId: linked?.targetId ?? null,
+      summary: `${sourceId} not sent: ${problems.map((p) => p.message).join('; ')}`,
+      detail: { problems },
+    };
+  });
+}

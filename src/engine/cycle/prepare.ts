@@ -1,0 +1,224 @@
+import { createSource } from '../../../connectors/index.js';
+import { resolveProfile, type ResolvedProfile } from '../../../connectors/profiles/index.js';
+import type { SourceConnector } from '../../../connectors/source.js';
+import type { EscrowEntry, NewHeldPlan, StateStore } from '../../../state/index.js';
+import type { IntegrationConfig } from '../../config/schema.js';
+import { desiredState, type DesiredState } from '../../core/desired.js';
+import { protectRule, type ProtectRule } from '../../core/matching.js';
+import { concerns, fingerprint, type Operation } from '../../core/operations.js';
+import { planCycle } from '../../core/plan-users.js';
+import type { DesiredUser, SnapshotResult, StateGroup, StateUser } from '../../core/records.js';
+import { groupShrinkage, userShrinkage } from '../../core/safety.js';
+import { strayRemovals, type StrayMember } from '../../core/stray-members.js';
+import type { TargetSchema, UnwritableValue } from '../../core/target-schema.js';
+import { emptyCounts, type CycleCounts } from '../../delivery/counts.js';
+import type { EventInput } from '../../events/sink.js';
+import type { ExitCode } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { checkMassDeprovision } from '../held-plans.js';
+import type { MassDeprovision } from '../report.js';
+import { logMappingProblems, mappingProblems } from '../target-schema.js';
+import { badRowEvents, invalidUserEvents, unwritableEvents } from './findings.js';
+
+/** What `prepareCycle` reads: the integration, the state (read only) and the source. */
+export interface PrepareInput {
+  integration: IntegrationConfig;
+  /** Read, never written. */
+  store: StateStore;
+  logger: Logger;
+  /** A prepared source (tests, Provision now); by default the integration's. */
+  source?: SourceConnector | undefined;
+  /** The target's schema: a cycle reads and keeps it, a preview takes what is kept. */
+  schema: () => Promise<TargetSchema>;
+  /** Failed operations kept for retry: those given up are left out of the plan until they change. */
+  escrow: readonly EscrowEntry[];
+  /** Accept a source that shrank. */
+  force?: boolean | undefined;
+  /** Only this source user's operations (sync --user, plan --user). */
+  onlyUser?: string | undefined;
+  /** Member values found in managed groups that are not managed accounts, to take out (`reconcile --apply`). */
+  strays?: readonly StrayMember[] | undefined;
+}
+
+/** What a cycle found before sending: events to record, counts so far. */
+interface Findings {
+  events: EventInput[];
+  counts: CycleCounts;
+}
+
+/** The state the plan was made against, which the delivery commits to. */
+export interface PlanBasis {
+  profile: ResolvedProfile;
+  schema: TargetSchema;
+  protect: ProtectRule;
+  /** State users the plan covers (not held). */
+  users: StateUser[];
+  held: StateUser[];
+  groups: StateGroup[];
+  desired: DesiredUser[];
+}
+
+/** A plan to deliver. */
+export interface PreparedPlan extends Findings {
+  kind: 'plan';
+  /** What to send: the plan less what is given up (and, with onlyUser, that user's). */
+  operations: Operation[];
+  /** The whole plan, whose keys the escrow keeps. */
+  planned: Operation[];
+  fingerprints: Map<string, string>;
+  /** An approved mass deprovision this plan applies. */
+  hold: MassDeprovision | undefined;
+  unwritable: UnwritableValue[];
+  /** Source users read, the next cycle's measure of shrinkage. */
+  sourceUsers: number;
+  escrow: readonly EscrowEntry[];
+  basis: PlanBasis;
+}
+
+interface HaltBase extends Findings {
+  kind: 'halt';
+  message: string;
+  exitCode: ExitCode;
+  /** What would have been sent. */
+  operations: Operation[];
+}
+
+/** Why a cycle stops before sending anything. */
+export type CycleHalt =
+  | (HaltBase & { reason: 'source-unreadable'; error: unknown })
+  | (HaltBase & { reason: 'source-shrank'; shrank: { sourceUsers: number; lastGood: number; reason: string } })
+  | (HaltBase & { reason: 'held'; hold: MassDeprovision; heldPlan: NewHeldPlan | undefined });
+
+export type PreparedCycle = PreparedPlan | CycleHalt;
+
+/**
+ * Read, guard, desire, plan: the source is read, the safety rules run, the plan is made and
+ * filtered by holds and escrow. Writes nothing; what a cycle records is in the value returned.
+ */
+export async function prepareCycle(input: PrepareInput): Promise<PreparedCycle> {
+  const { integration, store } = input;
+  const name = integration.name;
+  const counts = emptyCounts();
+  const events: EventInput[] = [];
+  const halted = { kind: 'halt' as const, exitCode: 3 as ExitCode, events, counts, operations: [] as Operation[] };
+  let read: SnapshotResult;
+  try {
+    read = await (input.source ?? createSource(integration)).snapshot();
+  } catch (error) {
+    // An unreadable source (SourceError, exit 2) never deprovisions.
+    return { ...halted, exitCode: 2, reason: 'source-unreadable', error, message: 'the source could not be read' };
+  }
+  counts.skippedRows = read.problems.length;
+  events.push(...badRowEvents(read.problems));
+  // A source that shrank past safety.minSourceRatio, or returned nobody, is an outage, not a mass leave.
+  const ratio = integration.safety.minSourceRatio;
+  const sourceUsers = read.snapshot.users.length;
+  const lastGood = store.lastSourceUsers(name);
+  const shrank = (reason: string, message: string, event: Omit<EventInput, 'result' | 'summary'>, last: number, users = sourceUsers): CycleHalt => {
+    events.push({ ...event, result: 'skipped', summary: message });
+    return { ...halted, reason: 'source-shrank', message, shrank: { sourceUsers: users, lastGood: last, reason } };
+  };
+  const usersShrank = input.force ? undefined : userShrinkage(sourceUsers, lastGood, ratio);
+  if (usersShrank) {
+    const msg = `${usersShrank}: cycle aborted, nothing sent; sync --force to accept it`;
+    return shrank(usersShrank, msg, { type: 'user_deprovision', detail: { sourceUsers, lastGood, minSourceRatio: ratio } }, lastGood ?? 0);
+  }
+
+  // Scope and map: the one scoping path (plan, reconcile and rebuild take the same).
+  const profile = resolveProfile(integration);
+  const protect = protectRule(integration.protect);
+  const allState = store.loadUsers(name);
+  const desired = await desire(input, read, allState, protect, profile);
+  for (const p of desired.scopeProblems) {
+    events.push({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } });
+  }
+  const groupState = store.loadGroups(name);
+  let managed = 0;
+  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') managed++;
+  if (desired.inScope === 0 && managed > 0) {
+    const msg = `the source returned no users in scope while ${managed} are provisioned: cycle aborted, nothing sent`;
+    return shrank('no users in scope', msg, { type: 'user_deprovision', detail: { sourceUsers, inScope: 0, managed } }, managed, 0);
+  }
+  // Groups and memberships that vanish or shrink past the ratio are an outage too (a failed group search).
+  const groupsShrank = input.force ? undefined : groupShrinkage(desired.groups, { groups: groupState, memberships: store.membershipCount(name) }, ratio);
+  if (groupsShrank) {
+    const msg = `${groupsShrank}: cycle aborted, nothing sent; sync --force to accept it`;
+    return shrank(groupsShrank, msg, { type: 'group_delete_provision', detail: { minSourceRatio: ratio } }, lastGood ?? sourceUsers);
+  }
+  let stateIndex: Map<string, StateUser> | undefined;
+  const stateOf = (id: string) => (stateIndex ??= new Map(allState.map((s) => [s.sourceId, s]))).get(id);
+  counts.invalid = desired.invalid.size;
+  events.push(...invalidUserEvents(desired.invalid, stateOf));
+  for (const [sourceId, notes] of desired.notes) input.logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
+
+  // The target's schema (read at most once a day): how values compare, what may be written, mappings it lacks.
+  const schema = await input.schema();
+  logMappingProblems(mappingProblems(profile, schema), input.logger, name);
+
+  // Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.
+  const held = desired.held;
+  const basis: PlanBasis = {
+    profile,
+    schema,
+    protect,
+    users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
+    held: held.size > 0 ? allState.filter((s) => held.has(s.sourceId)) : [],
+    groups: groupState,
+    desired: desired.users,
+  };
+  const plan = planCycle({ desired: held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users, state: basis.users, options: { deprovision: integration.deprovision.action, schema, matching: profile.matching }, groups: groupInputs(integration, basis, desired) });
+  if (input.strays) {
+    const limits = { memberRemoval: profile.groups.memberRemoval, membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest };
+    plan.operations.push(...strayRemovals(input.strays, plan.operations, limits));
+  }
+  // A mass deprovision is held until an admin approves it (scimsync approve).
+  const found = checkMassDeprovision({ integration, operations: plan.operations, managed, stateOf, store });
+  if (found && !found.hold.approved) {
+    const hold = found.hold;
+    events.push({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } });
+    return { ...halted, operations: plan.operations, reason: 'held', message: hold.message, hold, heldPlan: found.record };
+  }
+  if (found) events.push({ type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${found.hold.message}`, detail: { deprovisions: found.hold.deprovisions, approved: true } });
+  // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
+  const givenUp = new Map(input.escrow.filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]));
+  const fingerprints = new Map(plan.operations.map((op) => [op.key, fingerprint(op)]));
+  const isGivenUp = (op: Operation) => givenUp.get(op.key) === fingerprints.get(op.key);
+  const operations = plan.operations.filter((op) => !isGivenUp(op) && (input.onlyUser === undefined || concerns(op, input.onlyUser)));
+  counts.givenUp = plan.operations.filter(isGivenUp).length;
+  counts.planned = operations.length;
+  const unwritable = plan.unwritable.filter((v) => input.onlyUser === undefined || v.sourceId === input.onlyUser);
+  events.push(...unwritableEvents(unwritable, stateOf));
+  return { kind: 'plan', operations, planned: plan.operations, fingerprints, hold: found?.hold, unwritable, sourceUsers, escrow: input.escrow, basis, events, counts };
+}
+
+function desire(input: PrepareInput, read: SnapshotResult, allState: StateUser[], protect: ProtectRule, profile: ResolvedProfile): Promise<DesiredState> {
+  const { integration, store } = input;
+  const protectedInState = new Set<string>();
+  if (protect.active) for (const u of store.loadUserNames(integration.name)) if (protect.covers(u.names)) protectedInState.add(u.sourceId);
+  return desiredState({
+    snapshot: read.snapshot,
+    problems: read.problems,
+    state: allState,
+    scope: { groups: integration.scope?.groups, filters: integration.scope?.filters, skipOutOfScopeDeletions: integration.scope?.skipOutOfScopeDeletions ?? false, nested: integration.groups.nested },
+    protect,
+    protectedInState,
+    mapper: profile.mapper,
+  });
+}
+
+function groupInputs(integration: IntegrationConfig, basis: PlanBasis, desired: DesiredState) {
+  const behaviour = basis.profile.groups;
+  return {
+    desired: desired.groups,
+    state: basis.groups,
+    held: new Map(basis.held.map((s) => [s.sourceId, s])),
+    ...(desired.frozen.size > 0 ? { frozen: desired.frozen } : {}),
+    ...(desired.heldGroups.size > 0 ? { heldGroups: desired.heldGroups } : {}),
+    options: {
+      behaviour,
+      membersPerRequest: integration.groups.membersPerRequest ?? behaviour.membersPerRequest,
+      groupDeprovision: integration.groups.deprovision,
+      userDeprovision: integration.deprovision.action,
+    },
+  };
+}
