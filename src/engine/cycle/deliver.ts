@@ -6,6 +6,7 @@ import { UNRESOLVED_CONFLICT } from '../../delivery/users.js';
 import { bulkSettings, keepBulkLessons } from '../bulk-facts.js';
 import { clientFor, rateMemoryFor } from '../clients.js';
 import { managedPaths } from '../reconcile.js';
+import type { ScimClient } from '../../scim/client.js';
 import { keptServiceProviderConfig } from '../target-schema.js';
 import type { OpenCycle } from './open.js';
 import type { PreparedPlan } from './prepare.js';
@@ -22,10 +23,10 @@ export interface Delivered {
 
 /** Sends the plan: requests through the delivery, each result committed and told as an event. */
 export async function deliver(run: OpenCycle, plan: PreparedPlan): Promise<Delivered> {
-  const { options, counts, sink, cycleId } = run;
+  const { options, counts } = run;
   const { integration, store, logger } = options;
   const name = integration.name;
-  const { basis, operations, escrow } = plan;
+  const { basis, operations } = plan;
   const started = Date.now();
   // SQLite writes move to a thread of their own for the delivery, beside the HTTP loop.
   store.startBackgroundWrites();
@@ -45,40 +46,7 @@ export async function deliver(run: OpenCycle, plan: PreparedPlan): Promise<Deliv
       accounts = index.index;
       if (index.requests > 0) logger.info(`bulk matching of ${creates} new users: ${index.reason}`, { integration: name });
     }
-    delivery = new Delivery(
-      {
-        integration: name,
-        cycleId,
-        client,
-        target: basis.profile,
-        retry: integration.target.retry,
-        state: new TargetState(store, name, { users: basis.users, groups: basis.groups, desired: basis.desired, held: basis.held }),
-        counts,
-        protect: basis.protect,
-        accounts,
-        schema: basis.schema,
-        managed: managedPaths(basis.profile, basis.schema),
-        signal: options.signal,
-        dirtyGroups: new Set(run.interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
-        keepInflight: new Set(),
-        knownConflicts: new Set(escrow.filter((e) => e.kind === 'user.create' && e.lastError.includes(UNRESOLVED_CONFLICT)).map((e) => e.sourceId)),
-        quirks: {},
-      },
-      {
-        store,
-        sink,
-        maxConcurrent: integration.target.rateLimit.maxConcurrent,
-        fingerprints: plan.fingerprints,
-        maxCycles: integration.escrow?.maxCycles ?? 5,
-        escrowKeys: new Set(escrow.map((e) => e.key)),
-        graceMs: options.shutdownGraceMs ?? 30_000,
-        onProgress: options.onProgress,
-        targetUrl: integration.target.url,
-        // Read with the schema (at most once a day): the delivery need not ask again whether Bulk pays.
-        serviceProviderConfig: keptServiceProviderConfig(store, name),
-        bulk: bulkSettings(integration, store, run.now()),
-      },
-    );
+    delivery = newDelivery(run, plan, client, accounts);
     await delivery.run(operations);
     // A /Bulk refusal is the target's Bulk only where single requests got through after it.
     if (!delivery.fatal) keepBulkLessons(store, name, delivery.bulkLessons, run.now());
@@ -92,4 +60,46 @@ export async function deliver(run: OpenCycle, plan: PreparedPlan): Promise<Deliv
   const deliveryMs = Date.now() - started;
   store.pruneEscrow(name, new Set(plan.planned.map((op) => op.key)));
   return { fatal: delivery.fatal, succeeded: delivery.succeeded, givenUp: delivery.givenUp, deliveryMs };
+}
+
+/** The delivery of a plan: the state it commits to, and the limits it keeps. */
+function newDelivery(run: OpenCycle, plan: PreparedPlan, client: ScimClient, accounts: AccountIndex | undefined): Delivery {
+  const { options, counts, sink, cycleId } = run;
+  const { integration, store } = options;
+  const name = integration.name;
+  const { basis, escrow } = plan;
+  return new Delivery(
+    {
+      integration: name,
+      cycleId,
+      client,
+      target: basis.profile,
+      retry: integration.target.retry,
+      state: new TargetState(store, name, { users: basis.users, groups: basis.groups, desired: basis.desired, held: basis.held }),
+      counts,
+      protect: basis.protect,
+      accounts,
+      schema: basis.schema,
+      managed: managedPaths(basis.profile, basis.schema),
+      signal: options.signal,
+      dirtyGroups: new Set(run.interrupted.filter((e) => e.key.startsWith('group:')).map((e) => e.sourceId)),
+      keepInflight: new Set(),
+      knownConflicts: new Set(escrow.filter((e) => e.kind === 'user.create' && e.lastError.includes(UNRESOLVED_CONFLICT)).map((e) => e.sourceId)),
+      quirks: {},
+    },
+    {
+      store,
+      sink,
+      maxConcurrent: integration.target.rateLimit.maxConcurrent,
+      fingerprints: plan.fingerprints,
+      maxCycles: integration.escrow?.maxCycles ?? 5,
+      escrowKeys: new Set(escrow.map((e) => e.key)),
+      graceMs: options.shutdownGraceMs ?? 30_000,
+      onProgress: options.onProgress,
+      targetUrl: integration.target.url,
+      // Read with the schema (at most once a day): the delivery need not ask again whether Bulk pays.
+      serviceProviderConfig: keptServiceProviderConfig(store, name),
+      bulk: bulkSettings(integration, store, run.now()),
+    },
+  );
 }

@@ -31,3 +31,8 @@ export function invalidUserEvents(invalid: DesiredState['invalid'], stateOf: (so
     };
   });
 }
+
+/** A group member that is neither a user nor a group: skipped. */
+export function scopeProblemEvents(problems: readonly SnapshotProblem[]): EventInput[] {
+  return problems.map((p) => ({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } }));
+}

@@ -8,7 +8,6 @@ import { protectRule, type ProtectRule } from '../../core/matching.js';
 import { concerns, fingerprint, type Operation } from '../../core/operations.js';
 import { planCycle } from '../../core/plan-users.js';
 import type { DesiredUser, SnapshotResult, StateGroup, StateUser } from '../../core/records.js';
-import { groupShrinkage, userShrinkage } from '../../core/safety.js';
 import { strayRemovals, type StrayMember } from '../../core/stray-members.js';
 import type { TargetSchema, UnwritableValue } from '../../core/target-schema.js';
 import { emptyCounts, type CycleCounts } from '../../delivery/counts.js';
@@ -18,7 +17,8 @@ import type { Logger } from '../../log.js';
 import { checkMassDeprovision } from '../held-plans.js';
 import type { MassDeprovision } from '../report.js';
 import { logMappingProblems, mappingProblems } from '../target-schema.js';
-import { badRowEvents, invalidUserEvents, unwritableEvents } from './findings.js';
+import { badRowEvents, invalidUserEvents, scopeProblemEvents, unwritableEvents } from './findings.js';
+import { scopeShrank, usersShrank, type Shrinkage } from './guards.js';
 
 /** What `prepareCycle` reads: the integration, the state (read only) and the source. */
 export interface PrepareInput {
@@ -96,11 +96,10 @@ export type PreparedCycle = PreparedPlan | CycleHalt;
  * filtered by holds and escrow. Writes nothing; what a cycle records is in the value returned.
  */
 export async function prepareCycle(input: PrepareInput): Promise<PreparedCycle> {
-  const { integration, store } = input;
+  const { integration, store, logger } = input;
   const name = integration.name;
-  const counts = emptyCounts();
-  const events: EventInput[] = [];
-  const halted = { kind: 'halt' as const, exitCode: 3 as ExitCode, events, counts, operations: [] as Operation[] };
+  const found: Findings = { events: [], counts: emptyCounts() };
+  const halted = { kind: 'halt' as const, exitCode: 3 as ExitCode, ...found, operations: [] as Operation[] };
   let read: SnapshotResult;
   try {
     read = await (input.source ?? createSource(integration)).snapshot();
@@ -108,54 +107,35 @@ export async function prepareCycle(input: PrepareInput): Promise<PreparedCycle> 
     // An unreadable source (SourceError, exit 2) never deprovisions.
     return { ...halted, exitCode: 2, reason: 'source-unreadable', error, message: 'the source could not be read' };
   }
-  counts.skippedRows = read.problems.length;
-  events.push(...badRowEvents(read.problems));
-  // A source that shrank past safety.minSourceRatio, or returned nobody, is an outage, not a mass leave.
-  const ratio = integration.safety.minSourceRatio;
+  found.counts.skippedRows = read.problems.length;
+  found.events.push(...badRowEvents(read.problems));
   const sourceUsers = read.snapshot.users.length;
-  const lastGood = store.lastSourceUsers(name);
-  const shrank = (reason: string, message: string, event: Omit<EventInput, 'result' | 'summary'>, last: number, users = sourceUsers): CycleHalt => {
-    events.push({ ...event, result: 'skipped', summary: message });
-    return { ...halted, reason: 'source-shrank', message, shrank: { sourceUsers: users, lastGood: last, reason } };
+  const facts = { lastGood: store.lastSourceUsers(name), managed: 0, groups: store.loadGroups(name), memberships: store.membershipCount(name) };
+  const stop = (s: Shrinkage): CycleHalt => {
+    found.events.push(s.event);
+    return { ...halted, reason: 'source-shrank', message: s.message, shrank: s.shrank };
   };
-  const usersShrank = input.force ? undefined : userShrinkage(sourceUsers, lastGood, ratio);
-  if (usersShrank) {
-    const msg = `${usersShrank}: cycle aborted, nothing sent; sync --force to accept it`;
-    return shrank(usersShrank, msg, { type: 'user_deprovision', detail: { sourceUsers, lastGood, minSourceRatio: ratio } }, lastGood ?? 0);
-  }
+  const users = usersShrank(input, sourceUsers, facts.lastGood);
+  if (users) return stop(users);
 
   // Scope and map: the one scoping path (plan, reconcile and rebuild take the same).
   const profile = resolveProfile(integration);
   const protect = protectRule(integration.protect);
   const allState = store.loadUsers(name);
   const desired = await desire(input, read, allState, protect, profile);
-  for (const p of desired.scopeProblems) {
-    events.push({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } });
-  }
-  const groupState = store.loadGroups(name);
-  let managed = 0;
-  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') managed++;
-  if (desired.inScope === 0 && managed > 0) {
-    const msg = `the source returned no users in scope while ${managed} are provisioned: cycle aborted, nothing sent`;
-    return shrank('no users in scope', msg, { type: 'user_deprovision', detail: { sourceUsers, inScope: 0, managed } }, managed, 0);
-  }
-  // Groups and memberships that vanish or shrink past the ratio are an outage too (a failed group search).
-  const groupsShrank = input.force ? undefined : groupShrinkage(desired.groups, { groups: groupState, memberships: store.membershipCount(name) }, ratio);
-  if (groupsShrank) {
-    const msg = `${groupsShrank}: cycle aborted, nothing sent; sync --force to accept it`;
-    return shrank(groupsShrank, msg, { type: 'group_delete_provision', detail: { minSourceRatio: ratio } }, lastGood ?? sourceUsers);
-  }
+  found.events.push(...scopeProblemEvents(desired.scopeProblems));
+  for (const s of allState) if (s.targetId !== null && s.status !== 'deleted') facts.managed++;
+  const scope = scopeShrank(input, desired, facts, sourceUsers);
+  if (scope) return stop(scope);
   let stateIndex: Map<string, StateUser> | undefined;
   const stateOf = (id: string) => (stateIndex ??= new Map(allState.map((s) => [s.sourceId, s]))).get(id);
-  counts.invalid = desired.invalid.size;
-  events.push(...invalidUserEvents(desired.invalid, stateOf));
-  for (const [sourceId, notes] of desired.notes) input.logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
+  found.counts.invalid = desired.invalid.size;
+  found.events.push(...invalidUserEvents(desired.invalid, stateOf));
+  for (const [sourceId, notes] of desired.notes) logger.info(`${sourceId}: ${notes.join('; ')}`, { integration: name });
 
   // The target's schema (read at most once a day): how values compare, what may be written, mappings it lacks.
   const schema = await input.schema();
-  logMappingProblems(mappingProblems(profile, schema), input.logger, name);
-
-  // Plan: held users are neither sent nor deprovisioned, and frozen ones keep their memberships.
+  logMappingProblems(mappingProblems(profile, schema), logger, name);
   const held = desired.held;
   const basis: PlanBasis = {
     profile,
@@ -163,20 +143,37 @@ export async function prepareCycle(input: PrepareInput): Promise<PreparedCycle> 
     protect,
     users: held.size > 0 ? allState.filter((s) => !held.has(s.sourceId)) : allState,
     held: held.size > 0 ? allState.filter((s) => held.has(s.sourceId)) : [],
-    groups: groupState,
+    groups: facts.groups,
     desired: desired.users,
   };
-  const plan = planCycle({ desired: held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users, state: basis.users, options: { deprovision: integration.deprovision.action, schema, matching: profile.matching }, groups: groupInputs(integration, basis, desired) });
+  return planned(input, { ...found, sourceUsers, managed: facts.managed, stateOf, basis, wanted: held.size > 0 ? desired.users.filter((d) => !held.has(d.sourceId)) : desired.users, desired });
+}
+
+interface PlanMaking extends Findings {
+  sourceUsers: number;
+  managed: number;
+  stateOf: (sourceId: string) => StateUser | undefined;
+  basis: PlanBasis;
+  /** Desired users less the held ones. */
+  wanted: DesiredUser[];
+  desired: DesiredState;
+}
+
+/** Plan: held users are neither sent nor deprovisioned, frozen ones keep their memberships; then the hold and the escrow. */
+function planned(input: PrepareInput, m: PlanMaking): PreparedCycle {
+  const { integration } = input;
+  const { basis, events, counts } = m;
+  const plan = planCycle({ desired: m.wanted, state: basis.users, options: { deprovision: integration.deprovision.action, schema: basis.schema, matching: basis.profile.matching }, groups: groupInputs(integration, basis, m.desired) });
   if (input.strays) {
-    const limits = { memberRemoval: profile.groups.memberRemoval, membersPerRequest: integration.groups.membersPerRequest ?? profile.groups.membersPerRequest };
+    const limits = { memberRemoval: basis.profile.groups.memberRemoval, membersPerRequest: integration.groups.membersPerRequest ?? basis.profile.groups.membersPerRequest };
     plan.operations.push(...strayRemovals(input.strays, plan.operations, limits));
   }
   // A mass deprovision is held until an admin approves it (scimsync approve).
-  const found = checkMassDeprovision({ integration, operations: plan.operations, managed, stateOf, store });
+  const found = checkMassDeprovision({ integration, operations: plan.operations, managed: m.managed, stateOf: m.stateOf, store: input.store });
   if (found && !found.hold.approved) {
     const hold = found.hold;
-    events.push({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed, reason: hold.reason } });
-    return { ...halted, operations: plan.operations, reason: 'held', message: hold.message, hold, heldPlan: found.record };
+    events.push({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed: m.managed, reason: hold.reason } });
+    return { kind: 'halt', exitCode: 3, events, counts, operations: plan.operations, reason: 'held', message: hold.message, hold, heldPlan: found.record };
   }
   if (found) events.push({ type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${found.hold.message}`, detail: { deprovisions: found.hold.deprovisions, approved: true } });
   // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
@@ -187,8 +184,8 @@ export async function prepareCycle(input: PrepareInput): Promise<PreparedCycle> 
   counts.givenUp = plan.operations.filter(isGivenUp).length;
   counts.planned = operations.length;
   const unwritable = plan.unwritable.filter((v) => input.onlyUser === undefined || v.sourceId === input.onlyUser);
-  events.push(...unwritableEvents(unwritable, stateOf));
-  return { kind: 'plan', operations, planned: plan.operations, fingerprints, hold: found?.hold, unwritable, sourceUsers, escrow: input.escrow, basis, events, counts };
+  events.push(...unwritableEvents(unwritable, m.stateOf));
+  return { kind: 'plan', operations, planned: plan.operations, fingerprints, hold: found?.hold, unwritable, sourceUsers: m.sourceUsers, escrow: input.escrow, basis, events, counts };
 }
 
 function desire(input: PrepareInput, read: SnapshotResult, allState: StateUser[], protect: ProtectRule, profile: ResolvedProfile): Promise<DesiredState> {
