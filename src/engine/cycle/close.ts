@@ -1,4 +1,4 @@
-import type { Quarantine } from '../../../state/index.js';
+import type { CycleOutcome, Quarantine } from '../../../state/index.js';
 import type { Operation } from '../../core/operations.js';
 import { QUARANTINE_MIN_FAILURES, quarantineUntil } from '../../core/safety.js';
 import { cycleFailed, givenUp, held, quarantineEntered, quarantineLifted, sourceShrank, type Notification, type NotifyOn } from '../../events/notify/rules.js';
@@ -41,7 +41,7 @@ export function closeCycle(run: OpenCycle, ending: CycleEnding): CycleReport {
     // An approval is good for one cycle; a plan that no longer holds drops the held one.
     store.clearHeldPlan(name);
   }
-  if (ending.kind !== 'failed') store.finishCycle(run.cycleId, report.outcome === 'dry-run' ? 'success' : report.outcome, { ...run.counts });
+  if (ending.kind !== 'failed') store.finishCycle(run.cycleId, report.outcome, { ...run.counts });
   const thrown = thrownBy(ending, report);
   for (const n of noticesOf(run, ending, quarantine, thrown)) {
     if ('notify' in n) run.options.notifier?.notify(n.notify);
@@ -80,8 +80,11 @@ function decideQuarantine(run: OpenCycle, delivered: Delivered): QuarantineChang
   return undefined;
 }
 
-function reportOf(run: OpenCycle, ending: CycleEnding): CycleReport {
-  const base = (outcome: CycleReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): CycleReport => ({
+/** A cycle that writes ends in one of the state's outcomes, never a dry run's. */
+type ClosedReport = CycleReport & { outcome: Exclude<CycleReport['outcome'], 'dry-run'> & CycleOutcome };
+
+function reportOf(run: OpenCycle, ending: CycleEnding): ClosedReport {
+  const base = (outcome: ClosedReport['outcome'], exitCode: ExitCode, operations: Operation[], error?: string): ClosedReport => ({
     cycleId: run.cycleId,
     integration: run.options.integration.name,
     outcome,
