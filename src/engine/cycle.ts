@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventSink } from '../events/sink.js';
 import { SafetyAbortError } from '../errors.js';
 import { closeCycle, type CycleEnding } from './cycle/close.js';
+import { approvedEvent } from './cycle/findings.js';
 import { deliver } from './cycle/deliver.js';
 import { openCycle, type OpenCycle } from './cycle/open.js';
 import type { CycleOptions, PreviewOptions } from './cycle/options.js';
@@ -43,10 +44,12 @@ async function prepareAndDeliver(run: OpenCycle): Promise<CycleEnding> {
   return { kind: 'delivered', plan: prepared, delivered: await deliver(run, prepared) };
 }
 
-/** What the plan found is kept: its events, its counts, and a held plan for `scimsync approve`. */
+/** What the plan found is kept: its events, its counts, an approval applied, and a held plan for `scimsync approve`. */
 function record(run: OpenCycle, prepared: PreparedCycle): void {
   Object.assign(run.counts, prepared.counts);
   for (const e of prepared.events) run.sink.emit(e);
+  // Only a cycle applies an approval; a preview shows it.
+  if (prepared.kind === 'plan' && prepared.hold?.approved) run.sink.emit(approvedEvent(prepared.hold));
   if (prepared.kind === 'halt' && prepared.reason === 'held' && prepared.heldPlan) run.options.store.holdPlan(run.options.integration.name, prepared.heldPlan);
 }
 

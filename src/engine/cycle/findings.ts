@@ -2,6 +2,7 @@
 import { isGroupRow, type DesiredState } from '../../core/desired.js';
 import type { SnapshotProblem, StateUser } from '../../core/records.js';
 import type { EventInput } from '../../events/sink.js';
+import type { MassDeprovision } from '../report.js';
 
 export { unwritableEvents } from '../unwritable.js';
 
@@ -35,4 +36,9 @@ export function invalidUserEvents(invalid: DesiredState['invalid'], stateOf: (so
 /** A group member that is neither a user nor a group: skipped. */
 export function scopeProblemEvents(problems: readonly SnapshotProblem[]): EventInput[] {
   return problems.map((p) => ({ type: 'group_create_provision', result: 'skipped', summary: `${p.location}: ${p.message}`, detail: { location: p.location, reason: p.message } }));
+}
+
+/** An approved mass deprovision that this cycle applies. */
+export function approvedEvent(hold: MassDeprovision): EventInput {
+  return { type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${hold.message}`, detail: { deprovisions: hold.deprovisions, approved: true } };
 }

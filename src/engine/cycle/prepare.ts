@@ -175,7 +175,6 @@ function planned(input: PrepareInput, m: PlanMaking): PreparedCycle {
     events.push({ type: 'user_deprovision', result: 'skipped', summary: hold.message, detail: { deprovisions: hold.deprovisions, managed: m.managed, reason: hold.reason } });
     return { kind: 'halt', exitCode: 3, events, counts, operations: plan.operations, reason: 'held', message: hold.message, hold, heldPlan: found.record };
   }
-  if (found) events.push({ type: 'user_deprovision', result: 'success', summary: `approved mass deprovision applied: ${found.hold.message}`, detail: { deprovisions: found.hold.deprovisions, approved: true } });
   // Escrow: an operation that failed escrow.maxCycles cycles running is given up until it changes.
   const givenUp = new Map(input.escrow.filter((e) => e.givenUp).map((e) => [e.key, e.fingerprint]));
   const fingerprints = new Map(plan.operations.map((op) => [op.key, fingerprint(op)]));
