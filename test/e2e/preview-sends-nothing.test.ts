@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
+import { prepareCycle } from '../../src/engine/cycle.js';
+import { RFC_SCHEMA } from '../../src/core/target-schema.js';
 import { createLogger } from '../../src/log.js';
 import { openStateStore, type StateStore } from '../../state/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
@@ -102,5 +104,29 @@ describe('previews prepare the cycle and send nothing', () => {
     expect(sync.code).toBe(3);
     expect(target.writes()).toEqual([]);
     expect(stateMarks()).toMatchObject({ held: true, cycles: before.cycles + 1 });
+  });
+
+  it('prepareCycle returns a shrunken source as a halt value, with the event a cycle would record, and keeps nothing', async () => {
+    const d = makeDirectory(20);
+    ws.writeDirectory(d);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    d.users.splice(0, 10);
+    ws.writeDirectory(d);
+    target.requests.length = 0;
+    const before = stateMarks();
+
+    const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
+    const store = openStateStore(config.state.path);
+    open.push(store);
+    const logger = createLogger({ level: 'error', format: 'json', silent: true });
+    const prepared = await prepareCycle({ integration: config.integrations[0]!, store, logger, schema: () => Promise.resolve(RFC_SCHEMA), escrow: [] });
+    expect(prepared).toMatchObject({ kind: 'halt', reason: 'source-shrank', exitCode: 3, shrank: { sourceUsers: 10, lastGood: 20 } });
+    expect(prepared.events.map((e) => [e.type, e.result])).toEqual([['user_deprovision', 'skipped']]);
+    const forced = await prepareCycle({ integration: config.integrations[0]!, store, logger, schema: () => Promise.resolve(RFC_SCHEMA), escrow: [], force: true });
+    expect(forced.kind).toBe('plan');
+    expect(forced.operations.filter((op) => op.kind === 'user.deactivate')).toHaveLength(10);
+
+    expect(target.writes()).toEqual([]);
+    expect(stateMarks()).toEqual(before);
   });
 });
