@@ -8,7 +8,7 @@ import { createSource } from '../connectors/index.js';
 import { resolveProfile } from '../connectors/profiles/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { mapUsers } from '../src/core/desired.js';
-import { runCycle } from '../src/engine/cycle.js';
+import { previewCycle } from '../src/engine/cycle.js';
 import { createLogger } from '../src/log.js';
 import { scopeSnapshot } from '../src/core/scope.js';
 import { userBody } from '../src/scim/bodies.js';
@@ -42,10 +42,10 @@ if (mode === 'prepare') {
   store.setLastSourceUsers(name, mapped.desired.length);
   console.log(JSON.stringify({ prepared: mapped.desired.length }));
 } else {
-  // Exactly what `scimsync plan` does: a dry-run cycle, which stops before the first request.
+  // Exactly what `scimsync plan` does: the cycle prepared, and nothing sent.
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
   const started = process.hrtime.bigint();
-  const report = await runCycle({ integration, store, logger, dryRun: true });
+  const report = await previewCycle({ integration, store, logger });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   console.log(JSON.stringify({ ms, operations: report.operations.length, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
 }

@@ -1,5 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
-import { runCycle, type CycleReport } from '../engine/cycle.js';
+import { previewCycle, runCycle, type CycleReport } from '../engine/cycle.js';
 import { leaseOwner, withLease } from '../engine/lease.js';
 import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
 import { pruneEventsGently } from '../engine/retention.js';
@@ -94,22 +94,22 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       if (stop.signal.aborted) break;
       const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
       try {
+        const only = options.user !== undefined ? { onlyUser: options.user } : {};
         const cycle = (signal: AbortSignal) =>
           runCycle({
             ...(progress ? { onProgress: progress.update } : {}),
             integration,
             store: ctx.store,
             logger: ctx.logger,
-            dryRun: options.dryRun ?? false,
             force: options.force ?? false,
             signal,
             shutdownGraceMs: ctx.config.shutdown.graceMs,
-            ...(options.user !== undefined ? { onlyUser: options.user } : {}),
+            ...only,
             ...(outlets ? { notifier: outlets.notifier, onEvent: outlets.onEvent } : {}),
           });
         // A dry run sends nothing and writes no state: it needs no lease.
         const report = options.dryRun
-          ? await cycle(stop.signal)
+          ? await previewCycle({ integration, store: ctx.store, logger: ctx.logger, force: options.force ?? false, ...only })
           : await withLease(
               { store: ctx.store, integration: integration.name, owner, waitMs, ...(options.wait ? { waitText: options.wait } : {}), signal: stop.signal, onWait: io.err },
               async (lease) => {

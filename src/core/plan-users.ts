@@ -39,6 +39,14 @@ export interface GroupPlanInputs {
   options: GroupPlanOptions;
 }
 
+/** What a plan is made of: the users wanted, the users pushed, and optionally the groups. */
+export interface PlanInput {
+  desired: readonly DesiredUser[];
+  state: readonly StateUser[];
+  options: PlanOptions;
+  groups?: GroupPlanInputs | undefined;
+}
+
 export interface Plan {
   operations: Operation[];
   /** Deactivations and deletions: what `safety.maxDeletes` counts. */
@@ -61,12 +69,8 @@ function refsOf(attrs: ScimAttrs): string[] {
  * operations in the same order. Creates come first, managers before the people
  * who report to them; deletions come last.
  */
-export function planCycle(
-  desired: readonly DesiredUser[],
-  state: readonly StateUser[],
-  options: PlanOptions,
-  groups?: GroupPlanInputs,
-): Plan {
+export function planCycle(input: PlanInput): Plan {
+  const { desired, state, options, groups } = input;
   const stateById = new Map<string, StateUser>();
   for (const s of state) stateById.set(s.sourceId, s);
   const desiredUsers = new Map<string, DesiredUser>();

@@ -16,7 +16,7 @@ import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
-import { runCycle } from './cycle.js';
+import { previewCycle, runCycle } from './cycle.js';
 import { leaseOwner, withLease } from './lease.js';
 import { nextRun } from './schedule.js';
 import { compare, correctState, gatherReconcileInput, type ReconcileInput } from './reconcile.js';
@@ -130,7 +130,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     const preview: C.PlanSummary = { integration: name, total: 0, groups: [], hold: null, error: null };
     let operations: Operation[];
     try {
-      const report = await runCycle({ integration, store, logger, dryRun: true });
+      const report = await previewCycle({ integration, store, logger });
       operations = report.operations;
       if (report.hold) preview.hold = { deprovisions: report.hold.deprovisions, reason: report.hold.reason, approved: report.hold.approved, message: report.hold.message };
     } catch (err) {

@@ -6,12 +6,13 @@ import { isUserRef, sameTargetValue, type AttrValue } from '../core/attributes.j
 import { readPath } from '../core/paths.js';
 import type { DesiredUser, StateUser, TargetResource } from '../core/records.js';
 import { factsOf, unwritableReason, type TargetSchema, type UnwritableValue } from '../core/target-schema.js';
-import type { EventSink } from '../events/sink.js';
+import type { EventInput } from '../events/sink.js';
 
 export type { UnwritableValue } from '../core/target-schema.js';
 
 /** One event per user with values the plan left out: skipped, naming the attribute and why. */
-export function reportUnwritable(sink: EventSink, values: readonly UnwritableValue[], stateOf: (sourceId: string) => StateUser | undefined): void {
+export function unwritableEvents(values: readonly UnwritableValue[], stateOf: (sourceId: string) => StateUser | undefined): EventInput[] {
+  const events: EventInput[] = [];
   const byUser = new Map<string, UnwritableValue[]>();
   for (const v of values) byUser.set(v.sourceId, [...(byUser.get(v.sourceId) ?? []), v]);
   for (const [sourceId, list] of byUser) {
@@ -19,7 +20,7 @@ export function reportUnwritable(sink: EventSink, values: readonly UnwritableVal
     const linked = s && s.targetId !== null && s.status !== 'deleted' ? s : undefined;
     const onCreate = list[0]!.on === 'create';
     const what = list.map((v) => `${v.path} ${onCreate ? 'not sent' : v.wanted === null ? 'not emptied' : `not changed to ${JSON.stringify(v.wanted)}`}: ${unwritableReason(v.path, v.mutability)}`);
-    sink.emit({
+    events.push({
       type: onCreate ? 'user_create_provision' : 'user_update_provision',
       result: 'skipped',
       sourceId,
@@ -28,6 +29,7 @@ export function reportUnwritable(sink: EventSink, values: readonly UnwritableVal
       detail: { unwritable: list.map((v) => ({ path: v.path, mutability: v.mutability, wanted: v.wanted, on: v.on })) },
     });
   }
+  return events;
 }
 
 /** A value reconcile finds the target holding otherwise than the source wants, where the target's schema forbids writing it. */

@@ -81,11 +81,11 @@ describe('planGroups', () => {
 
   it('orders a user delete after the batch that takes the user out of its group', () => {
     const state: StateGroup = { sourceId: 'g1', targetId: 'tg1', status: 'active', displayName: 'Sales', members: new Set(['a', 'b']) };
-    const plan = planCycle([user('a')], [linked('a'), linked('b')], { deprovision: 'delete' }, {
+    const plan = planCycle({ desired: [user('a')], state: [linked('a'), linked('b')], options: { deprovision: 'delete' }, groups: {
       desired: [{ sourceId: 'g1', displayName: 'Sales', members: ['a'] }],
       state: [state],
       options: { ...options, userDeprovision: 'delete' },
-    });
+    } });
     expect(plan.operations.map((o) => o.kind)).toEqual(['group.members.remove', 'user.delete']);
     expect(plan.operations[1]!.dependsOn).toEqual([plan.operations[0]!.key]);
   });

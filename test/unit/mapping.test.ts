@@ -43,7 +43,7 @@ describe('mappings', () => {
     expect(m.createOnly).toEqual({ locale: 'en-US' });
     expect(m.keep).toEqual(['title']);
     const state = [{ sourceId: 'u1', targetId: 't1', status: 'active' as const, attrs: { userName: 'ada@x.com', locale: 'fr-FR', title: 'Eng' } }];
-    const plan = planCycle([{ sourceId: 'u1', attrs: { userName: 'ada@x.com' }, createOnly: m.createOnly, keep: m.keep, active: true }], state, { deprovision: 'deactivate' });
+    const plan = planCycle({ desired: [{ sourceId: 'u1', attrs: { userName: 'ada@x.com' }, createOnly: m.createOnly, keep: m.keep, active: true }], state: state, options: { deprovision: 'deactivate' } });
     expect(plan.operations).toEqual([]); // neither the create-only locale nor the kept title is touched
   });
 

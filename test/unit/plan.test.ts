@@ -19,23 +19,19 @@ const deactivate = { deprovision: 'deactivate' } as const;
 
 describe('planCycle', () => {
   it('creates new users and does nothing for unchanged ones', () => {
-    const plan = planCycle([want('a'), want('b', { title: 'T' })], [had('b', { title: 'T' })], deactivate);
+    const plan = planCycle({ desired: [want('a'), want('b', { title: 'T' })], state: [had('b', { title: 'T' })], options: deactivate });
     expect(plan.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.create', 'a']]);
   });
 
   it('updates only the changed attributes and removes cleared ones', () => {
-    const plan = planCycle([want('a', { title: 'New', displayName: 'A' })], [had('a', { title: 'Old', displayName: 'A', phone: '1' })], deactivate);
+    const plan = planCycle({ desired: [want('a', { title: 'New', displayName: 'A' })], state: [had('a', { title: 'Old', displayName: 'A', phone: '1' })], options: deactivate });
     expect(plan.operations).toEqual([
       { kind: 'user.update', key: 'user:a', sourceId: 'a', targetId: 't-a', dependsOn: [], changes: { set: { title: 'New' }, remove: ['phone'] } },
     ]);
   });
 
   it('deactivates users who left the source or became inactive, and reactivates returning ones', () => {
-    const plan = planCycle(
-      [want('inactive', {}, false), want('back')],
-      [had('inactive'), had('gone'), had('back', {}, 'inactive'), had('already', {}, 'inactive')],
-      deactivate,
-    );
+    const plan = planCycle({ desired: [want('inactive', {}, false), want('back')], state: [had('inactive'), had('gone'), had('back', {}, 'inactive'), had('already', {}, 'inactive')], options: deactivate });
     expect(plan.operations.map((o) => [o.kind, o.sourceId, 'reason' in o ? o.reason : ''])).toEqual([
       ['user.reactivate', 'back', ''],
       ['user.deactivate', 'inactive', 'inactive'],
@@ -45,17 +41,17 @@ describe('planCycle', () => {
   });
 
   it('deletes with deprovision.action delete, and leaves accounts alone with none', () => {
-    const del = planCycle([], [had('gone'), had('off', {}, 'inactive')], { deprovision: 'delete' });
+    const del = planCycle({ desired: [], state: [had('gone'), had('off', {}, 'inactive')], options: { deprovision: 'delete' } });
     expect(del.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.delete', 'gone'], ['user.delete', 'off']]);
-    expect(planCycle([], [had('gone')], { deprovision: 'none' }).operations).toEqual([]);
+    expect(planCycle({ desired: [], state: [had('gone')], options: { deprovision: 'none' } }).operations).toEqual([]);
   });
 
   it('does not create a user who is inactive at the source', () => {
-    expect(planCycle([want('a', {}, false)], [], deactivate).operations).toEqual([]);
+    expect(planCycle({ desired: [want('a', {}, false)], state: [], options: deactivate }).operations).toEqual([]);
   });
 
   it('re-creates a user whose target account was unlinked', () => {
-    const plan = planCycle([want('a')], [{ ...had('a'), targetId: null, status: 'deleted' }], deactivate);
+    const plan = planCycle({ desired: [want('a')], state: [{ ...had('a'), targetId: null, status: 'deleted' }], options: deactivate });
     expect(plan.operations.map((o) => o.kind)).toEqual(['user.create']);
   });
 
@@ -67,7 +63,7 @@ describe('planCycle', () => {
       { ...want('x'), attrs: { ...want('x').attrs, [MANAGER]: { userRef: 'y' } } },
       { ...want('y'), attrs: { ...want('y').attrs, [MANAGER]: { userRef: 'x' } } },
     ];
-    const ops = planCycle(users, [], deactivate).operations;
+    const ops = planCycle({ desired: users, state: [], options: deactivate }).operations;
     expect(ops.map((o) => [o.sourceId, o.dependsOn])).toEqual([
       ['a', []],
       ['b', ['user:a']],
@@ -81,14 +77,14 @@ describe('planCycle', () => {
     for (const deprovision of ['deactivate', 'delete'] as const) {
       const options = { deprovision, matching: ['userName'] };
       const rehire = want('E200', { userName: 'Rehire@X' });
-      const ops = planCycle([rehire, want('other')], [had('E100', { userName: 'rehire@x' }), had('gone'), had('off')], options).operations;
+      const ops = planCycle({ desired: [rehire, want('other')], state: [had('E100', { userName: 'rehire@x' }), had('gone'), had('off')], options: options }).operations;
       const byKey = new Map(ops.map((o) => [o.key, o]));
       expect(byKey.get('user:E100')?.dependsOn).toEqual(['user:E200']);
       expect(byKey.get('user:gone')?.dependsOn).toEqual([]);
       // The create comes first in the plan, as the delivery needs of what an operation waits for.
       expect(ops.findIndex((o) => o.key === 'user:E200')).toBeLessThan(ops.findIndex((o) => o.key === 'user:E100'));
       // Without the matching attributes, nothing is known to wait for.
-      expect(planCycle([rehire], [had('E100', { userName: 'rehire@x' })], { deprovision }).operations.find((o) => o.key === 'user:E100')?.dependsOn).toEqual([]);
+      expect(planCycle({ desired: [rehire], state: [had('E100', { userName: 'rehire@x' })], options: { deprovision } }).operations.find((o) => o.key === 'user:E100')?.dependsOn).toEqual([]);
     }
   });
 
@@ -96,7 +92,7 @@ describe('planCycle', () => {
     const schema = parseTargetSchema({
       schemas: { Resources: [{ id: 'urn:ietf:params:scim:schemas:core:2.0:User', attributes: [{ name: 'userName', mutability: 'immutable' }, { name: 'title', mutability: 'readOnly' }] }] },
     });
-    const plan = planCycle([want('a', { userName: 'renamed@x' }), want('b', { title: 'T' })], [had('a')], { deprovision: 'deactivate', schema });
+    const plan = planCycle({ desired: [want('a', { userName: 'renamed@x' }), want('b', { title: 'T' })], state: [had('a')], options: { deprovision: 'deactivate', schema } });
     expect(plan.operations.map((o) => [o.kind, o.sourceId])).toEqual([['user.create', 'b']]);
     expect(plan.unwritable).toEqual([
       { sourceId: 'a', path: 'userName', on: 'update', mutability: 'immutable', wanted: 'renamed@x' },
@@ -107,6 +103,6 @@ describe('planCycle', () => {
   it('is deterministic', () => {
     const desired = [want('b'), want('a', { title: 'x' }), want('c', {}, false)];
     const state = [had('a'), had('c'), had('d')];
-    expect(planCycle(desired, state, deactivate)).toEqual(planCycle(desired, state, deactivate));
+    expect(planCycle({ desired: desired, state: state, options: deactivate })).toEqual(planCycle({ desired: desired, state: state, options: deactivate }));
   });
 });

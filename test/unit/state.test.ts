@@ -59,7 +59,7 @@ describe('state store', () => {
       { sourceId: 'u1', attrs: { ...attrs }, active: true },
       { sourceId: 'u2', attrs: { userName: 'alan@example.com', title: 'Analyst' }, active: true },
     ];
-    const plan = planCycle(desired, state, { deprovision: 'deactivate' });
+    const plan = planCycle({ desired: desired, state: state, options: { deprovision: 'deactivate' } });
     expect(plan.operations).toEqual([
       expect.objectContaining({ kind: 'user.update', sourceId: 'u2', changes: { set: { title: 'Analyst' }, remove: [] } }),
     ]);

@@ -105,14 +105,14 @@ describe('planning against the schema: readOnly never sent, immutable on create 
   const s = (attrs: Record<string, string>): StateUser => ({ sourceId: 'a', targetId: 't-a', status: 'active', attrs: { userName: 'a@x', ...attrs } });
 
   it('leaves readOnly attributes out of a create, and keeps immutable ones', () => {
-    const plan = planCycle([d({ title: 'T', displayName: 'A' })], [], { deprovision: 'deactivate', schema });
+    const plan = planCycle({ desired: [d({ title: 'T', displayName: 'A' })], state: [], options: { deprovision: 'deactivate', schema } });
     expect(plan.operations).toEqual([expect.objectContaining({ kind: 'user.create', attrs: { userName: 'a@x', title: 'T' } })]);
   });
 
   it('leaves readOnly and immutable attributes out of an update, and sends the rest', () => {
-    const plan = planCycle([d({ title: 'New', displayName: 'New', 'name.givenName': 'G' })], [s({ title: 'Old', displayName: 'Old' })], { deprovision: 'deactivate', schema });
+    const plan = planCycle({ desired: [d({ title: 'New', displayName: 'New', 'name.givenName': 'G' })], state: [s({ title: 'Old', displayName: 'Old' })], options: { deprovision: 'deactivate', schema } });
     expect(plan.operations).toEqual([expect.objectContaining({ kind: 'user.update', changes: { set: { 'name.givenName': 'G' }, remove: [] } })]);
-    const only = planCycle([d({ title: 'New' })], [s({ title: 'Old' })], { deprovision: 'deactivate', schema });
+    const only = planCycle({ desired: [d({ title: 'New' })], state: [s({ title: 'Old' })], options: { deprovision: 'deactivate', schema } });
     expect(only.operations).toEqual([]);
   });
 });

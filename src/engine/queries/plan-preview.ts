@@ -7,7 +7,7 @@ import type { UnwritableValue } from '../../core/target-schema.js';
 import { ConfigError, type ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { userBody } from '../../scim/bodies.js';
-import { runCycle } from '../cycle.js';
+import { previewCycle } from '../cycle.js';
 import type { MassDeprovision } from '../report.js';
 import { openState } from '../state-access.js';
 
@@ -66,7 +66,7 @@ async function explainUser(integration: IntegrationConfig, userId: string, opera
 }
 
 /**
- * The plan of each integration in turn, as a dry-run cycle makes it (nothing is sent, nothing
+ * The plan of each integration in turn, as a cycle prepares it (nothing is sent, nothing
  * written); the state is open while they are made.
  */
 export async function* previewPlans(options: PlanPreviewOptions): AsyncGenerator<PlanPreview> {
@@ -74,7 +74,7 @@ export async function* previewPlans(options: PlanPreviewOptions): AsyncGenerator
   const store = openState(options.config);
   try {
     for (const integration of options.integrations) {
-      const report = await runCycle({ integration, store, logger, dryRun: true, ...(onlyUser !== undefined ? { onlyUser } : {}) });
+      const report = await previewCycle({ integration, store, logger, ...(onlyUser !== undefined ? { onlyUser } : {}) });
       const preview: PlanPreview = { integration: integration.name, operations: report.operations, hold: report.hold, exitCode: report.exitCode, unwritable: report.unwritable ?? [] };
       if (onlyUser !== undefined) preview.user = await explainUser(integration, onlyUser, report.operations);
       yield preview;
