@@ -1,15 +1,8 @@
-import { z } from 'zod';
 import type { IntegrationConfig, SourceConfig } from '../src/config/schema.js';
-import { fileSourcePlugin } from './file.js';
-import { ldapSourcePlugin } from './ldap.js';
-import { scimSourcePlugin } from './scim.js';
+import { SOURCES } from './registry.js';
 import type { SourceConnector, SourcePlugin } from './source.js';
 
-/** Every source connector, one line each: `source.type` takes the names their schemas declare. */
-const SOURCES = [fileSourcePlugin, ldapSourcePlugin, scimSourcePlugin] as const;
-
-/** `source:` in the config: one of the registered sources' options. */
-export const sourceSchema = z.discriminatedUnion('type', [SOURCES[0].options, ...SOURCES.slice(1).map((s) => s.options)]);
+export { sourceSchema } from './registry.js';
 
 function pluginOf(config: SourceConfig): SourcePlugin {
   const plugin = SOURCES.find((s) => s.type === config.type);

@@ -1,20 +1,10 @@
 import type { IntegrationConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { UserMapper } from '../../src/core/map.js';
-import { generic } from './generic.js';
-import { gong } from './gong.js';
 import type { GroupBehaviour, TargetProfile } from './profile.js';
-import { strongdm } from './strongdm.js';
+import { PROFILES } from './registry.js';
 
-/** Every known target profile, one line each; the first is the default. */
-const REGISTERED = [generic, gong, strongdm] as const;
-
-/** Every known target profile, by the name `target.profile` uses. */
-export const PROFILES: Readonly<Record<string, TargetProfile>> = Object.fromEntries(REGISTERED.map((p) => [p.name, p]));
-
-/** The names `target.profile` takes, for the config's schema. */
-export const PROFILE_NAMES = REGISTERED.map((p) => p.name) as [string, ...string[]];
-
+export { PROFILES, PROFILE_NAMES } from './registry.js';
 export { profileOptionsSchema } from './profile.js';
 
 /** A profile as one integration uses it: its options applied and its mappings compiled. */

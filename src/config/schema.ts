@@ -1,5 +1,6 @@
-import { PROFILE_NAMES, profileOptionsSchema } from '../../connectors/profiles/index.js';
-import { sourceSchema } from '../../connectors/index.js';
+import { profileOptionsSchema } from '../../connectors/profiles/profile.js';
+import { PROFILE_NAMES } from '../../connectors/profiles/registry.js';
+import { sourceSchema } from '../../connectors/registry.js';
 import { SCOPE_OPERATORS } from '../core/scope.js';
 import { authSchema, bounded, durationText, httpUrl, milliseconds, type AuthConfig } from '../core/config-values.js';
 import { z } from 'zod';

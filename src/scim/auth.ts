@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../config/schema.js';
+import type { AuthConfig } from '../core/config-values.js';
 import { ScimHttpError } from '../errors.js';
 
 type OAuth2 = Extract<AuthConfig, { type: 'oauth2' }>;

@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { ScimHttpError } from '../errors.js';
-import type { AuthConfig } from '../config/schema.js';
+import type { AuthConfig } from '../core/config-values.js';
 import { PATCH_OP_SCHEMA } from '../core/paths.js';
 import { AuthHeaders, type TokenAnswer, type TokenFreshness } from './auth.js';
 import { type PatchOperation } from './bodies.js';
