@@ -13,10 +13,12 @@ afterEach(async () => {
 const person = (id: string, userName: string): DirectoryUser => ({ id, userName, givenName: 'Ren', familyName: id, email: userName, active: true });
 
 /** Four users synced to a target that refuses a userName another account holds (409). */
-async function start(): Promise<{ t: DevTarget; ws: Workspace; accounts: Map<string, string> }> {
-  const t = (target = await startDevTarget({ token: TOKEN, strict: true }));
+async function start(profile?: 'strongdm'): Promise<{ t: DevTarget; ws: Workspace; accounts: Map<string, string> }> {
+  const t = (target = await startDevTarget(
+    profile ? { token: TOKEN, profile, basePath: '/provisioning/generic/v2' } : { token: TOKEN, strict: true },
+  ));
   const ws = workspace(t.url, TOKEN);
-  ws.writeConfig();
+  ws.writeConfig(profile ? { targetYaml: `profile: ${profile}` } : {});
   ws.writeDirectory({ users: ['a', 'b', 'c', 'd'].map((n) => person(n.toUpperCase(), `${n}@example.com`)) });
   expect((await ws.run(['sync'])).code).toBe(0);
   return { t, ws, accounts: new Map([...t.users.values()].map((u) => [String(u.externalId), u.id])) };
@@ -66,6 +68,20 @@ describe('users whose userNames are renamed into each other', () => {
     expect(a[1]!.summary).toMatch(/^updated b@example\.com \(userName, /);
   });
 
+  it('a swap on strongDM, whose emails are unique too: the temporary step moves both aside', async () => {
+    const { t, ws, accounts } = await start('strongdm');
+    const swap = { A: 'b', B: 'a' };
+    rename(ws, swap);
+    t.requests.length = 0;
+    const run = await ws.run(['sync']);
+    expect(run.err).toEqual([]);
+    expect(run.code).toBe(0);
+    for (const [id, name] of [['A', 'b'], ['B', 'a']] as const) {
+      expect((t.users.get(accounts.get(id)!)?.emails as { value: string }[]).map((e) => e.value)).toEqual([`${name}@example.com`]);
+    }
+    await expectConverged(t, ws, accounts, swap);
+  });
+
   it('a rotation of three: A takes b, B takes c, C takes a', async () => {
     const { t, ws, accounts } = await start();
     const rotation = { A: 'b', B: 'c', C: 'a' };
@@ -76,6 +92,25 @@ describe('users whose userNames are renamed into each other', () => {
     expect(run.code).toBe(0);
     expect(t.writes().filter((r) => r.method === 'PATCH')).toHaveLength(4);
     await expectConverged(t, ws, accounts, rotation);
+  });
+
+  it('a swap stopped after the temporary name: the state holds it, and the next cycle finishes the swap', async () => {
+    const { t, ws, accounts } = await start();
+    const swap = { A: 'b', B: 'a' };
+    rename(ws, swap);
+    // A's final rename is refused once (a 400 is not retried): the cycle ends with A under its temporary name.
+    t.inject({ method: 'PATCH', path: /\/Users\//, body: /"value":"b@example\.com"/, status: 400, times: 1 });
+    const first = await ws.run(['sync']);
+    expect(first.code).not.toBe(0);
+    expect(t.users.get(accounts.get('A')!)?.userName).toMatch(/^a\+scimsync-[0-9a-f]{8}@example\.com$/);
+    expect(t.users.get(accounts.get('B')!)?.userName).toBe('a@example.com');
+    t.requests.length = 0;
+    const second = await ws.run(['sync']);
+    expect(second.err).toEqual([]);
+    expect(second.code).toBe(0);
+    // One PATCH: A's final name; no temporary step again.
+    expect(t.writes().map((r) => [r.method, JSON.stringify(r.body)])).toEqual([['PATCH', expect.stringContaining('"value":"b@example.com"')]]);
+    await expectConverged(t, ws, accounts, swap);
   });
 
   for (const lost of [
