@@ -9,8 +9,8 @@ import {
 } from './attributes.js';
 import type { Operation, UserOperation } from './operations.js';
 import { planGroups, type GroupPlanOptions } from './plan-groups.js';
-import { matchKeys } from './matching.js';
-import { matchKeyOf, orderRenames } from './renames.js';
+import { matchKeyOf, matchKeys } from './matching.js';
+import { orderRenames } from './renames.js';
 import { factsOf, RFC_SCHEMA, writable, type TargetSchema, type UnwritableValue } from './target-schema.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
 
@@ -140,7 +140,7 @@ export function planCycle(
   }
   if (options.matching && creates.size > 0 && deprovisions.length > 0) waitForAdoptions(deprovisions, creates, stateById, options.matching, schema);
   // A rename waits for the account that holds the new value to give it up; a swap goes through a temporary value.
-  const changes = options.matching && updates.length > 1 ? orderRenames(updates, stateById, desiredUsers, options.matching, schema) : updates;
+  const changes = options.matching && updates.length > 1 ? orderRenames(updates, stateById, desiredUsers, options.matching) : updates;
   if (!groups) return { operations: [...createOps, ...changes, ...deprovisions], deprovisions: deprovisions.length, unwritable };
 
   const g = planGroups(

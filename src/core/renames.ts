@@ -2,18 +2,15 @@ import { createHash } from 'node:crypto';
 import type { ScimAttrs } from './attributes.js';
 import { matchKeys, type MatchKey } from './matching.js';
 import type { UserOperation } from './operations.js';
-import { factsOf, type TargetSchema } from './target-schema.js';
 import type { DesiredUser, StateUser } from './records.js';
 
 type Change = Extract<UserOperation, { kind: 'user.update' | 'user.reactivate' }>;
 
-/** A matching value as the target compares it: without case unless the schema says `caseExact`. */
-export function matchKeyOf(schema: TargetSchema): (k: MatchKey) => string {
-  return (k) => `${k.attribute}\u0000${factsOf(schema, k.attribute).caseExact ? k.value : k.value.toLowerCase()}`;
-}
+/** A matching value, without case whatever the schema says (a target may fold it anyway): a needless wait costs nothing, a missed one a 409. */
+const keyOf = (k: MatchKey) => `${k.attribute}\u0000${k.value.toLowerCase()}`;
 
 /** The attribute path of a pushed value that a matching key names (`emails.value` is any `emails[…]` path). */
-function pathsOf(attrs: ScimAttrs, k: MatchKey, keyOf: (k: MatchKey) => string): string[] {
+function pathsOf(attrs: ScimAttrs, k: MatchKey): string[] {
   const wanted = keyOf(k);
   return Object.keys(attrs).filter((p) => {
     const v = attrs[p];
@@ -45,9 +42,7 @@ export function orderRenames(
   stateById: ReadonlyMap<string, StateUser>,
   desired: ReadonlyMap<string, DesiredUser>,
   matching: readonly string[],
-  schema: TargetSchema,
 ): UserOperation[] {
-  const keyOf = matchKeyOf(schema);
   const changes = new Map<string, Change>();
   for (const op of updates) if (op.kind === 'user.update' || op.kind === 'user.reactivate') changes.set(op.sourceId, op);
   // Who holds each matching value now (as pushed), among the accounts whose change gives it up.
@@ -81,7 +76,7 @@ export function orderRenames(
       const keys = on.get(v);
       if (!keys) continue;
       waiting.push(who);
-      for (const k of keys) for (const p of pathsOf(s.attrs, k, keyOf)) set[p] = temporaryValue(String(s.attrs[p]), v);
+      for (const k of keys) for (const p of pathsOf(s.attrs, k)) set[p] = temporaryValue(String(s.attrs[p]), v);
       on.delete(v);
     }
     const key = `${op.key}#vacate`;

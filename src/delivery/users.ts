@@ -323,7 +323,7 @@ export class UserDelivery {
     else if (op.kind === 'user.reactivate') ctx.counts.reactivated++;
     else ctx.counts.updated++;
     const verb = op.kind === 'user.deactivate' ? 'deactivated' : op.kind === 'user.reactivate' ? 'reactivated' : 'updated';
-    const aside = op.kind === 'user.update' && op.makesRoomFor ? `, a temporary value that makes room for ${op.makesRoomFor.join(', ')} (names swapped in the source)` : '';
+    const aside = op.kind === 'user.update' && op.makesRoomFor ? `: a temporary name, until ${op.makesRoomFor.join(', ')} has taken its old one` : '';
     return {
       result: 'success',
       type,

@@ -13,12 +13,14 @@ afterEach(async () => {
 const person = (id: string, userName: string): DirectoryUser => ({ id, userName, givenName: 'Ren', familyName: id, email: userName, active: true });
 
 /** Four users synced to a target that refuses a userName another account holds (409). */
-async function start(profile?: 'strongdm'): Promise<{ t: DevTarget; ws: Workspace; accounts: Map<string, string> }> {
+async function start(profile?: 'strongdm' | 'bulk'): Promise<{ t: DevTarget; ws: Workspace; accounts: Map<string, string> }> {
   const t = (target = await startDevTarget(
-    profile ? { token: TOKEN, profile, basePath: '/provisioning/generic/v2' } : { token: TOKEN, strict: true },
+    profile === 'strongdm'
+      ? { token: TOKEN, profile, basePath: '/provisioning/generic/v2' }
+      : { token: TOKEN, strict: true, ...(profile === 'bulk' ? { bulk: { maxOperations: 50 } } : {}) },
   ));
   const ws = workspace(t.url, TOKEN);
-  ws.writeConfig(profile ? { targetYaml: `profile: ${profile}` } : {});
+  ws.writeConfig(profile === 'strongdm' ? { targetYaml: `profile: ${profile}` } : {});
   ws.writeDirectory({ users: ['a', 'b', 'c', 'd'].map((n) => person(n.toUpperCase(), `${n}@example.com`)) });
   expect((await ws.run(['sync'])).code).toBe(0);
   return { t, ws, accounts: new Map([...t.users.values()].map((u) => [String(u.externalId), u.id])) };
@@ -64,7 +66,7 @@ describe('users whose userNames are renamed into each other', () => {
     // The truth, in the audit log: A's temporary name, then its final one.
     const a = (await eventsOf(ws, 'A')).filter((e) => e.type === 'user_update_provision');
     expect(a.map((e) => e.result)).toEqual(['success', 'success']);
-    expect(a[0]!.summary).toMatch(/^updated a\+scimsync-[0-9a-f]{8}@example\.com \(userName\), a temporary value that makes room for B/);
+    expect(a[0]!.summary).toMatch(/^updated a\+scimsync-[0-9a-f]{8}@example\.com \(userName\): a temporary name, until B has taken its old one$/);
     expect(a[1]!.summary).toMatch(/^updated b@example\.com \(userName, /);
   });
 
@@ -80,6 +82,19 @@ describe('users whose userNames are renamed into each other', () => {
       expect((t.users.get(accounts.get(id)!)?.emails as { value: string }[]).map((e) => e.value)).toEqual([`${name}@example.com`]);
     }
     await expectConverged(t, ws, accounts, swap);
+  });
+
+  it('a swap in Bulk requests converges too', async () => {
+    const { t, ws, accounts } = await start('bulk');
+    const swap = { A: 'b', B: 'a' };
+    // C and D change too, so that there is enough to send for Bulk.
+    rename(ws, { ...swap, C: 'c2', D: 'd2' });
+    t.requests.length = 0;
+    const run = await ws.run(['sync']);
+    expect(run.err).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(t.requests.some((r) => r.method === 'POST' && r.path.endsWith('/Bulk'))).toBe(true);
+    await expectConverged(t, ws, accounts, { ...swap, C: 'c2', D: 'd2' });
   });
 
   it('a rotation of three: A takes b, B takes c, C takes a', async () => {
