@@ -27,6 +27,11 @@ export function matchKeys(matching: readonly string[], attrs: ScimAttrs): MatchK
   return out;
 }
 
+/** A matching value as the target compares it: without case unless the schema says `caseExact`. */
+export function matchKeyOf(schema: TargetSchema): (k: MatchKey) => string {
+  return (k) => `${k.attribute}\u0000${factsOf(schema, k.attribute).caseExact ? k.value : k.value.toLowerCase()}`;
+}
+
 /** Filter attributes are compared as the target's schema says: without case unless `caseExact` (RFC 7643 §2.2; `id` and `externalId` are). */
 function sameValue(schema: TargetSchema, attribute: string, actual: unknown, wanted: string): boolean {
   if (typeof actual !== 'string') return false;

@@ -11,7 +11,13 @@ interface OpBase {
 
 export type UserOperation =
   | (OpBase & { kind: 'user.create'; attrs: ScimAttrs })
-  | (OpBase & { kind: 'user.update'; targetId: string; changes: AttrChanges })
+  | (OpBase & {
+      kind: 'user.update';
+      targetId: string;
+      changes: AttrChanges;
+      /** Set on a move to temporary values (core/renames.ts): the users waiting for the values it gives up. */
+      makesRoomFor?: string[];
+    })
   | (OpBase & { kind: 'user.deactivate'; targetId: string; changes: AttrChanges; reason: 'inactive' | 'removed' })
   | (OpBase & { kind: 'user.reactivate'; targetId: string; changes: AttrChanges })
   | (OpBase & { kind: 'user.delete'; targetId: string; reason: 'inactive' | 'removed' });

@@ -9,7 +9,8 @@ import {
 } from './attributes.js';
 import type { Operation, UserOperation } from './operations.js';
 import { planGroups, type GroupPlanOptions } from './plan-groups.js';
-import { matchKeys, type MatchKey } from './matching.js';
+import { matchKeyOf, matchKeys } from './matching.js';
+import { orderRenames } from './renames.js';
 import { factsOf, RFC_SCHEMA, writable, type TargetSchema, type UnwritableValue } from './target-schema.js';
 import type { DesiredGroup, DesiredUser, StateGroup, StateUser } from './records.js';
 
@@ -142,7 +143,9 @@ export function planCycle(input: PlanInput): Plan {
     }
   }
   if (options.matching && creates.size > 0 && deprovisions.length > 0) waitForAdoptions(deprovisions, creates, stateById, options.matching, schema);
-  if (!groups) return { operations: [...createOps, ...updates, ...deprovisions], deprovisions: deprovisions.length, unwritable };
+  // A rename waits for the account that holds the new value to give it up; a swap goes through a temporary value.
+  const changes = options.matching && updates.length > 1 ? orderRenames(updates, stateById, desiredUsers, options.matching) : updates;
+  if (!groups) return { operations: [...createOps, ...changes, ...deprovisions], deprovisions: deprovisions.length, unwritable };
 
   const g = planGroups(
     { desired: groups.desired, state: groups.state, desiredUsers, stateUsers: stateById, creating: new Set(creates.keys()),
@@ -157,7 +160,7 @@ export function planCycle(input: PlanInput): Plan {
     if (op.kind === 'user.delete') op.dependsOn.push(...(g.removalsByUser.get(op.sourceId) ?? []));
   }
   return {
-    operations: [...createOps, ...updates, ...g.operations, ...deprovisions, ...g.deletions],
+    operations: [...createOps, ...changes, ...g.operations, ...deprovisions, ...g.deletions],
     deprovisions: deprovisions.length,
     unwritable,
   };
@@ -225,7 +228,7 @@ function waitForAdoptions(
   matching: readonly string[],
   schema: TargetSchema,
 ): void {
-  const keyOf = (k: MatchKey) => `${k.attribute}\u0000${factsOf(schema, k.attribute).caseExact ? k.value : k.value.toLowerCase()}`;
+  const keyOf = matchKeyOf(schema);
   const creating = new Map<string, string[]>();
   for (const d of creates.values()) {
     for (const k of matchKeys(matching, d.attrs)) {

@@ -323,12 +323,13 @@ export class UserDelivery {
     else if (op.kind === 'user.reactivate') ctx.counts.reactivated++;
     else ctx.counts.updated++;
     const verb = op.kind === 'user.deactivate' ? 'deactivated' : op.kind === 'user.reactivate' ? 'reactivated' : 'updated';
+    const aside = op.kind === 'user.update' && op.makesRoomFor ? `: a temporary name, until ${op.makesRoomFor.join(', ')} has taken its old one` : '';
     return {
       result: 'success',
       type,
-      summary: `${verb} ${String(attrs.userName ?? op.sourceId)}${changedList(ops)}`,
+      summary: `${verb} ${String(attrs.userName ?? op.sourceId)}${changedList(ops)}${aside}`,
       targetId: op.targetId,
-      detail: { attempts, changed: ops.map((o) => o.path), ...(conflicts > 0 ? { conflicts } : {}), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
+      detail: { attempts, changed: ops.map((o) => o.path), ...(aside ? { temporary: true } : {}), ...(conflicts > 0 ? { conflicts } : {}), ...(op.kind === 'user.deactivate' ? { reason: op.reason } : {}) },
     };
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planCycle } from '../../src/core/plan-users.js';
+import { planCycle, type PlanOptions } from '../../src/core/plan-users.js';
 import { type DesiredUser, type StateUser } from '../../src/core/records.js';
 import { parseTargetSchema } from '../../src/core/target-schema.js';
 
@@ -105,4 +105,61 @@ describe('planCycle', () => {
     const state = [had('a'), had('c'), had('d')];
     expect(planCycle({ desired: desired, state: state, options: deactivate })).toEqual(planCycle({ desired: desired, state: state, options: deactivate }));
   });
+
+  describe('renames of matching values', () => {
+    const userName = { deprovision: 'deactivate', matching: ['userName'] } as const;
+    // The one call of the planner in this block.
+    const renames = (desired: DesiredUser[], state: StateUser[], options: PlanOptions) => planCycle(desired, state, options);
+    const steps = (ops: ReturnType<typeof renames>['operations']) =>
+      ops.map((o) => [o.key, o.kind === 'user.update' ? o.changes.set.userName : undefined, o.dependsOn]);
+
+    it('a rename into a name another account gives up waits for that account', () => {
+      const plan = renames([want('a', { userName: 'b@x' }), want('b', { userName: 'new@x' })], [had('a'), had('b')], userName);
+      expect(steps(plan.operations)).toEqual([
+        ['user:b', 'new@x', []],
+        ['user:a', 'b@x', ['user:b']],
+      ]);
+    });
+
+    it('a swap goes through a temporary name derived from the source id, the same in every plan', () => {
+      const plan = renames([want('a', { userName: 'b@x' }), want('b', { userName: 'a@x' })], [had('a'), had('b')], userName);
+      expect(steps(plan.operations)).toEqual([
+        ['user:a#vacate', expect.stringMatching(/^a\+scimsync-[0-9a-f]{8}@x$/), []],
+        ['user:b', 'a@x', ['user:a#vacate']],
+        ['user:a', 'b@x', ['user:b']],
+      ]);
+      expect(plan.operations[0]).toMatchObject({ kind: 'user.update', targetId: 't-a', makesRoomFor: ['b'] });
+      const again = renames([want('a', { userName: 'b@x' }), want('b', { userName: 'a@x' })], [had('a'), had('b')], userName);
+      expect(again.operations).toEqual(plan.operations);
+    });
+
+    it('after a cycle stopped at the temporary name, the plan finishes the swap without another one', () => {
+      const plan = renames(
+        [want('a', { userName: 'b@x' }), want('b', { userName: 'a@x' })],
+        [had('a', { userName: 'a+scimsync-0a1b2c3d@x' }), had('b')],
+        userName,
+      );
+      expect(steps(plan.operations)).toEqual([
+        ['user:b', 'a@x', []],
+        ['user:a', 'b@x', ['user:b']],
+      ]);
+    });
+
+    it('a swap of userNames and emails (matched by both) moves both aside; a name that is no email keeps its form', () => {
+      const email = 'emails[type eq "work"].value';
+      const plan = renames(
+        [want('a', { userName: 'bob', [email]: 'b@x' }), want('b', { userName: 'ann', [email]: 'a@x' })],
+        [had('a', { userName: 'ann', [email]: 'a@x' }), had('b', { userName: 'bob', [email]: 'b@x' })],
+        { deprovision: 'deactivate', matching: ['userName', 'emails'] },
+      );
+      const vacate = plan.operations[0]!;
+      expect(vacate.key).toBe('user:a#vacate');
+      expect(vacate.kind === 'user.update' && vacate.changes.set).toEqual({
+        userName: expect.stringMatching(/^ann-scimsync-[0-9a-f]{8}$/),
+        [email]: expect.stringMatching(/^a\+scimsync-[0-9a-f]{8}@x$/),
+      });
+      expect(plan.operations.map((o) => o.key)).toEqual(['user:a#vacate', 'user:b', 'user:a']);
+    });
+  });
 });
+
