@@ -28,6 +28,9 @@ interface Regression {
   cycles: number;
   faults?: ChaosFaultKind[];
   events?: SourceEventKind[];
+  /** The CI campaign's directory (campaign.test.ts) when it found the defect. @default 16 users, 500 fan-out groups */
+  users?: number;
+  fanGroups?: number;
 }
 
 const REGRESSIONS: readonly Regression[] = [
@@ -69,6 +72,13 @@ const REGRESSIONS: readonly Regression[] = [
     events: WITHOUT_REHIRES_AND_SWAPS,
     faults: [...QUIET_FAULTS, 'bulk-refused-403'],
   },
+  {
+    defect: 'a rehire’s adoption of the leaver’s account lands, its answer lost at every attempt: the leaver stays linked and is deactivated on it',
+    seed: 5,
+    cycles: 13,
+    users: 12,
+    fanGroups: 50,
+  },
 ];
 
 /**
@@ -80,7 +90,15 @@ const KNOWN: readonly Regression[] = [
 ];
 
 const replay = async (r: Regression) => {
-  const result = await runCampaign({ seed: r.seed, cycles: r.cycles, users: 16, cli: CLI, ...(r.faults ? { faults: r.faults } : {}), ...(r.events ? { events: r.events } : {}) });
+  const result = await runCampaign({
+    seed: r.seed,
+    cycles: r.cycles,
+    users: r.users ?? 16,
+    cli: CLI,
+    ...(r.fanGroups !== undefined ? { fanGroups: r.fanGroups } : {}),
+    ...(r.faults ? { faults: r.faults } : {}),
+    ...(r.events ? { events: r.events } : {}),
+  });
   expect(describeFindings(result)).toEqual([]);
 };
 
