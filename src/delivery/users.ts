@@ -227,6 +227,7 @@ export class UserDelivery {
     // The leaving user's deactivation may have landed after the account was read: active again, whatever the read said.
     if (resource.active !== true || previous !== undefined) ops.push({ op: 'replace', path: 'active', value: true });
     let attempts = 0;
+    let readBack = false;
     if (ops.length > 0) {
       try {
         attempts = (await writesOf(ctx).patch('Users', resource.id, ops)).attempts;
@@ -234,6 +235,7 @@ export class UserDelivery {
         // An answer lost after the write landed: unless read back, the leaver would stay linked to the new user's account.
         if (!(err instanceof ScimHttpError && err.kind === 'transient' && (await this.landed(resource.id, attrs)))) throw err;
         attempts = (err as ScimHttpError & { attempts?: number }).attempts ?? 1;
+        readBack = true;
       }
     }
     if (previous !== undefined) ctx.state.release(previous, sourceId);
@@ -258,10 +260,10 @@ export class UserDelivery {
         type: 'user_create_provision',
         summary: `adopted existing account ${name}, which was ${previous}'s (${previous} ${why}): ${previous}'s link to it is released, and the account is active for ${sourceId}`,
         targetId: resource.id,
-        detail: { adopted: true, attempts, changed, releasedFrom: previous },
+        detail: { adopted: true, attempts, changed, releasedFrom: previous, ...(readBack ? { readBack } : {}) },
       };
     }
-    return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed } };
+    return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed, ...(readBack ? { readBack } : {}) } };
   }
 
   /** Whether the account, read back now, is active and holds every value an adoption sent (false when the read fails or names another account). */

@@ -185,6 +185,8 @@ describe('the adoption of the leaver’s account whose answer is lost', () => {
     expect(run.out.join('\n')).toMatch(/adopted 1, .*deactivated 0, .*failed 0/);
     expect(run.code).toBe(0);
     expect(JSON.stringify(t.writes())).not.toMatch(/"value":false/);
+    const e200 = (await ws.run(['events', '--user', 'E200', '--json'])).out.map((l) => JSON.parse(l) as { summary: string; detail: Record<string, unknown> });
+    expect(e200.at(-1)).toMatchObject({ summary: expect.stringMatching(/adopted existing account rehire@example.com, which was E100's/), detail: { readBack: true, releasedFrom: 'E100' } });
     await expectTheRehireOwnsTheAccount(t, ws, accountId);
   });
 
