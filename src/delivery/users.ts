@@ -227,7 +227,17 @@ export class UserDelivery {
     // The leaving user's deactivation may have landed after the account was read: active again, whatever the read said.
     if (resource.active !== true || previous !== undefined) ops.push({ op: 'replace', path: 'active', value: true });
     let attempts = 0;
-    if (ops.length > 0) attempts = (await writesOf(ctx).patch('Users', resource.id, ops)).attempts;
+    let readBack = false;
+    if (ops.length > 0) {
+      try {
+        attempts = (await writesOf(ctx).patch('Users', resource.id, ops)).attempts;
+      } catch (err) {
+        // An answer lost after the write landed: unless read back, the leaver would stay linked to the new user's account.
+        if (!(err instanceof ScimHttpError && err.kind === 'transient' && (await this.landed(resource.id, attrs)))) throw err;
+        attempts = (err as ScimHttpError & { attempts?: number }).attempts ?? 1;
+        readBack = true;
+      }
+    }
     if (previous !== undefined) ctx.state.release(previous, sourceId);
     ctx.state.saveUser(sourceId, resource.id, 'active', { ...current, ...sent });
     const name = String(attrs.userName ?? sourceId);
@@ -250,10 +260,21 @@ export class UserDelivery {
         type: 'user_create_provision',
         summary: `adopted existing account ${name}, which was ${previous}'s (${previous} ${why}): ${previous}'s link to it is released, and the account is active for ${sourceId}`,
         targetId: resource.id,
-        detail: { adopted: true, attempts, changed, releasedFrom: previous },
+        detail: { adopted: true, attempts, changed, releasedFrom: previous, ...(readBack ? { readBack } : {}) },
       };
     }
-    return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed } };
+    return { result: 'success', type: 'user_create_provision', summary: `adopted existing account ${name}`, targetId: resource.id, detail: { adopted: true, attempts, changed, ...(readBack ? { readBack } : {}) } };
+  }
+
+  /** Whether the account, read back now, is active and holds every value an adoption sent (false when the read fails or names another account). */
+  private async landed(targetId: string, attrs: ScimAttrs): Promise<boolean> {
+    const ctx = this.ctx;
+    try {
+      const { resource } = await ctx.client.get('Users', targetId);
+      return resource.id === targetId && resource.active === true && !hasChanges(diffAttrs(currentValues(resource, attrs, ctx.state.resolve), attrs, ctx.schema));
+    } catch {
+      return false;
+    }
   }
 
   /** A deprovision or change of an account another user adopted this cycle: nothing to send, the account is theirs. */

@@ -163,6 +163,36 @@ describe('the invariants', () => {
     expect(checkInvariants(g).map((v) => v.message)).toContain("E2's account t2: manager t2 (not t1, the account of E1)");
   });
 
+  it('converged: of two active users with one userName, one holds the account and the other is held; neither or both is a finding', () => {
+    // E1 left and E3 was hired with E1's userName, adopting its account; then E1 came back.
+    const held = (): CycleFacts => {
+      const f = facts();
+      const carol = person('E3', 1);
+      const dan = person('E2', 2);
+      f.desired.users = [ada, dan, carol];
+      f.desired.groups[0]!.members.push('E3');
+      f.target.users[0] = account(carol, 't1');
+      f.target.users[1] = account(dan, 't2');
+      f.target.groups[0]!.members = [{ value: 't1' }, { value: 't2' }];
+      f.state.links[0] = { kind: 'user', sourceId: 'E3', targetId: 't1', status: 'active' };
+      f.run.code = 1;
+      f.run.stdout = f.run.stdout.replace('success', 'partial').replace('held 0', 'held 1');
+      return f;
+    };
+    expect(checkInvariants(held())).toEqual([]);
+    const neither = held();
+    neither.target.users.splice(0, 1);
+    neither.target.groups[0]!.members = [{ value: 't2' }];
+    neither.state.links.splice(0, 1);
+    expect(checkInvariants(neither).map((v) => v.message)).toEqual(
+      expect.arrayContaining(['E1 (user1@example.com) has 0 accounts', 'E3 (user1@example.com) has 0 accounts', 'group Sales lacks (no account for E1), (no account for E3)']),
+    );
+    const both = held();
+    both.target.users.push(account(ada, 't9', { userName: 'User1@example.com' }));
+    both.target.groups[0]!.members = [{ value: 't1' }, { value: 't2' }, { value: 't9' }];
+    expect(checkInvariants(both).map((v) => v.message)).toEqual(['user1@example.com is the userName of E1 and E3, all active in the source: 2 of them hold an account, not one']);
+  });
+
   it('forwarded-in-order: a re-send is allowed, an event before an earlier one is not', () => {
     const f = facts();
     f.forwarded = [1, 2, 1, 2, 3];

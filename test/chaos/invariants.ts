@@ -149,9 +149,34 @@ function inCycle(id: string, users: ChaosUser[]): boolean {
 }
 
 /**
+ * Active users whose userName (without case) another active user has too: the target
+ * holds one account per userName, so the one whose account it is keeps it and the
+ * engine holds the others (a reactivated leaver whose userName a rehire took). The
+ * held ids, once one of them holds an account; a message when several do (none: each
+ * lacks its account).
+ */
+function nameClashes(users: readonly ChaosUser[], accountsOf: ReadonlyMap<string, StoredResource[]>): { held: Set<string>; wrong: string[] } {
+  const byName = new Map<string, ChaosUser[]>();
+  for (const u of users) if (u.active) byName.set(lower(u.userName), [...(byName.get(lower(u.userName)) ?? []), u]);
+  const held = new Set<string>();
+  const wrong: string[] = [];
+  for (const [name, sharing] of byName) {
+    if (sharing.length < 2) continue;
+    const holders = sharing.filter((u) => (accountsOf.get(u.id) ?? []).length > 0);
+    if (holders.length === 1) {
+      for (const u of sharing) if (u !== holders[0]) held.add(u.id);
+    } else if (holders.length > 1) {
+      wrong.push(`${name} is the userName of ${sharing.map((u) => u.id).join(' and ')}, all active in the source: ${holders.length} of them hold an account, not one`);
+    }
+  }
+  return { held, wrong };
+}
+
+/**
  * The target holds the desired state for every managed user, group and membership:
  * each active user one active account with its attributes, each manager and member
- * value naming that user's account, nothing else.
+ * value naming that user's account, nothing else. Of active users sharing a userName,
+ * one holds its account and the others none (nameClashes).
  */
 export function differences(target: TargetView, desired: DesiredView, before?: TargetView): string[] {
   const out: string[] = [];
@@ -161,7 +186,10 @@ export function differences(target: TargetView, desired: DesiredView, before?: T
     if (externalId !== undefined) accountsOf.set(externalId, [...(accountsOf.get(externalId) ?? []), u]);
   }
   const accountId = (sourceId: string) => accountsOf.get(sourceId)?.[0]?.id;
+  const clashes = nameClashes(desired.users, accountsOf);
+  out.push(...clashes.wrong);
   for (const u of desired.users) {
+    if (clashes.held.has(u.id)) continue;
     const accounts = accountsOf.get(u.id) ?? [];
     if (!u.active) {
       for (const a of accounts) if (a.active !== false) out.push(`${u.id} is inactive in the source, its account ${a.id} is active`);
@@ -202,7 +230,7 @@ export function differences(target: TargetView, desired: DesiredView, before?: T
     const garbage = members.filter((m) => !accounts.has(m));
     if (garbage.length > 0) out.push(`group ${g.displayName} holds values that name no account: ${garbage.join(', ')}`);
     if (new Set(members).size !== members.length) out.push(`group ${g.displayName} holds a member twice`);
-    const want = new Set(g.members.map((m) => accountId(m) ?? `(no account for ${m})`));
+    const want = new Set(g.members.filter((m) => !clashes.held.has(m)).map((m) => accountId(m) ?? `(no account for ${m})`));
     const have = new Set(members);
     const missing = [...want].filter((m) => !have.has(m));
     const extra = [...have].filter((m) => !want.has(m) && accounts.has(m));

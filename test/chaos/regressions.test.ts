@@ -28,10 +28,20 @@ interface Regression {
   cycles: number;
   faults?: ChaosFaultKind[];
   events?: SourceEventKind[];
+  /** The CI campaign's directory (campaign.test.ts) when it found the defect. @default 16 users, 500 fan-out groups */
+  users?: number;
+  fanGroups?: number;
 }
 
 const REGRESSIONS: readonly Regression[] = [
   { defect: 'a rehire in the leaver’s cycle adopts the leaver’s account, whose deactivation then lands on it', seed: 6, cycles: 2 },
+  {
+    defect: 'a rehire’s adoption of the leaver’s account lands, its answer lost at every attempt: the leaver stays linked and is deactivated on it',
+    seed: 5,
+    cycles: 13,
+    users: 12,
+    fanGroups: 50,
+  },
   { defect: 'a 429 with Retry-After: Fri, 31 Dec 9999 under the adaptive rate: the cycle never ends', seed: 5, cycles: 10 },
   { defect: 'a 429 with Retry-After: 1000000000 under the adaptive rate: the cycle never ends', seed: 20, cycles: 5 },
   {
@@ -73,7 +83,15 @@ const REGRESSIONS: readonly Regression[] = [
 ];
 
 const replay = async (r: Regression) => {
-  const result = await runCampaign({ seed: r.seed, cycles: r.cycles, users: 16, cli: CLI, ...(r.faults ? { faults: r.faults } : {}), ...(r.events ? { events: r.events } : {}) });
+  const result = await runCampaign({
+    seed: r.seed,
+    cycles: r.cycles,
+    users: r.users ?? 16,
+    cli: CLI,
+    ...(r.fanGroups !== undefined ? { fanGroups: r.fanGroups } : {}),
+    ...(r.faults ? { faults: r.faults } : {}),
+    ...(r.events ? { events: r.events } : {}),
+  });
   expect(describeFindings(result)).toEqual([]);
 };
 

@@ -172,6 +172,40 @@ describe('a rehire under a new id with the same userName, in the cycle where the
   });
 });
 
+describe('the adoption of the leaver’s account whose answer is lost', () => {
+  it('applied, the connection reset at every attempt: the account is read back, E200 owns it, E100 is released and not deactivated', async () => {
+    const { t, ws } = await start('deactivate');
+    ws.writeDirectory(before());
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const accountId = accountOf(t, REHIRE).id;
+    // Every attempt of E200's adoption lands, and its answer never arrives.
+    t.inject({ method: 'PATCH', path: new RegExp(`/Users/${accountId}$`), body: /E200/, reset: 'after', times: 3 });
+    ws.writeDirectory(after('removed'));
+    const run = await ws.run(['sync']);
+    expect(run.out.join('\n')).toMatch(/adopted 1, .*deactivated 0, .*failed 0/);
+    expect(run.code).toBe(0);
+    expect(JSON.stringify(t.writes())).not.toMatch(/"value":false/);
+    const e200 = (await ws.run(['events', '--user', 'E200', '--json'])).out.map((l) => JSON.parse(l) as { summary: string; detail: Record<string, unknown> });
+    expect(e200.at(-1)).toMatchObject({ summary: expect.stringMatching(/adopted existing account rehire@example.com, which was E100's/), detail: { readBack: true, releasedFrom: 'E100' } });
+    await expectTheRehireOwnsTheAccount(t, ws, accountId);
+  });
+
+  it('not applied (a 503 at every attempt): E200 is kept for retry, E100 keeps its account and is deactivated', async () => {
+    const { t, ws } = await start('deactivate');
+    ws.writeDirectory(before());
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const accountId = accountOf(t, REHIRE).id;
+    t.inject({ method: 'PATCH', path: new RegExp(`/Users/${accountId}$`), body: /E200/, status: 503, times: 3 });
+    ws.writeDirectory(after('removed'));
+    expect((await ws.run(['sync'])).code).toBe(1);
+    expect(accountOf(t, REHIRE)).toMatchObject({ id: accountId, externalId: 'E100', active: false });
+    expect(links(ws).get('E100')).toMatchObject({ targetId: accountId, status: 'inactive' });
+    // The next cycle adopts it for E200.
+    expect((await ws.run(['sync'])).code).toBe(0);
+    await expectTheRehireOwnsTheAccount(t, ws, accountId);
+  });
+});
+
 describe('the leaver deprovisioned before the rehire is looked up', () => {
   it('in an earlier cycle: the adoption reactivates the account and releases the leaver, who then stays out of it', async () => {
     const { t, ws } = await start('deactivate');
