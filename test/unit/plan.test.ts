@@ -109,7 +109,7 @@ describe('planCycle', () => {
   describe('renames of matching values', () => {
     const userName = { deprovision: 'deactivate', matching: ['userName'] } as const;
     // The one call of the planner in this block.
-    const renames = (desired: DesiredUser[], state: StateUser[], options: PlanOptions) => planCycle(desired, state, options);
+    const renames = (desired: DesiredUser[], state: StateUser[], options: PlanOptions) => planCycle({ desired, state, options });
     const steps = (ops: ReturnType<typeof renames>['operations']) =>
       ops.map((o) => [o.key, o.kind === 'user.update' ? o.changes.set.userName : undefined, o.dependsOn]);
 
