@@ -11,7 +11,8 @@ import type { Config, IntegrationConfig } from '../config/schema.js';
 import type { Operation } from '../core/operations.js';
 import type { SnapshotResult } from '../core/records.js';
 import { inScope, scopeSnapshot } from '../core/scope.js';
-import { LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import { AdminActionRefusedError, LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import { approveHeldPlan, discardHeldPlan, liftQuarantine, type AdminAction } from './commands/admin-actions.js';
 import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
@@ -199,6 +200,18 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     }
   };
 
+  /** An admin action of the engine, as the CLI runs it: under the lease, refused (BUSY) while a cycle holds it. */
+  const adminAction = async <T>(integration: string, actor: C.Actor, act: (action: AdminAction) => Promise<T>): Promise<T> => {
+    const name = integrationOf(integration).name;
+    try {
+      return await act({ store, logger, integration: name, actor: { via: actor.via, name: actor.name }, now });
+    } catch (err) {
+      if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `a cycle of ${name} is running; try again when it ends`);
+      if (err instanceof AdminActionRefusedError) throw new ConsoleActionError('CONFLICT', err.reason);
+      throw err;
+    }
+  };
+
   const provisionNow = async (action: C.IntegrationAction & { sourceId: string }): Promise<C.ProvisionResult> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
@@ -309,41 +322,17 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       } satisfies C.ReconcileReport;
     },
     approve: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const held = store.getHeldPlan(name);
-        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held for approval`);
-        store.setApproval(name, now().toISOString());
-        const n = held.objects.length;
-        audit(name, actor, `mass deprovision of ${n} users approved for the next cycle (${held.reason})`, { approved: true, deprovisions: n, heldAt: held.heldAt });
-        return { ok: true, message: `Approved: the next cycle of ${name} deprovisions up to these ${n} users.` };
-      });
+      const { held } = await adminAction(integration, actor, approveHeldPlan);
+      return { ok: true, message: `Approved: the next cycle of ${integration} deprovisions up to these ${held.objects.length} users.` };
     },
     discard: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const held = store.getHeldPlan(name);
-        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held`);
-        const n = held.objects.length;
-        if (held.approvedAt) {
-          store.setApproval(name, null);
-          audit(name, actor, `approval of the mass deprovision of ${n} users withdrawn`, { approved: false, deprovisions: n });
-          return { ok: true, message: `Approval withdrawn: the next cycle of ${name} holds the deprovisions again.` };
-        }
-        store.clearHeldPlan(name);
-        audit(name, actor, `held mass deprovision of ${n} users discarded`, { discarded: true, deprovisions: n, heldAt: held.heldAt });
-        return { ok: true, message: `Discarded: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
-      });
+      const { held, wasApproved } = await adminAction(integration, actor, discardHeldPlan);
+      const n = held.objects.length;
+      return { ok: true, message: `Discarded${wasApproved ? ', its approval withdrawn' : ''}: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
     },
     liftQuarantine: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const q = store.getQuarantine(name);
-        if (!q || Date.parse(q.until) <= now().getTime()) throw new ConsoleActionError('CONFLICT', `${name} is not quarantined`);
-        store.setQuarantine(name, undefined);
-        audit(name, actor, 'quarantine lifted', { quarantine: { lifted: true, was: q } });
-        return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
-      });
+      const { integration: name } = await adminAction(integration, actor, liftQuarantine);
+      return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
     },
     provisionNow,
     reconcile,
