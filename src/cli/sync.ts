@@ -1,6 +1,7 @@
 import { Presets, SingleBar } from 'cli-progress';
-import { previewCycle, runCycle, type CycleReport } from '../engine/cycle.js';
-import { leaseOwner, withLease } from '../engine/lease.js';
+import { runIntegrationCycle } from '../engine/commands/integration-run.js';
+import { previewCycle, type CycleReport } from '../engine/cycle.js';
+import { leaseOwner } from '../engine/lease.js';
 import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
 import { pruneEventsGently } from '../engine/retention.js';
 import { ScimsyncError, type ExitCode } from '../errors.js';
@@ -95,32 +96,28 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
       try {
         const only = options.user !== undefined ? { onlyUser: options.user } : {};
-        const cycle = (signal: AbortSignal) =>
-          runCycle({
-            ...(progress ? { onProgress: progress.update } : {}),
-            integration,
-            store: ctx.store,
-            logger: ctx.logger,
-            force: options.force ?? false,
-            signal,
-            shutdownGraceMs: ctx.config.shutdown.graceMs,
-            ...only,
-            ...(outlets ? { notifier: outlets.notifier, onEvent: outlets.onEvent } : {}),
-          });
+        const run = async (): Promise<CycleReport> => {
+          const { report: r, lostTo } = await runIntegrationCycle(
+            {
+              integration,
+              store: ctx.store,
+              logger: ctx.logger,
+              outlets,
+              wait: { waitMs, waitText: options.wait, onWait: io.err },
+              signal: stop.signal,
+              owner,
+              shutdownGraceMs: ctx.config.shutdown.graceMs,
+            },
+            { ...(progress ? { onProgress: progress.update } : {}), force: options.force ?? false, ...only },
+          );
+          if (lostTo !== undefined) {
+            io.err(`[scimsync] [integration ${integration.name}] ${lostTo} took over the lease during this run; it stopped after the requests in flight`);
+            exit = Math.max(exit, 4) as ExitCode;
+          }
+          return r;
+        };
         // A dry run sends nothing and writes no state: it needs no lease.
-        const report = options.dryRun
-          ? await previewCycle({ integration, store: ctx.store, logger: ctx.logger, force: options.force ?? false, ...only })
-          : await withLease(
-              { store: ctx.store, integration: integration.name, owner, waitMs, ...(options.wait ? { waitText: options.wait } : {}), signal: stop.signal, onWait: io.err },
-              async (lease) => {
-                const r = await cycle(lease.signal);
-                if (lease.lostTo !== undefined) {
-                  io.err(`[scimsync] [integration ${integration.name}] ${lease.lostTo} took over the lease during this run; it stopped after the requests in flight`);
-                  exit = Math.max(exit, 4) as ExitCode;
-                }
-                return r;
-              },
-            );
+        const report = options.dryRun ? await previewCycle({ integration, store: ctx.store, logger: ctx.logger, force: options.force ?? false, ...only }) : await run();
         progress?.stop();
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);

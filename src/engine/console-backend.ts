@@ -17,8 +17,8 @@ import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
-import { previewCycle, runCycle } from './cycle.js';
-import { leaseOwner, withLease } from './lease.js';
+import { withIntegrationLease, type CycleOutlets, type LeasedRun } from './commands/integration-run.js';
+import { previewCycle } from './cycle.js';
 import { nextRun } from './schedule.js';
 import { compare, correctState, gatherReconcileInput, type ReconcileInput } from './reconcile.js';
 
@@ -29,6 +29,8 @@ export interface EngineConsoleBackendOptions {
   logger: Logger;
   /** The daemon's live progress of its cycles; without it, a running cycle is told from the state. */
   progress?: ProgressFeed;
+  /** Where the events and news of the console's cycles leave (the daemon's outlets); none: nobody is told. */
+  outlets?: () => CycleOutlets | undefined;
   /** When an integration runs next (the daemon's schedule); by default from its schedule and quarantine. */
   nextCycle?: (integration: IntegrationConfig, last: CycleRecord | undefined) => Date | null;
   now?: () => Date;
@@ -191,9 +193,10 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
    * `scimsync sync`. While another holds it, the action is refused (BUSY, 409)
    * and `work` does not run.
    */
-  const leased = async <T>(name: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+  const leased = async <T>(integration: IntegrationConfig, work: (run: LeasedRun) => Promise<T>): Promise<T> => {
+    const name = integration.name;
     try {
-      return await withLease({ store, integration: name, owner: leaseOwner() }, (lease) => work(lease.signal));
+      return await withIntegrationLease({ integration, store, logger, outlets: options.outlets?.() }, work);
     } catch (err) {
       if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `a cycle of ${name} is running; try again when it ends`);
       throw err;
@@ -215,7 +218,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const provisionNow = async (action: C.IntegrationAction & { sourceId: string }): Promise<C.ProvisionResult> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
-    return leased(name, async (signal) => {
+    return leased(integration, async (run) => {
       const read = await readSource(integration);
       if ('error' in read) {
         return { integration: name, sourceId: action.sourceId, cycleId: null, steps: [{ step: 'source', status: 'failed', title: 'The source could not be read', lines: [read.error] }] };
@@ -227,7 +230,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       let operations: Operation[] = [];
       let failure: string | undefined;
       try {
-        const report = await runCycle({ integration, store, logger, signal, source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
+        const report = await run.cycle({ source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
         cycleId = report.cycleId;
         operations = report.operations;
       } catch (err) {
@@ -267,7 +270,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const reconcile = async (action: C.IntegrationAction & { mode: C.ReconcileMode }): Promise<C.ReconcileOutcome> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
-    return leased(name, async (signal) => {
+    return leased(integration, async (run) => {
       const { input, report } = await reportOf(integration);
       const { corrected, adopted } = correctState(store, report, input, action.mode === 'adopt' ? 'adopt' : 'record');
       audit(name, action.actor, `reconcile ${action.mode}: ${corrected} objects found changed in the target, ${adopted} existing accounts adopted`, {
@@ -275,7 +278,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       });
       if (action.mode !== 'apply') return { integration: name, mode: action.mode, corrected, adopted, cycle: null };
       try {
-        const cycle = await runCycle({ integration, store, logger, signal, strays: report.strayMembers });
+        const cycle = await run.cycle({ strays: report.strayMembers });
         return { integration: name, mode: action.mode, corrected, adopted, cycle: { outcome: cycle.outcome, counts: { ...cycle.counts } } };
       } catch (err) {
         if (!(err instanceof ScimsyncError)) throw err;

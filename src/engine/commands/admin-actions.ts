@@ -37,7 +37,7 @@ export interface Discard {
 }
 
 /** What lifting a quarantine did: the quarantine that was set. */
-export interface QuarantineLift {
+export interface LiftedQuarantine {
   integration: string;
   reason: string;
   until: string;
@@ -100,7 +100,7 @@ export function discardHeldPlan(action: AdminAction): Promise<Discard> {
 }
 
 /** Lifts the integration's quarantine: it runs at its next scheduled cycle. Not quarantined: refused (exit 2). */
-export function liftQuarantine(action: AdminAction): Promise<QuarantineLift> {
+export function liftQuarantine(action: AdminAction): Promise<LiftedQuarantine> {
   const name = action.integration;
   return leased(action, () => {
     const q = action.store.getQuarantine(name);
