@@ -10,7 +10,8 @@ import { provisionSteps } from './provision-steps.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import type { Operation } from '../core/operations.js';
 import type { SnapshotResult } from '../core/records.js';
-import { inScope, scopeSnapshot } from '../core/scope.js';
+import { isGroupRow } from '../core/desired.js';
+import { protectRule } from '../core/matching.js';
 import { AdminActionRefusedError, LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
 import { approveHeldPlan, discardHeldPlan, liftQuarantine, type AdminAction } from './commands/admin-actions.js';
 import { recordAdminAction } from '../events/sink.js';
@@ -19,6 +20,7 @@ import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
 import { withIntegrationLease, type CycleOutlets, type LeasedRun } from './commands/integration-run.js';
 import { previewCycle } from './cycle.js';
+import { desiredOf } from './desired-of.js';
 import { nextRun } from './schedule.js';
 import { compare, correctState, gatherReconcileInput, type ReconcileInput } from './reconcile.js';
 
@@ -34,6 +36,13 @@ export interface EngineConsoleBackendOptions {
   /** When an integration runs next (the daemon's schedule); by default from its schedule and quarantine. */
   nextCycle?: (integration: IntegrationConfig, last: CycleRecord | undefined) => Date | null;
   now?: () => Date;
+}
+
+/** Why a cycle leaves an in-scope user exactly as it is: a row in doubt, or `protect`. */
+function heldBecause(read: SnapshotResult, sourceId: string): string {
+  const doubt = read.problems.find((p) => p.sourceId === sourceId && !isGroupRow(p.location));
+  if (doubt) return `held as it is: its source row has a problem (${doubt.location}: ${doubt.message}); a cycle neither changes nor deprovisions it`;
+  return 'held as it is: protected by protect; a cycle neither changes nor deprovisions it';
 }
 
 /** A source read once and handed to each step that reads it (scope, map, the cycle). */
@@ -161,11 +170,14 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     else {
       const u = read.snapshot.users.find((x) => x.id === sourceId);
       if (u) {
-        const scoped = scopeSnapshot(read.snapshot.users, read.snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
-        const filters = integration.scope?.filters;
-        view.inScope = scoped.users.some((x) => x.id === sourceId) && (!filters?.length || inScope(u, filters));
-        const mapped = await resolveProfile(integration).mapper.map(u);
+        // The cycle's own scoping path: scope, filters, `protect` (names pushed before too) and rows in doubt.
+        const profile = resolveProfile(integration);
+        const desired = await desiredOf({ integration, read, profile, protect: protectRule(integration.protect), store, state: store.loadUsers(name) });
+        view.inScope = desired.users.some((d) => d.sourceId === sourceId) || desired.invalid.has(sourceId);
+        const mapped = await profile.mapper.map(u);
         view.problems = mapped.problems.map((p) => p.message);
+        for (const p of desired.invalid.get(sourceId) ?? []) if (!view.problems.includes(p.message)) view.problems.push(p.message);
+        if (view.inScope && desired.held.has(sourceId) && !desired.invalid.has(sourceId)) view.problems.push(heldBecause(read, sourceId));
         view.resource = userBody({ ...mapped.attrs, ...mapped.createOnly }, { active: u.active, resolve: (id) => `<target id of ${id}>` }).body;
         view.source = { ...u.attributes, active: u.active };
       }

@@ -166,6 +166,21 @@ describe('the engine backend of the console', () => {
     await expect(backend.approve({ integration: 'app', actor: ADA })).rejects.toThrow('no cycle is held for approval');
   });
 
+  it("shows a user as the cycle scopes them: a protected account is held as it is, not just in scope", async () => {
+    const d = await synced(3, 'protect: ["user1@*"]');
+    // user1's title changes at the source: a cycle leaves its account alone, and the view says why.
+    d.users[1]!.title = 'Director';
+    ws.writeDirectory(d);
+    const { backend } = backendFor();
+    const held = await backend.user('app', d.users[1]!.id);
+    expect(held!.inScope).toBe(true);
+    expect(held!.problems).toEqual(['held as it is: protected by protect; a cycle neither changes nor deprovisions it']);
+    const plain = await backend.user('app', d.users[2]!.id);
+    expect(plain!.inScope).toBe(true);
+    expect(plain!.problems).toEqual([]);
+    expect((await ws.run(['sync'])).out[0]).toMatch(/updated 0,/);
+  });
+
   it('lifts a quarantine, and shows a running cycle with its progress and time left', async () => {
     await synced(2);
     const board = new CycleProgressBoard();
