@@ -1,5 +1,4 @@
-import { approveHeldPlan, discardHeldPlan } from '../engine/commands/admin-actions.js';
-import { parseWait } from '../engine/durations.js';
+import { approveHeldPlan, discardHeldPlan, parseWait } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
 

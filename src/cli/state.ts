@@ -1,6 +1,5 @@
-import { purgeRemovedIntegration } from '../engine/commands/purge.js';
-import { parseWait } from '../engine/durations.js';
-import { findStoredObjects, valueJson, type StoredObject } from '../engine/queries/state-inspection.js';
+import { findStoredObjects, parseWait, purgeRemovedIntegration, valueJson } from '../engine/index.js';
+import type { StoredObject } from '../engine/index.js';
 import { UsageError, type ExitCode } from '../errors.js';
 import { commandConfig, type Io } from './context.js';
 

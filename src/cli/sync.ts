@@ -1,13 +1,8 @@
 import { Presets, SingleBar } from 'cli-progress';
-import { runIntegrationCycle } from '../engine/commands/integration-run.js';
-import { previewCycle, type CycleReport } from '../engine/cycle.js';
-import { leaseOwner } from '../engine/lease.js';
-import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
-import { pruneEventsGently } from '../engine/retention.js';
+import { describeDrain, describeOperation, leaseOwner, loadConnected, openOutlets, parseWait, pruneEventsGently } from '../engine/index.js';
+import type { CycleReport, Outlets } from '../engine/index.js';
 import { ScimsyncError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
-import { parseWait } from '../engine/durations.js';
-import { describeOperation } from '../engine/queries/describe.js';
 
 export interface SyncOptions {
   config?: string;
@@ -70,6 +65,7 @@ function progressBar(integration: string): { update: (done: number, total: numbe
 /** `scimsync sync`: one cycle of each selected integration now. */
 export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
   const waitMs = parseWait(options.wait);
+  const { previewCycle, runIntegrationCycle } = await loadConnected();
   const ctx = openContext(options.config, io);
   const owner = leaseOwner();
   let exit: ExitCode = 0;

@@ -1,4 +1,4 @@
-import type { CyclePoint, EscrowItem, HeldDeprovisions, IntegrationDetail } from '../../engine/console-api.js';
+import type { CyclePoint, EscrowItem, HeldDeprovisions, IntegrationDetail } from '../../engine/index.js';
 import { duration, html, plural, query, seg, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, when, type View } from './layout.js';
 import { progressBlock, stateCell } from './overview.js';

@@ -13,6 +13,7 @@ import type { LeaseWait } from './lease-wait.js';
 export type { DriftItem, GroupDrift, Reconciliation, StrayMember } from '../reconcile.js';
 export type { CycleReport } from '../report.js';
 export type { LeaseWait } from './lease-wait.js';
+export { reconcileFindings } from '../queries/reconcile-findings.js';
 
 /** What a reconcile run has done so far, told as it goes (the report first, so that it is seen even if the apply fails). */
 export type ReconcileStep =
@@ -33,10 +34,6 @@ export interface ReconcileRunOptions extends LeaseWait {
   onStep: (step: ReconcileStep) => void;
 }
 
-/** Drift, vanished accounts, membership drift, vanished groups and the member values it takes out: what `--apply` restores. */
-export function reconcileFindings(r: Reconciliation): number {
-  return r.drift.length + r.vanished.length + r.groupDrift.length + r.vanishedGroups.length + r.strayMembers.filter((s) => s.onApply === 'remove').length;
-}
 
 async function reconcileOne(options: ReconcileRunOptions, integration: IntegrationConfig, store: StateStore, run: LeasedRun | undefined): Promise<ExitCode> {
   const { logger } = options;
