@@ -12,6 +12,8 @@ export const LAYERS = [
   { layer: 'scim', files: ['src/scim'] },
   { layer: 'delivery', files: ['src/delivery'] },
   { layer: 'events', files: ['src/events'] },
+  // What the CLI, the daemon and the console may call of the engine, named once; they reach the engine only through it.
+  { layer: 'engine-surface', files: ['src/engine/index.ts'] },
   { layer: 'engine', files: ['src/engine'] },
   { layer: 'daemon', files: ['src/daemon'] },
   { layer: 'console', files: ['src/console'] },
@@ -39,11 +41,12 @@ export const ALLOWED_IMPORTS = {
   connectors: ['profiles', 'core', types('config'), 'scim'],
   profiles: ['connectors', 'core', types('config')],
   engine: ['core', 'delivery', 'connectors', 'profiles', 'state', 'events', 'scim', 'config'],
+  'engine-surface': ['engine'],
   // The daemon serves the console; the console never reaches back into the daemon.
-  daemon: ['console', 'engine', 'events', 'config'],
-  console: ['engine', 'events', 'config'],
+  daemon: ['console', 'engine-surface', 'events', 'config'],
+  console: ['engine-surface', 'events', 'config'],
   // The verbs that serve (daemon, console) start those layers; the others are shells over engine functions.
-  cli: ['engine', types('events'), 'config', 'daemon', 'console'],
+  cli: ['engine-surface', types('events'), 'config', 'daemon', 'console'],
   // A feature's config schema lives with the feature (events.forward, notify, each source connector): config assembles them.
   config: ['core', 'profiles', 'connectors', 'events'],
   shared: [],

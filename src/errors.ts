@@ -105,6 +105,21 @@ export class StateFileError extends ScimsyncError {
   }
 }
 
+/** An admin action with nothing to act on (approve with no held plan, lift with no quarantine): exit 2. */
+export class AdminActionRefusedError extends ScimsyncError {
+  readonly code = 'ACTION_REFUSED';
+  readonly exitCode = 2 as const;
+  constructor(
+    action: string,
+    integration: string,
+    /** Why, without where: what the console shows its user. */
+    readonly reason: string,
+  ) {
+    super(`[scimsync] ${action} ${integration}: ${reason}`);
+    this.name = 'AdminActionRefusedError';
+  }
+}
+
 /** Another scimsync process holds the integration's lease (sync, daemon, reconcile --apply): exit 4. */
 export class LeaseHeldError extends ScimsyncError {
   readonly code = 'LEASE_HELD';

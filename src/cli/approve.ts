@@ -1,19 +1,31 @@
-import { approveHeldPlan, withdrawApproval } from '../engine/commands/approval.js';
+import { approveHeldPlan, discardHeldPlan, parseWait } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
-import { commandConfig, selectIntegrations, type Io } from './context.js';
+import { openContext, selectIntegrations, type Io } from './context.js';
 
 export interface ApproveOptions {
   config?: string;
+  /** How long to wait for a cycle running the integration (`5m`); by default, exit 4 at once. */
+  wait?: string;
+}
+
+/** Opens what an admin action needs, runs it under the integration's lease, and closes the state. */
+async function adminAction<T>(name: string, options: ApproveOptions, io: Io, act: (action: Parameters<typeof approveHeldPlan>[0]) => Promise<T>): Promise<T> {
+  const waitMs = parseWait(options.wait);
+  const ctx = openContext(options.config, io, { log: 'silent' });
+  try {
+    selectIntegrations(ctx.config, name);
+    return await act({ store: ctx.store, logger: ctx.logger, integration: name, actor: { via: 'cli' }, wait: { waitMs, waitText: options.wait, onWait: io.err } });
+  } finally {
+    ctx.store.close();
+  }
 }
 
 /**
  * `scimsync approve NAME`: lets the next cycle apply the held mass deprovision
  * once, provided it deprovisions no one beyond what was held.
  */
-export function approveCommand(name: string, options: ApproveOptions, io: Io): ExitCode {
-  const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
-  selectIntegrations(config, name);
-  const { held } = approveHeldPlan({ config, logger, integration: name });
+export async function approveCommand(name: string, options: ApproveOptions, io: Io): Promise<ExitCode> {
+  const { held } = await adminAction(name, options, io, approveHeldPlan);
   const n = held.objects.length;
   io.out(`[integration ${name}] approved: the next cycle deprovisions up to these ${n} users (held ${held.heldAt}: ${held.reason})`);
   const shown = held.objects.slice(0, 20);
@@ -22,12 +34,10 @@ export function approveCommand(name: string, options: ApproveOptions, io: Io): E
   return 0;
 }
 
-/** `scimsync discard NAME`: forgets an approval; the plan stays held. */
-export function discardCommand(name: string, options: ApproveOptions, io: Io): ExitCode {
-  const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
-  selectIntegrations(config, name);
-  const withdrawal = withdrawApproval({ config, logger, integration: name });
-  if (!withdrawal.withdrawn) io.out(`[integration ${name}] no approval to discard`);
-  else io.out(`[integration ${name}] approval discarded: the next cycle holds the deprovisions again`);
+/** `scimsync discard NAME`: forgets the held plan and any approval of it; the next cycle holds again if it still would. */
+export async function discardCommand(name: string, options: ApproveOptions, io: Io): Promise<ExitCode> {
+  const { held, wasApproved } = await adminAction(name, options, io, discardHeldPlan);
+  const n = held.objects.length;
+  io.out(`[integration ${name}] held plan of ${n} deprovisions discarded${wasApproved ? ' (its approval withdrawn)' : ''}: the next cycle holds them again if the source still lacks these users`);
   return 0;
 }

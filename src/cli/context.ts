@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
-import { openState, type StateStore } from '../engine/state-access.js';
+import { openState } from '../engine/index.js';
+import type { StateStore } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import type { Io } from '../io.js';
 import { createLogger, type Logger } from '../log.js';

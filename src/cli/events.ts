@@ -1,14 +1,7 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '../config/load.js';
-import {
-  EventLog,
-  eventListingFormat,
-  eventQuery,
-  lineFormat,
-  writeEvents,
-  type EventRecord,
-  type ExportFormat,
-} from '../engine/queries/events-listing.js';
+import { EventLog, eventListingFormat, eventQuery, lineFormat, writeEvents } from '../engine/index.js';
+import type { EventRecord, ExportFormat } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../redact.js';
 import { drained, processIo, type Io } from '../io.js';

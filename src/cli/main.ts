@@ -118,8 +118,9 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .command('purge <integration>')
     .description('drop the state of an integration removed from the config (its events are kept)')
     .option('-c, --config <file>', 'config file')
+    .option('--wait <duration>', 'when another scimsync process runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (name: string, o: PurgeOptions) => {
-      exit = (await verbs.state()).purgeCommand(name, o, io);
+      exit = await (await verbs.state()).purgeCommand(name, o, io);
     });
   state
     .command('rebuild <integration>')
@@ -157,16 +158,18 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     .command('approve <integration>')
     .description('let the next cycle apply a held mass deprovision, once')
     .option('-c, --config <file>', 'config file')
+    .option('--wait <duration>', 'when a cycle runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (name: string, o: ApproveOptions) => {
-      exit = (await verbs.approve()).approveCommand(name, o, io);
+      exit = await (await verbs.approve()).approveCommand(name, o, io);
     });
 
   program
     .command('discard <integration>')
-    .description('withdraw the approval of a held mass deprovision')
+    .description('forget a held mass deprovision and any approval of it')
     .option('-c, --config <file>', 'config file')
+    .option('--wait <duration>', 'when a cycle runs the integration, wait for it up to this long (e.g. 5m) instead of exiting 4')
     .action(async (name: string, o: ApproveOptions) => {
-      exit = (await verbs.approve()).discardCommand(name, o, io);
+      exit = await (await verbs.approve()).discardCommand(name, o, io);
     });
 
   program

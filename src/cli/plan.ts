@@ -1,4 +1,5 @@
-import { describeOperation, operationDetails, previewPlans, unwritableReason, type PlanPreview, type UnwritableValue, type UserExplanation } from '../engine/queries/plan-preview.js';
+import { describeOperation, loadConnected, operationDetails, unwritableReason } from '../engine/index.js';
+import type { PlanPreview, UnwritableValue, UserExplanation } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../log.js';
 import { commandConfig, selectIntegrations, type Io } from './context.js';
@@ -56,6 +57,7 @@ function printPlan(p: PlanPreview, json: boolean, io: Io): void {
 export async function planCommand(options: PlanCommandOptions, io: Io): Promise<ExitCode> {
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
   const integrations = selectIntegrations(config, options.integration);
+  const { previewPlans } = await loadConnected();
   let exit: ExitCode = 0;
   for await (const preview of previewPlans({ config, logger, integrations, onlyUser: options.user })) {
     exit = Math.max(exit, preview.exitCode) as ExitCode;

@@ -1,6 +1,5 @@
-import { rebuildIntegrationState, rebuildSummary } from '../engine/commands/rebuild.js';
-import { reconcileFindings, reconcileIntegrations, type Reconciliation, type ReconcileStep, type StrayMember } from '../engine/commands/reconcile-run.js';
-import { parseWait } from '../engine/durations.js';
+import { loadConnected, parseWait, reconcileFindings } from '../engine/index.js';
+import type { ReconcileStep, Reconciliation, StrayMember } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
 import { commandConfig, selectIntegrations, type Io } from './context.js';
 import { table } from './format.js';
@@ -85,6 +84,7 @@ function printStep(step: ReconcileStep, options: ReconcileOptions, io: Io): void
 export async function reconcileCommand(options: ReconcileOptions, io: Io): Promise<ExitCode> {
   const waitMs = parseWait(options.wait);
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
+  const { reconcileIntegrations } = await loadConnected();
   return reconcileIntegrations({
     config,
     logger,
@@ -110,6 +110,7 @@ export async function rebuildCommand(name: string, options: RebuildCommandOption
   const waitMs = parseWait(options.wait);
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
   const [integration] = selectIntegrations(config, name);
+  const { rebuildIntegrationState, rebuildSummary } = await loadConnected();
   const r = await rebuildIntegrationState({ config, logger, integration: integration!, waitMs, waitText: options.wait, onWait: io.err });
   if (options.json) {
     io.out(JSON.stringify({ integration: name, ...r }));

@@ -1,10 +1,12 @@
-import { purgeRemovedIntegration } from '../engine/commands/purge.js';
-import { findStoredObjects, valueJson, type StoredObject } from '../engine/queries/state-inspection.js';
+import { findStoredObjects, parseWait, purgeRemovedIntegration, valueJson } from '../engine/index.js';
+import type { StoredObject } from '../engine/index.js';
 import { UsageError, type ExitCode } from '../errors.js';
 import { commandConfig, type Io } from './context.js';
 
 export interface PurgeOptions {
   config?: string;
+  /** How long to wait for another scimsync process running the integration (`5m`); by default, exit 4 at once. */
+  wait?: string;
 }
 
 /**
@@ -12,9 +14,10 @@ export interface PurgeOptions {
  * removed from the config (objects, memberships, escrow), keeping its audit
  * events, and writes `idm_integration_delete`. Accounts in the app are not touched.
  */
-export function purgeCommand(name: string, options: PurgeOptions, io: Io): ExitCode {
+export async function purgeCommand(name: string, options: PurgeOptions, io: Io): Promise<ExitCode> {
+  const waitMs = parseWait(options.wait);
   const { config, logger } = commandConfig(options.config, io, { log: 'silent' });
-  const { objects } = purgeRemovedIntegration(config, logger, name);
+  const { objects } = await purgeRemovedIntegration(config, logger, name, { waitMs, waitText: options.wait, onWait: io.err });
   io.out(`[integration ${name}] state purged (${objects} objects); its events are kept`);
   return 0;
 }

@@ -1,11 +1,12 @@
-import { configuredStatuses, quarantinedAt, type IntegrationStatus } from '../engine/queries/status.js';
+import { configuredStatuses, quarantinedAt } from '../engine/index.js';
+import type { IntegrationStatus } from '../engine/index.js';
 import type { ExitCode } from '../errors.js';
 import { escapeControl } from '../log.js';
 import { loadConfig } from '../config/load.js';
 import type { Io } from './context.js';
 import { table } from './format.js';
 
-export type { IntegrationStatus } from '../engine/queries/status.js';
+export type { IntegrationStatus } from '../engine/index.js';
 
 export interface StatusOptions {
   config?: string;

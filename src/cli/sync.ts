@@ -1,12 +1,8 @@
 import { Presets, SingleBar } from 'cli-progress';
-import { previewCycle, runCycle, type CycleReport } from '../engine/cycle.js';
-import { leaseOwner, withLease } from '../engine/lease.js';
-import { describeDrain, openOutlets, type Outlets } from '../engine/outlets.js';
-import { pruneEventsGently } from '../engine/retention.js';
+import { describeDrain, describeOperation, leaseOwner, loadConnected, openOutlets, parseWait, pruneEventsGently } from '../engine/index.js';
+import type { CycleReport, Outlets } from '../engine/index.js';
 import { ScimsyncError, type ExitCode } from '../errors.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
-import { parseWait } from '../engine/durations.js';
-import { describeOperation } from '../engine/queries/describe.js';
 
 export interface SyncOptions {
   config?: string;
@@ -69,6 +65,7 @@ function progressBar(integration: string): { update: (done: number, total: numbe
 /** `scimsync sync`: one cycle of each selected integration now. */
 export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCode> {
   const waitMs = parseWait(options.wait);
+  const { previewCycle, runIntegrationCycle } = await loadConnected();
   const ctx = openContext(options.config, io);
   const owner = leaseOwner();
   let exit: ExitCode = 0;
@@ -95,32 +92,28 @@ export async function syncCommand(options: SyncOptions, io: Io): Promise<ExitCod
       const progress = io.isTty && !options.dryRun ? progressBar(integration.name) : undefined;
       try {
         const only = options.user !== undefined ? { onlyUser: options.user } : {};
-        const cycle = (signal: AbortSignal) =>
-          runCycle({
-            ...(progress ? { onProgress: progress.update } : {}),
-            integration,
-            store: ctx.store,
-            logger: ctx.logger,
-            force: options.force ?? false,
-            signal,
-            shutdownGraceMs: ctx.config.shutdown.graceMs,
-            ...only,
-            ...(outlets ? { notifier: outlets.notifier, onEvent: outlets.onEvent } : {}),
-          });
+        const run = async (): Promise<CycleReport> => {
+          const { report: r, lostTo } = await runIntegrationCycle(
+            {
+              integration,
+              store: ctx.store,
+              logger: ctx.logger,
+              outlets,
+              wait: { waitMs, waitText: options.wait, onWait: io.err },
+              signal: stop.signal,
+              owner,
+              shutdownGraceMs: ctx.config.shutdown.graceMs,
+            },
+            { ...(progress ? { onProgress: progress.update } : {}), force: options.force ?? false, ...only },
+          );
+          if (lostTo !== undefined) {
+            io.err(`[scimsync] [integration ${integration.name}] ${lostTo} took over the lease during this run; it stopped after the requests in flight`);
+            exit = Math.max(exit, 4) as ExitCode;
+          }
+          return r;
+        };
         // A dry run sends nothing and writes no state: it needs no lease.
-        const report = options.dryRun
-          ? await previewCycle({ integration, store: ctx.store, logger: ctx.logger, force: options.force ?? false, ...only })
-          : await withLease(
-              { store: ctx.store, integration: integration.name, owner, waitMs, ...(options.wait ? { waitText: options.wait } : {}), signal: stop.signal, onWait: io.err },
-              async (lease) => {
-                const r = await cycle(lease.signal);
-                if (lease.lostTo !== undefined) {
-                  io.err(`[scimsync] [integration ${integration.name}] ${lease.lostTo} took over the lease during this run; it stopped after the requests in flight`);
-                  exit = Math.max(exit, 4) as ExitCode;
-                }
-                return r;
-              },
-            );
+        const report = options.dryRun ? await previewCycle({ integration, store: ctx.store, logger: ctx.logger, force: options.force ?? false, ...only }) : await run();
         progress?.stop();
         if (report.outcome === 'dry-run') {
           io.out(`[integration ${integration.name}] dry run: ${report.operations.length} operations would be sent`);

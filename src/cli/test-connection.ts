@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IntegrationConfig } from '../config/schema.js';
-import { bulkUseLine } from '../engine/bulk-facts.js';
-import { clientFor } from '../engine/cycle.js';
-import { probeFilterCase, type FilterCaseProbe } from '../engine/queries/filter-case.js';
-import { integrationMappingProblems, probeEndpoint, problemLine, profileHints, targetSchema, type EndpointProbe, type ProfileHints } from '../engine/target-schema.js';
+import { loadConnected, probeFilterCase } from '../engine/index.js';
+import type { EndpointProbe, FilterCaseProbe, ProfileHints } from '../engine/index.js';
 import { ScimHttpError, errorMessage, type ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openContext, selectIntegrations, type Io } from './context.js';
@@ -63,6 +61,7 @@ function reportFilterCase(probe: FilterCaseProbe, io: Io): void {
 /** One integration: each check on its line; true when nothing is wrong. */
 async function testOne(integration: IntegrationConfig, store: ReturnType<typeof openContext>['store'], logger: Logger, io: Io): Promise<boolean> {
   const url = integration.target.url;
+  const { bulkUseLine, clientFor, integrationMappingProblems, probeEndpoint, problemLine, profileHints, targetSchema } = await loadConnected();
   const profile = profileHints(integration);
   const client = clientFor(integration, { logger, use: 'reads', maxAttempts: 2 });
   io.out(`[integration ${integration.name}] ${url}`);

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { ConsoleBackend, ReconcileMode } from '../engine/console-api.js';
+import type { ConsoleBackend, ReconcileMode } from '../engine/index.js';
 import type { ConsoleEnv } from './env.js';
 import { parseEventFilters } from './filters.js';
 

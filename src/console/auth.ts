@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Actor, ProvisionResult, Role } from '../engine/console-api.js';
+import type { Actor, ProvisionResult, Role } from '../engine/index.js';
 import type { HttpAuthConfig } from '../config/http.js';
 import { tokenMatches, verifyPassword } from './passwords.js';
 

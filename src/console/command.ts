@@ -1,9 +1,9 @@
 import { loadConfig } from '../config/load.js';
-import { openEngineConsoleBackend } from '../engine/console-backend.js';
+import { loadConnected } from '../engine/index.js';
+import type { Role } from '../engine/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createConsoleApp } from './app.js';
-import type { Role } from '../engine/console-api.js';
 import { checkHttpConfig, httpConfigSchema, type HttpConfig } from '../config/http.js';
 import { configSecrets } from './secrets.js';
 import { startConsoleServer } from './server.js';
@@ -52,6 +52,7 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
   const { config } = loadConfig(options.config, options.env);
   const http = httpConfigOf(config.http);
   const logger = createLogger({ level: config.log.level, format: config.log.format });
+  const { openEngineConsoleBackend } = await loadConnected();
   const { backend, close } = openEngineConsoleBackend({ config, logger });
   try {
     const app = createConsoleApp({

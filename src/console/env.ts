@@ -1,4 +1,4 @@
-import type { Actor } from '../engine/console-api.js';
+import type { Actor } from '../engine/index.js';
 import type { Session } from './auth.js';
 
 /** What the console's middleware puts on each request for the routes. */

@@ -1,6 +1,6 @@
 import { EVENT_RESULTS, EVENT_TYPES } from '../events/types.js';
-import type { EventResultName, EventsQuery } from '../engine/console-api.js';
-import { parseDuration } from '../engine/durations.js';
+import { parseDuration } from '../engine/index.js';
+import type { EventResultName, EventsQuery } from '../engine/index.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;

@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { Flash } from './auth.js';
-import { ConsoleActionError, type ActionResult, type ConsoleBackend, type EventItem, type ReconcileMode } from '../engine/console-api.js';
+import { ConsoleActionError } from '../engine/index.js';
+import type { ActionResult, ConsoleBackend, EventItem, ReconcileMode } from '../engine/index.js';
 import type { ConsoleEnv } from './env.js';
 import { parseEventFilters, type EventFilterParams } from './filters.js';
 import { seg } from './pages/html.js';

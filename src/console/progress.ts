@@ -1,4 +1,4 @@
-import type { CycleProgress, ProgressFeed } from '../engine/console-api.js';
+import type { CycleProgress, ProgressFeed } from '../engine/index.js';
 
 interface LiveCycle {
   startedAt: number;

@@ -3,19 +3,13 @@ import { httpConfigOf } from '../console/command.js';
 import { CycleProgressBoard } from '../console/progress.js';
 import { configSecrets } from '../console/secrets.js';
 import { startConsoleServer, type ConsoleServer } from '../console/server.js';
-import { createEngineConsoleBackend } from '../engine/console-backend.js';
+import { HealthWatch, leaseOwner, loadConnected, nextRun, openOutlets, openState, pruneEventsGently } from '../engine/index.js';
+import type { IntegrationHealth, Outlets } from '../engine/index.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
-import { runCycle } from '../engine/cycle.js';
-import { leaseOwner, withLease } from '../engine/lease.js';
 import { LeaseHeldError, ScimsyncError, errorMessage, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { HealthWatch, type IntegrationHealth } from '../engine/queries/health.js';
-import { nextRun } from '../engine/schedule.js';
-import { openState } from '../engine/state-access.js';
 import type { Io } from '../io.js';
-import { openOutlets, type Outlets } from '../engine/outlets.js';
-import { pruneEventsGently } from '../engine/retention.js';
 import { Metrics } from './metrics.js';
 
 export interface DaemonOptions {
@@ -44,6 +38,7 @@ interface Slot {
  */
 export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
   const { io } = options;
+  const { createEngineConsoleBackend, withIntegrationLease } = await loadConnected();
   let { config, path } = loadConfig(options.config, io.env);
   const logger: Logger = createLogger({ level: config.log.level, format: io.isTty ? config.log.format : 'json' });
   const store = openState(config);
@@ -93,6 +88,7 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
       store,
       logger,
       progress: board,
+      outlets: () => outlets,
       nextCycle: (i) => {
         const slot = slots.get(i.name);
         return slot ? new Date(slot.nextDue) : null;
@@ -119,21 +115,13 @@ export async function runDaemon(options: DaemonOptions): Promise<ExitCode> {
     const name = integration.name;
     const started = new Date();
     try {
-      // The cycle gets the lease's own signal, which ends with it: nothing it listens on outlives the cycle.
-      await withLease({ store, integration: name, owner, signal: stop.signal }, async (lease) => {
+      const run = { integration, store, logger, outlets, signal: stop.signal, owner, shutdownGraceMs: config.shutdown.graceMs };
+      await withIntegrationLease(run, async (leased) => {
+        const { lease } = leased;
         board.start(name);
         try {
-          const report = await runCycle({
-            integration,
-            store,
-            logger,
-            signal: lease.signal,
-            shutdownGraceMs: config.shutdown.graceMs,
-            notifier: outlets.notifier,
-            onEvent: (e) => {
-              metrics.operations.inc({ integration: name, type: e.type, result: e.result });
-              outlets.onEvent();
-            },
+          const report = await leased.cycle({
+            onEvent: (e) => metrics.operations.inc({ integration: name, type: e.type, result: e.result }),
             onRateLimit: () => {
               metrics.rateLimitWaits.inc({ integration: name });
               board.rateLimited(name);

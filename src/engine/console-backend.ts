@@ -10,14 +10,17 @@ import { provisionSteps } from './provision-steps.js';
 import type { Config, IntegrationConfig } from '../config/schema.js';
 import type { Operation } from '../core/operations.js';
 import type { SnapshotResult } from '../core/records.js';
-import { inScope, scopeSnapshot } from '../core/scope.js';
-import { LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import { isGroupRow } from '../core/desired.js';
+import { protectRule } from '../core/matching.js';
+import { AdminActionRefusedError, LeaseHeldError, ScimsyncError, errorMessage } from '../errors.js';
+import { approveHeldPlan, discardHeldPlan, liftQuarantine, type AdminAction } from './commands/admin-actions.js';
 import { recordAdminAction } from '../events/sink.js';
 import type { NewEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { userBody } from '../scim/bodies.js';
-import { previewCycle, runCycle } from './cycle.js';
-import { leaseOwner, withLease } from './lease.js';
+import { withIntegrationLease, type CycleOutlets, type LeasedRun } from './commands/integration-run.js';
+import { previewCycle } from './cycle.js';
+import { desiredOf } from './desired-of.js';
 import { nextRun } from './schedule.js';
 import { compare, correctState, gatherReconcileInput, type ReconcileInput } from './reconcile.js';
 
@@ -28,9 +31,18 @@ export interface EngineConsoleBackendOptions {
   logger: Logger;
   /** The daemon's live progress of its cycles; without it, a running cycle is told from the state. */
   progress?: ProgressFeed;
+  /** Where the events and news of the console's cycles leave (the daemon's outlets); none: nobody is told. */
+  outlets?: () => CycleOutlets | undefined;
   /** When an integration runs next (the daemon's schedule); by default from its schedule and quarantine. */
   nextCycle?: (integration: IntegrationConfig, last: CycleRecord | undefined) => Date | null;
   now?: () => Date;
+}
+
+/** Why a cycle leaves an in-scope user exactly as it is: a row in doubt, or `protect`. */
+function heldBecause(read: SnapshotResult, sourceId: string): string {
+  const doubt = read.problems.find((p) => p.sourceId === sourceId && !isGroupRow(p.location));
+  if (doubt) return `held as it is: its source row has a problem (${doubt.location}: ${doubt.message}); a cycle neither changes nor deprovisions it`;
+  return 'held as it is: protected by protect; a cycle neither changes nor deprovisions it';
 }
 
 /** A source read once and handed to each step that reads it (scope, map, the cycle). */
@@ -158,11 +170,14 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
     else {
       const u = read.snapshot.users.find((x) => x.id === sourceId);
       if (u) {
-        const scoped = scopeSnapshot(read.snapshot.users, read.snapshot.groups, { groups: integration.scope?.groups, nested: integration.groups.nested });
-        const filters = integration.scope?.filters;
-        view.inScope = scoped.users.some((x) => x.id === sourceId) && (!filters?.length || inScope(u, filters));
-        const mapped = await resolveProfile(integration).mapper.map(u);
+        // The cycle's own scoping path: scope, filters, `protect` (names pushed before too) and rows in doubt.
+        const profile = resolveProfile(integration);
+        const desired = await desiredOf({ integration, read, profile, protect: protectRule(integration.protect), store, state: store.loadUsers(name) });
+        view.inScope = desired.users.some((d) => d.sourceId === sourceId) || desired.invalid.has(sourceId);
+        const mapped = await profile.mapper.map(u);
         view.problems = mapped.problems.map((p) => p.message);
+        for (const p of desired.invalid.get(sourceId) ?? []) if (!view.problems.includes(p.message)) view.problems.push(p.message);
+        if (view.inScope && desired.held.has(sourceId) && !desired.invalid.has(sourceId)) view.problems.push(heldBecause(read, sourceId));
         view.resource = userBody({ ...mapped.attrs, ...mapped.createOnly }, { active: u.active, resolve: (id) => `<target id of ${id}>` }).body;
         view.source = { ...u.attributes, active: u.active };
       }
@@ -190,11 +205,24 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
    * `scimsync sync`. While another holds it, the action is refused (BUSY, 409)
    * and `work` does not run.
    */
-  const leased = async <T>(name: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+  const leased = async <T>(integration: IntegrationConfig, work: (run: LeasedRun) => Promise<T>): Promise<T> => {
+    const name = integration.name;
     try {
-      return await withLease({ store, integration: name, owner: leaseOwner() }, (lease) => work(lease.signal));
+      return await withIntegrationLease({ integration, store, logger, outlets: options.outlets?.() }, work);
     } catch (err) {
       if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `a cycle of ${name} is running; try again when it ends`);
+      throw err;
+    }
+  };
+
+  /** An admin action of the engine, as the CLI runs it: under the lease, refused (BUSY) while a cycle holds it. */
+  const adminAction = async <T>(integration: string, actor: C.Actor, act: (action: AdminAction) => Promise<T>): Promise<T> => {
+    const name = integrationOf(integration).name;
+    try {
+      return await act({ store, logger, integration: name, actor: { via: actor.via, name: actor.name }, now });
+    } catch (err) {
+      if (err instanceof LeaseHeldError) throw new ConsoleActionError('BUSY', `a cycle of ${name} is running; try again when it ends`);
+      if (err instanceof AdminActionRefusedError) throw new ConsoleActionError('CONFLICT', err.reason);
       throw err;
     }
   };
@@ -202,7 +230,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const provisionNow = async (action: C.IntegrationAction & { sourceId: string }): Promise<C.ProvisionResult> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
-    return leased(name, async (signal) => {
+    return leased(integration, async (run) => {
       const read = await readSource(integration);
       if ('error' in read) {
         return { integration: name, sourceId: action.sourceId, cycleId: null, steps: [{ step: 'source', status: 'failed', title: 'The source could not be read', lines: [read.error] }] };
@@ -214,7 +242,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       let operations: Operation[] = [];
       let failure: string | undefined;
       try {
-        const report = await runCycle({ integration, store, logger, signal, source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
+        const report = await run.cycle({ source: cachedSource(read), onlyUser: action.sourceId, onEvent: (e) => seen.push(e) });
         cycleId = report.cycleId;
         operations = report.operations;
       } catch (err) {
@@ -254,7 +282,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
   const reconcile = async (action: C.IntegrationAction & { mode: C.ReconcileMode }): Promise<C.ReconcileOutcome> => {
     const integration = integrationOf(action.integration);
     const name = integration.name;
-    return leased(name, async (signal) => {
+    return leased(integration, async (run) => {
       const { input, report } = await reportOf(integration);
       const { corrected, adopted } = correctState(store, report, input, action.mode === 'adopt' ? 'adopt' : 'record');
       audit(name, action.actor, `reconcile ${action.mode}: ${corrected} objects found changed in the target, ${adopted} existing accounts adopted`, {
@@ -262,7 +290,7 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       });
       if (action.mode !== 'apply') return { integration: name, mode: action.mode, corrected, adopted, cycle: null };
       try {
-        const cycle = await runCycle({ integration, store, logger, signal, strays: report.strayMembers });
+        const cycle = await run.cycle({ strays: report.strayMembers });
         return { integration: name, mode: action.mode, corrected, adopted, cycle: { outcome: cycle.outcome, counts: { ...cycle.counts } } };
       } catch (err) {
         if (!(err instanceof ScimsyncError)) throw err;
@@ -309,41 +337,17 @@ export function createEngineConsoleBackend(options: EngineConsoleBackendOptions)
       } satisfies C.ReconcileReport;
     },
     approve: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const held = store.getHeldPlan(name);
-        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held for approval`);
-        store.setApproval(name, now().toISOString());
-        const n = held.objects.length;
-        audit(name, actor, `mass deprovision of ${n} users approved for the next cycle (${held.reason})`, { approved: true, deprovisions: n, heldAt: held.heldAt });
-        return { ok: true, message: `Approved: the next cycle of ${name} deprovisions up to these ${n} users.` };
-      });
+      const { held } = await adminAction(integration, actor, approveHeldPlan);
+      return { ok: true, message: `Approved: the next cycle of ${integration} deprovisions up to these ${held.objects.length} users.` };
     },
     discard: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const held = store.getHeldPlan(name);
-        if (!held) throw new ConsoleActionError('CONFLICT', `no cycle of ${name} is held`);
-        const n = held.objects.length;
-        if (held.approvedAt) {
-          store.setApproval(name, null);
-          audit(name, actor, `approval of the mass deprovision of ${n} users withdrawn`, { approved: false, deprovisions: n });
-          return { ok: true, message: `Approval withdrawn: the next cycle of ${name} holds the deprovisions again.` };
-        }
-        store.clearHeldPlan(name);
-        audit(name, actor, `held mass deprovision of ${n} users discarded`, { discarded: true, deprovisions: n, heldAt: held.heldAt });
-        return { ok: true, message: `Discarded: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
-      });
+      const { held, wasApproved } = await adminAction(integration, actor, discardHeldPlan);
+      const n = held.objects.length;
+      return { ok: true, message: `Discarded${wasApproved ? ', its approval withdrawn' : ''}: nothing is deprovisioned; the next cycle holds the plan again if the source still lacks these ${n} users.` };
     },
     liftQuarantine: async ({ integration, actor }): Promise<C.ActionResult> => {
-      const name = integrationOf(integration).name;
-      return leased(name, async () => {
-        const q = store.getQuarantine(name);
-        if (!q || Date.parse(q.until) <= now().getTime()) throw new ConsoleActionError('CONFLICT', `${name} is not quarantined`);
-        store.setQuarantine(name, undefined);
-        audit(name, actor, 'quarantine lifted', { quarantine: { lifted: true, was: q } });
-        return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
-      });
+      const { integration: name } = await adminAction(integration, actor, liftQuarantine);
+      return { ok: true, message: `Quarantine lifted: ${name} runs at its next scheduled cycle.` };
     },
     provisionNow,
     reconcile,

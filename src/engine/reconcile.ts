@@ -11,13 +11,13 @@ import { clientFor } from './clients.js';
 import { targetSchema } from './target-schema.js';
 import type { ScimClient, ScimResource } from '../scim/client.js';
 import { readPath } from '../core/paths.js';
-import { desiredState } from '../core/desired.js';
 import { matchKeys, protectRule } from '../core/matching.js';
 import { TargetReadError } from '../errors.js';
 import { type DesiredGroup, type StateGroup } from '../core/records.js';
 import { strayMembers, type StrayMember } from '../core/stray-members.js';
 import { AccountIndex } from '../core/matching.js';
 import type { DesiredUser, ObjectStatus, StateUser } from '../core/records.js';
+import { desiredOf } from './desired-of.js';
 import { unwritableInTarget, type UnwritableInTarget } from './unwritable.js';
 
 /** What the source says the target should hold, mapped and scoped as a cycle would (nothing is sent), and how to compare it. */
@@ -47,19 +47,8 @@ export async function loadDesired(
   options: { store?: StateStore; source?: SourceConnector; logger?: Logger; schema?: TargetSchema } = {},
 ): Promise<DesiredWithSchema> {
   const read = await (options.source ?? createSource(integration)).snapshot();
-  const protect = protectRule(integration.protect);
   const store = options.store;
-  const protectedInState = new Set<string>();
-  if (store && protect.active) for (const u of store.loadUserNames(integration.name)) if (protect.covers(u.names)) protectedInState.add(u.sourceId);
-  const desired = await desiredState({
-    snapshot: read.snapshot,
-    problems: read.problems,
-    state: store ? store.loadUsers(integration.name) : [],
-    scope: { groups: integration.scope?.groups, filters: integration.scope?.filters, skipOutOfScopeDeletions: integration.scope?.skipOutOfScopeDeletions ?? false, nested: integration.groups.nested },
-    protect,
-    protectedInState,
-    mapper: profile.mapper,
-  });
+  const desired = await desiredOf({ integration, read, profile, protect: protectRule(integration.protect), store, state: store ? store.loadUsers(integration.name) : [] });
   const users = desired.held.size > 0 ? desired.users.filter((u) => !desired.held.has(u.sourceId)) : desired.users;
   const logger = options.logger ?? createLogger({ level: 'error', format: 'pretty' });
   const schema = options.schema ?? (await targetSchema({ integration, logger, store }));

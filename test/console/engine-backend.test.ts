@@ -140,7 +140,7 @@ describe('the engine backend of the console', () => {
     expect(view!.events.map((e) => e.type)).toContain('user_deprovision');
   });
 
-  it('approves a held mass deprovision for the next cycle, naming the console user, and discards an approval', async () => {
+  it('approves a held mass deprovision for the next cycle, naming the console user, and discards it with its approval', async () => {
     // 3 of 20 leave: past maxDeletes, within the shrink guard (safety.minSourceRatio).
     const d = await synced(20, 'safety: { maxDeletes: 1 }');
     d.users.splice(0, 3);
@@ -162,8 +162,23 @@ describe('the engine backend of the console', () => {
     for (const id of ['u00000', 'u00001', 'u00002']) expect(byExternalId(id)!.active).toBe(false);
     const summaries = (await backend.events({ type: 'idm_integration_update', limit: 10 })).events.map((e) => e.summary);
     expect(summaries).toContain('mass deprovision of 3 users approved for the next cycle (more than safety.maxDeletes (1)) by ada (console)');
-    expect(summaries).toContain('approval of the mass deprovision of 3 users withdrawn by grace (console API token)');
-    await expect(backend.approve({ integration: 'app', actor: ADA })).rejects.toThrow('no cycle of app is held for approval');
+    expect(summaries).toContain('held mass deprovision of 3 users discarded (its approval withdrawn) by grace (console API token)');
+    await expect(backend.approve({ integration: 'app', actor: ADA })).rejects.toThrow('no cycle is held for approval');
+  });
+
+  it("shows a user as the cycle scopes them: a protected account is held as it is, not just in scope", async () => {
+    const d = await synced(3, 'protect: ["user1@*"]');
+    // user1's title changes at the source: a cycle leaves its account alone, and the view says why.
+    d.users[1]!.title = 'Director';
+    ws.writeDirectory(d);
+    const { backend } = backendFor();
+    const held = await backend.user('app', d.users[1]!.id);
+    expect(held!.inScope).toBe(true);
+    expect(held!.problems).toEqual(['held as it is: protected by protect; a cycle neither changes nor deprovisions it']);
+    const plain = await backend.user('app', d.users[2]!.id);
+    expect(plain!.inScope).toBe(true);
+    expect(plain!.problems).toEqual([]);
+    expect((await ws.run(['sync'])).out[0]).toMatch(/updated 0,/);
   });
 
   it('lifts a quarantine, and shows a running cycle with its progress and time left', async () => {

@@ -51,6 +51,15 @@ describe('the layering rule rejects a forbidden import', () => {
     expect(findings.map((f) => f.rule)).toEqual(['no-restricted-properties', 'no-restricted-properties']);
   });
 
+  it.each(['src/cli/bad.ts', 'src/daemon/bad.ts', 'src/console/bad.ts'])('%s reaches the engine only through src/engine/index.ts', async (file) => {
+    const up = file.split('/').length - 2;
+    const prefix = '../'.repeat(up);
+    const direct = await lint(file, `import { previewCycle } from '${prefix}engine/cycle.js';\nexport const p = previewCycle;\n`);
+    const surface = await lint(file, `import { loadConnected } from '${prefix}engine/index.js';\nexport const l = loadConnected;\n`);
+    expect(layering(direct)).toEqual([expect.objectContaining({ message: expect.stringMatching(/may not import engine \(\.\.\/engine\/cycle\.js\)/) })]);
+    expect(layering(surface)).toEqual([]);
+  });
+
   it('cli may import events types, not events values', async () => {
     const types = await lint('src/cli/ok.ts', "import type { EventRecord } from '../events/types.js';\nexport type E = EventRecord;\n");
     const values = await lint('src/cli/bad.ts', "import { EVENT_TYPES } from '../events/types.js';\nexport const t = EVENT_TYPES;\n");
@@ -88,7 +97,7 @@ describe('the layering rule lets allowed edges pass', () => {
     ['core -> node:crypto (hashing)', 'src/core/ok.ts', "import { createHash } from 'node:crypto';\nexport const h = createHash;\n"],
     ['cli -> errors (a shared leaf)', 'src/cli/ok.ts', "import { ConfigError } from '../errors.js';\nexport const e = ConfigError;\n"],
     ['daemon -> io (a shared leaf)', 'src/daemon/ok.ts', "import { processIo } from '../io.js';\nexport const io = processIo;\n"],
-    ['cli -> engine queries', 'src/cli/ok.ts', "import { configuredStatuses } from '../engine/queries/status.js';\nexport const s = configuredStatuses;\n"],
+    ['cli -> engine queries, through the surface', 'src/cli/ok.ts', "import { configuredStatuses } from '../engine/index.js';\nexport const s = configuredStatuses;\n"],
     ['connectors -> scim (the SCIM source reads with the client)', 'connectors/ok.ts', "import { ScimClient } from '../src/scim/client.js';\nexport const c = ScimClient;\n"],
     ['config -> connectors/profiles (profile names)', 'src/config/ok.ts', "import { PROFILES } from '../../connectors/profiles/index.js';\nexport const p = PROFILES;\n"],
     ['tests -> anything', 'test/ok.test.ts', "import { openStateStore } from '../state/index.js';\nexport const s = openStateStore;\n"],

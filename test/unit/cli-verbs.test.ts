@@ -107,8 +107,6 @@ describe('scimsync approve, discard and status', () => {
     store.setQuarantine('app', { until, level: 1, reason: 'HTTP 401' });
     store.close();
 
-    const refused = await ws.run(['discard', 'app']);
-    expect(refused.out).toEqual(['[integration app] no approval to discard']);
     const approved = await ws.run(['approve', 'app']);
     expect(approved.code).toBe(0);
     expect(approved.out[0]).toMatch(/^\[integration app\] approved: the next cycle deprovisions up to these 1 users \(held .*: more than 1 user\)$/);
@@ -122,11 +120,18 @@ describe('scimsync approve, discard and status', () => {
     expect(text).toContain(`  QUARANTINED until ${until}: HTTP 401 (sync --force, or new credentials, lifts it)`);
     expect(text.some((l) => /^ {2}mass deprovision held .*: 1 users \(more than 1 user\); APPROVED /.test(l))).toBe(true);
 
-    expect((await ws.run(['discard', 'app'])).out).toEqual(['[integration app] approval discarded: the next cycle holds the deprovisions again']);
+    // Discard forgets the held plan and its approval: nothing of it is deprovisioned, and status no longer shows it.
+    expect((await ws.run(['discard', 'app'])).out).toEqual([
+      '[integration app] held plan of 1 deprovisions discarded (its approval withdrawn): the next cycle holds them again if the source still lacks these users',
+    ]);
+    expect((await ws.run(['status'])).out.some((l) => l.includes('mass deprovision held'))).toBe(false);
+    const again = await ws.run(['discard', 'app']);
+    expect(again.code).toBe(2);
+    expect(again.err).toEqual(['[scimsync] discard app: no cycle is held']);
     const events = (await ws.run(['events', '--json'])).out.map((l) => JSON.parse(l) as { type: string; summary: string; detail: Record<string, unknown> });
     expect(events.map((e) => [e.type, e.summary, e.detail.approved])).toEqual([
       ['idm_integration_update', 'mass deprovision of 1 users approved for the next cycle (more than 1 user)', true],
-      ['idm_integration_update', 'approval of the mass deprovision of 1 users withdrawn', false],
+      ['idm_integration_update', 'held mass deprovision of 1 users discarded (its approval withdrawn)', false],
     ]);
   });
 

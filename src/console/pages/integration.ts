@@ -1,4 +1,4 @@
-import type { CyclePoint, EscrowItem, HeldDeprovisions, IntegrationDetail } from '../../engine/console-api.js';
+import type { CyclePoint, EscrowItem, HeldDeprovisions, IntegrationDetail } from '../../engine/index.js';
 import { duration, html, plural, query, seg, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, when, type View } from './layout.js';
 import { progressBlock, stateCell } from './overview.js';
@@ -38,7 +38,7 @@ function heldSection(view: View, name: string, held: HeldDeprovisions | null): S
               style: 'danger',
               confirm: `Let the next cycle deprovision these ${held.objects.length} users?`,
             })
-      }${actionButton(view, { action: `/integrations/${seg(name)}/discard`, label: held.approvedAt ? 'Withdraw approval' : 'Discard' })}</div>`
+      }${actionButton(view, { action: `/integrations/${seg(name)}/discard`, label: 'Discard' })}</div>`
     : html`<p class="muted">An admin can approve or discard it.</p>`;
   return html`<div class="card" id="held"><p>Held ${when(held.heldAt, view.now)}: <strong>${held.objects.length} users</strong> would be deprovisioned, ${held.reason} (${held.managed} managed). ${status}</p>
 <table class="grid"><thead><tr><th>Operation</th><th>Source id</th><th>userName</th></tr></thead><tbody>${rows}</tbody></table>${more}${buttons}</div>`;

@@ -1,4 +1,4 @@
-import type { Actor, IntegrationState } from '../../engine/console-api.js';
+import type { Actor, IntegrationState } from '../../engine/index.js';
 import type { Flash } from '../auth.js';
 import { CSRF_FIELD, CSRF_HEADER } from '../auth.js';
 import { duration, html, relative, time, type SafeHtml } from './html.js';

@@ -1,5 +1,5 @@
 import { EVENT_RESULTS, EVENT_TYPES } from '../../events/types.js';
-import type { EventItem, EventPage } from '../../engine/console-api.js';
+import type { EventItem, EventPage } from '../../engine/index.js';
 import type { EventFilterParams } from '../filters.js';
 import { html, plural, pretty, query, seg, time, type SafeHtml } from './html.js';
 import { page, resultBadge, type View } from './layout.js';

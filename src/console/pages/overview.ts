@@ -1,4 +1,4 @@
-import type { CycleProgress, CycleSummary, IntegrationOverview } from '../../engine/console-api.js';
+import type { CycleProgress, CycleSummary, IntegrationOverview } from '../../engine/index.js';
 import { duration, html, plural, seg, type SafeHtml } from './html.js';
 import { page, stateBadge, when, type View } from './layout.js';
 

@@ -1,4 +1,4 @@
-import type { AttributeChange, PlanSummary } from '../../engine/console-api.js';
+import type { AttributeChange, PlanSummary } from '../../engine/index.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { page, type View } from './layout.js';
 

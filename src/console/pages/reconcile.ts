@@ -1,4 +1,4 @@
-import type { ReconcileOutcome, ReconcileReport, StrayMemberLine } from '../../engine/console-api.js';
+import type { ReconcileOutcome, ReconcileReport, StrayMemberLine } from '../../engine/index.js';
 import { html, seg, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, type View } from './layout.js';
 

@@ -1,4 +1,4 @@
-import type { ProvisionResult, ProvisionStep, UserView } from '../../engine/console-api.js';
+import type { ProvisionResult, ProvisionStep, UserView } from '../../engine/index.js';
 import { html, pretty, query, seg, time, type SafeHtml } from './html.js';
 import { actionButton, isAdmin, page, resultBadge, when, type View } from './layout.js';
 

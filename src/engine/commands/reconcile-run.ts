@@ -3,16 +3,17 @@ import type { ExitCode } from '../../errors.js';
 import { recordAdminAction } from '../../events/sink.js';
 import type { Logger } from '../../log.js';
 import type { StateStore } from '../../../state/index.js';
-import { runCycle } from '../cycle.js';
-import { leaseOwner, withLease, type HeldLease } from '../lease.js';
+import { leaseOwner } from '../lease.js';
 import { compare, correctState, gatherReconcileInput, type Reconciliation } from '../reconcile.js';
 import type { CycleReport } from '../report.js';
 import { openState } from '../state-access.js';
-import { leaseFor, type LeaseWait } from './lease-wait.js';
+import { withIntegrationLease, type LeasedRun } from './integration-run.js';
+import type { LeaseWait } from './lease-wait.js';
 
 export type { DriftItem, GroupDrift, Reconciliation, StrayMember } from '../reconcile.js';
 export type { CycleReport } from '../report.js';
 export type { LeaseWait } from './lease-wait.js';
+export { reconcileFindings } from '../queries/reconcile-findings.js';
 
 /** What a reconcile run has done so far, told as it goes (the report first, so that it is seen even if the apply fails). */
 export type ReconcileStep =
@@ -33,12 +34,8 @@ export interface ReconcileRunOptions extends LeaseWait {
   onStep: (step: ReconcileStep) => void;
 }
 
-/** Drift, vanished accounts, membership drift, vanished groups and the member values it takes out: what `--apply` restores. */
-export function reconcileFindings(r: Reconciliation): number {
-  return r.drift.length + r.vanished.length + r.groupDrift.length + r.vanishedGroups.length + r.strayMembers.filter((s) => s.onApply === 'remove').length;
-}
 
-async function reconcileOne(options: ReconcileRunOptions, integration: IntegrationConfig, store: StateStore, lease: HeldLease | undefined): Promise<ExitCode> {
+async function reconcileOne(options: ReconcileRunOptions, integration: IntegrationConfig, store: StateStore, run: LeasedRun | undefined): Promise<ExitCode> {
   const { logger } = options;
   const name = integration.name;
   const input = await gatherReconcileInput(integration, store, logger);
@@ -60,8 +57,8 @@ async function reconcileOne(options: ReconcileRunOptions, integration: Integrati
     );
   }
   options.onStep({ step: 'state-corrected', integration: name, corrected, adopted });
-  if (!options.apply) return 0;
-  const cycle = await runCycle({ integration, store, logger, strays: report.strayMembers, ...(lease ? { signal: lease.signal } : {}) });
+  if (!options.apply || !run) return 0;
+  const cycle = await run.cycle({ strays: report.strayMembers });
   options.onStep({ step: 'applied', integration: name, cycle });
   return cycle.exitCode;
 }
@@ -81,7 +78,7 @@ export async function reconcileIntegrations(options: ReconcileRunOptions): Promi
     for (const integration of options.integrations) {
       // A read-only report takes no lease.
       const code = writes
-        ? await withLease(leaseFor(store, integration.name, owner, options), (lease) => reconcileOne(options, integration, store, lease))
+        ? await withIntegrationLease({ integration, store, logger: options.logger, owner, wait: options }, (run) => reconcileOne(options, integration, store, run))
         : await reconcileOne(options, integration, store, undefined);
       exit = Math.max(exit, code) as ExitCode;
     }

@@ -3,7 +3,7 @@ import { resolveProfile, type ResolvedProfile } from '../../../connectors/profil
 import type { SourceConnector } from '../../../connectors/source.js';
 import type { EscrowEntry, NewHeldPlan, StateStore } from '../../../state/index.js';
 import type { IntegrationConfig } from '../../config/schema.js';
-import { desiredState, type DesiredState } from '../../core/desired.js';
+import type { DesiredState } from '../../core/desired.js';
 import { protectRule, type ProtectRule } from '../../core/matching.js';
 import { concerns, fingerprint, type Operation } from '../../core/operations.js';
 import { planCycle } from '../../core/plan-users.js';
@@ -14,6 +14,7 @@ import { emptyCounts, type CycleCounts } from '../../delivery/counts.js';
 import type { EventInput } from '../../events/sink.js';
 import type { ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { desiredOf } from '../desired-of.js';
 import { checkMassDeprovision } from '../held-plans.js';
 import type { MassDeprovision } from '../report.js';
 import { logMappingProblems, mappingProblems } from '../target-schema.js';
@@ -188,18 +189,7 @@ function planned(input: PrepareInput, m: PlanMaking): PreparedCycle {
 }
 
 function desire(input: PrepareInput, read: SnapshotResult, allState: StateUser[], protect: ProtectRule, profile: ResolvedProfile): Promise<DesiredState> {
-  const { integration, store } = input;
-  const protectedInState = new Set<string>();
-  if (protect.active) for (const u of store.loadUserNames(integration.name)) if (protect.covers(u.names)) protectedInState.add(u.sourceId);
-  return desiredState({
-    snapshot: read.snapshot,
-    problems: read.problems,
-    state: allState,
-    scope: { groups: integration.scope?.groups, filters: integration.scope?.filters, skipOutOfScopeDeletions: integration.scope?.skipOutOfScopeDeletions ?? false, nested: integration.groups.nested },
-    protect,
-    protectedInState,
-    mapper: profile.mapper,
-  });
+  return desiredOf({ integration: input.integration, read, profile, protect, store: input.store, state: allState });
 }
 
 function groupInputs(integration: IntegrationConfig, basis: PlanBasis, desired: DesiredState) {

@@ -50,3 +50,4 @@ export function operationDetails(op: Operation): string {
 export function describeOperation(op: Operation): string {
   return `${op.kind.padEnd(20)} ${op.sourceId}  ${operationDetails(op)}`.trimEnd();
 }
+export { unwritableReason } from '../../core/target-schema.js';
