@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDevTarget, type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 
-/** A member add whose answer is lost (the connection reset after the target applied it): the target duplicates a member added twice. */
+/** A member add applied by the target, its answer lost (a 502 from a proxy, a reset connection): this target then holds the member twice. */
 
 const TOKEN = 'lost-member-adds-token';
 let target: DevTarget | undefined;
@@ -39,7 +39,7 @@ function users(n: number): Directory {
 }
 
 describe('a member add whose answer is lost', () => {
-  it('adds the members whose account came late once, not again on the next cycle', async () => {
+  it('adds the members whose account came late once, when the answer to their add is lost, not again on the next cycle', async () => {
     // Every create of the first Bulk request is looked up again (a mixed-up answer): the group's members come late.
     const { t, ws } = await start({ mislabelAnswers: true });
     const d = users(4);
