@@ -5,6 +5,7 @@ import type { TargetResource } from '../core/records.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
 import type { PatchOperation } from '../scim/bodies.js';
 import { filterValue } from '../scim/client.js';
+import { mayHaveBeenApplied } from '../scim/retry.js';
 import { findOrCreate, type Lookup } from './adoption.js';
 import type { DeliveryContext } from './context.js';
 import { errorDetail, isTargetProblem, type Outcome } from './outcome.js';
@@ -135,7 +136,7 @@ export class GroupDelivery {
     await Promise.all(waiting.map((u) => ctx.userCreateSettled?.(u)));
     const late = ctx.state.resolved(waiting);
     if (late.length === 0) return 0;
-    const attempts = await this.sendPatch(targetId, [{ op: 'add', path: 'members', value: late.map((m) => ({ value: m.targetId })) }]);
+    const attempts = await this.patchGroup({ sourceId: op.sourceId, targetId, key: op.key }, [{ op: 'add', path: 'members', value: late.map((m) => ({ value: m.targetId })) }]);
     const sourceIds = late.map((m) => m.sourceId);
     ctx.state.saveGroup(op.sourceId, { targetId, status: 'active', displayName: op.displayName }, { add: sourceIds });
     ctx.counts.membersAdded += late.length;
@@ -211,6 +212,24 @@ export class GroupDelivery {
     return out;
   }
 
+  /**
+   * Sends PATCH operations to a group known to the state. A member add whose answer is
+   * lost may have landed, and some targets hold a member added again twice (QUIRKS.md):
+   * the group is read back into the state before anything else, so that no later add
+   * (this cycle's or the next's) repeats it; when it cannot be read, the operation stays
+   * marked in flight, so the next cycle reads the group first.
+   */
+  private async patchGroup(group: { sourceId: string; targetId: string; key: string }, ops: PatchOperation[]): Promise<number> {
+    try {
+      return await this.sendPatch(group.targetId, ops);
+    } catch (err) {
+      if (err instanceof ScimHttpError && err.kind === 'transient' && mayHaveBeenApplied(err) && ops.some((o) => o.op === 'add')) {
+        await this.refreshMembers(group.sourceId, group.targetId).catch(() => this.ctx.keepInflight.add(group.key));
+      }
+      throw err;
+    }
+  }
+
   /** Sends PATCH operations, one request unless the target takes one operation a request. */
   private async sendPatch(targetId: string, ops: PatchOperation[]): Promise<number> {
     if (ops.length === 0) return 0;
@@ -269,17 +288,8 @@ export class GroupDelivery {
     }
     let attempts: number;
     try {
-      attempts = refreshAttempts + (await this.sendPatch(targetId, ops));
+      attempts = refreshAttempts + (await this.patchGroup({ sourceId: op.sourceId, targetId, key: op.key }, ops));
     } catch (err) {
-      if (err instanceof ScimHttpError && err.kind === 'transient' && op.add.length > 0 && ctx.target.groups.readsMembers) {
-        // The answer was lost, not necessarily the change: read the group back, so the
-        // next cycle adds only who is really missing (no member twice).
-        await this.refreshMembers(op.sourceId, targetId).catch(() => {
-          // Unknown: leave the change marked in flight, so the next cycle reads the group first.
-          ctx.keepInflight.add(op.key);
-        });
-        throw err;
-      }
       if (!(err instanceof ScimHttpError && err.kind === 'not-found')) throw err;
       // Removed in the target: unlink it; the next cycle creates it again with its members.
       ctx.state.saveGroup(op.sourceId, { targetId: null, status: 'deleted', displayName: g.displayName }, { members: [] });
