@@ -100,6 +100,7 @@ export class Delivery {
   }
 
   async run(operations: readonly Operation[]): Promise<void> {
+    await this.readBackInterruptedGroups(operations);
     const bulk = (this.bulk = await this.startBulk(operations));
     const queue = new PQueue({ concurrency: this.options.maxConcurrent });
     // Writes that travel in Bulk requests wait for their request, not for a connection: many more run at once.
@@ -293,6 +294,16 @@ export class Delivery {
       summary: `the target resolved bulkId references wrongly (${reason}); fixed in this cycle, and groups wait for their new members' ids from now on`,
       detail: { bulk: 'references', reason },
     });
+  }
+
+  /** Groups an interrupted cycle left in flight and this plan leaves alone are read back now; one unread stays marked. */
+  private async readBackInterruptedGroups(operations: readonly Operation[]): Promise<void> {
+    if (this.ctx.dirtyGroups.size === 0) return;
+    const changed = new Set(operations.filter((op) => op.kind.startsWith('group.')).map((op) => op.sourceId));
+    const unread = await this.groups.readBackUntouched(changed);
+    if (unread.length === 0) return;
+    const marks = unread.map((sourceId) => ({ key: `group:${sourceId}`, kind: 'group.update', sourceId }));
+    this.options.store.awaitInflight(this.options.store.markInflight(this.ctx.integration, marks, this.ctx.cycleId));
   }
 
   /** Whether an operation's requests all travel in Bulk requests (no lookup or read of its own first). */

@@ -328,6 +328,28 @@ export class GroupDelivery {
   }
 
   /**
+   * Reads back the groups that an interrupted cycle left in flight and that this cycle does
+   * not change: a member add of that cycle may have landed, and a later add must not repeat
+   * it. Returns the groups that could not be read, to be marked in flight again.
+   */
+  async readBackUntouched(changed: ReadonlySet<string>): Promise<string[]> {
+    const ctx = this.ctx;
+    const unread: string[] = [];
+    for (const sourceId of [...ctx.dirtyGroups]) {
+      if (changed.has(sourceId)) continue;
+      ctx.dirtyGroups.delete(sourceId);
+      const g = ctx.state.groups.get(sourceId);
+      if (!g || g.targetId === null || g.status === 'deleted') continue;
+      try {
+        await this.refreshMembers(sourceId, g.targetId);
+      } catch {
+        unread.push(sourceId);
+      }
+    }
+    return unread;
+  }
+
+  /**
    * Reads a group's members from the target into state, when a change to it may
    * or may not have been applied (interrupted cycle, lost answer), so that no
    * member is added twice.

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStateStore } from '../../state/index.js';
 import { startDevTarget, type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 
@@ -70,4 +72,25 @@ describe('a member add whose answer is lost', () => {
       expect(groupsInTarget(t)).toEqual(groupsInSource(d));
     });
   }
+  it('reads back a group that a killed cycle left in flight, though the next cycle does not change it: a later add is not repeated', async () => {
+    const { t, ws } = await start();
+    const d = users(3);
+    d.groups = [{ id: 'g1', displayName: 'Sales', members: ['u00000'] }];
+    ws.writeDirectory(d);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    // A cycle killed after the target applied its add of u00001 to Sales, before the state knew.
+    const account = [...t.users.values()].find((u) => u.externalId === 'u00001')!;
+    const sales = [...t.groups.values()][0]!;
+    (sales.members as { value: string }[]).push({ value: String(account.id) });
+    const store = openStateStore(join(ws.dir, 'state.db'));
+    store.awaitInflight(store.markInflight('app', [{ key: 'group:g1', kind: 'group.update', sourceId: 'g1' }], 'killed-cycle'));
+    store.close();
+    // Meanwhile u00001 left Sales in the source: the next cycle has nothing to send to Sales.
+    expect((await ws.run(['sync'])).code).toBe(0);
+    // u00001 joins Sales again.
+    d.groups[0]!.members.push('u00001');
+    ws.writeDirectory(d);
+    expect((await ws.run(['sync'])).code).toBe(0);
+    expect(groupsInTarget(t)).toEqual(groupsInSource(d));
+  });
 });
