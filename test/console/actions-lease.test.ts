@@ -1,12 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConsoleApp } from '../../src/console/app.js';
 import { httpConfigSchema } from '../../src/config/http.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
-import { createLogger } from '../../src/log.js';
-import { openStateStore, type StateStore } from '../../state/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
+import { engineBackend, useWorkspaceState } from '../support/state.js';
 import { useStrictTarget } from '../support/target.js';
 import { TestBrowser } from './support/client.js';
 
@@ -27,10 +24,7 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-const open: StateStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const openState = useWorkspaceState(TOKEN);
 
 const byExternalId = (id: string) => [...target.users.values()].find((u) => u.externalId === id);
 
@@ -46,13 +40,11 @@ async function setUp() {
   expect((await ws.run(['sync'])).code).toBe(3);
   byExternalId('u00010')!.title = 'Changed in the app';
 
-  const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-  const store = openStateStore(config.state.path);
-  open.push(store);
+  const state = openState(ws);
+  const { store } = state;
   store.setQuarantine('app', { until: new Date(Date.now() + 3_600_000).toISOString(), level: 1, reason: 'HTTP 401 from the target' });
   store.flush();
-  const logger = createLogger({ level: 'error', format: 'json', silent: true });
-  const backend = createEngineConsoleBackend({ config: () => config, store, logger });
+  const backend = engineBackend(state);
   // On loopback without logins: a script is the local admin.
   const app = createConsoleApp({ backend, http: httpConfigSchema.parse({}), secrets: () => [TOKEN] });
   return { store, app };

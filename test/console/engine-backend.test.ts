@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Actor, ConsoleBackend } from '../../src/engine/console-api.js';
 import { createConsoleApp } from '../../src/console/app.js';
 import { CycleProgressBoard } from '../../src/console/progress.js';
 import { httpConfigSchema } from '../../src/config/http.js';
-import { loadConfig } from '../../src/config/load.js';
 import type { DevTarget } from '../support/devtarget/server.js';
-import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
-import { createLogger } from '../../src/log.js';
-import { openStateStore, type StateStore } from '../../state/index.js';
+import { type StateStore } from '../../state/index.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
+import { engineBackend, useWorkspaceState } from '../support/state.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'console-backend-token';
@@ -21,17 +19,11 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-const open: StateStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const openState = useWorkspaceState(TOKEN);
 
 function backendFor(options: { progress?: CycleProgressBoard } = {}): { backend: ConsoleBackend; store: StateStore } {
-  const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-  const store = openStateStore(config.state.path);
-  open.push(store);
-  const logger = createLogger({ level: 'error', format: 'json', silent: true });
-  return { backend: createEngineConsoleBackend({ config: () => config, store, logger, ...options }), store };
+  const state = openState(ws);
+  return { backend: engineBackend(state, options), store: state.store };
 }
 
 const byExternalId = (id: string) => [...target.users.values()].find((u) => u.externalId === id);

@@ -1,13 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConsoleApp } from '../../src/console/app.js';
 import { httpConfigSchema } from '../../src/config/http.js';
-import { loadConfig } from '../../src/config/load.js';
 import type { Actor } from '../../src/engine/console-api.js';
-import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
-import { createLogger } from '../../src/log.js';
-import { openStateStore, type StateStore } from '../../state/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
+import { engineBackend, useWorkspaceState } from '../support/state.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'console-reconcile-members-token';
@@ -20,10 +17,7 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-const open: StateStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const openState = useWorkspaceState(TOKEN);
 
 const groupNamed = (name: string) => [...target.groups.values()].find((g) => g.displayName === name)!;
 const memberValues = (name: string) => ((groupNamed(name).members ?? []) as { value: string }[]).map((m) => m.value);
@@ -38,10 +32,7 @@ describe("the console's reconcile page", () => {
     const sales = groupNamed('Sales');
     sales.members = [...(sales.members as { value: string }[]), { value: 'bulkId:b10' }, { value: 'bulkId:b11' }, { value: hand.id }];
 
-    const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-    const store = openStateStore(config.state.path);
-    open.push(store);
-    const backend = createEngineConsoleBackend({ config: () => config, store, logger: createLogger({ level: 'error', format: 'json', silent: true }) });
+    const backend = engineBackend(openState(ws));
     const app = createConsoleApp({ backend, http: httpConfigSchema.parse({}), secrets: () => [] });
 
     const page = await (await app.request('http://127.0.0.1/integrations/app/reconcile?run=1')).text();

@@ -1,8 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { openStateStore, type StateStore } from '../../state/index.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
@@ -12,16 +12,13 @@ import { useStrictTarget } from '../support/target.js';
  * `approve`, `discard` and `state purge` write the integration's state: like every writer
  * they hold its lease, so an admin's action never lands in the middle of a daemon's cycle.
  */
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'admin-lease-token';
 const execAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 useStrictTarget(TOKEN, (t, w) => {
   target = t;
   ws = w;

@@ -1,24 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openStateStore } from '../../state/index.js';
-import { startDevTarget, type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
+import { useTargetPerTest } from '../support/target.js';
+import { makeDirectory, workspace, type Directory } from '../support/harness.js';
 
 /** target.bulk, target.bulkMaxOperations, and what test-connection says sync will use. */
 
 const TOKEN = 'bulk-config-token';
-let target: DevTarget | undefined;
-afterEach(async () => {
-  await target?.stop();
-  target = undefined;
-});
-
-async function bulkTarget(bulk: BulkOptions, targetYaml?: string): Promise<{ t: DevTarget; ws: Workspace }> {
-  const t = (target = await startDevTarget({ token: TOKEN, strict: true, bulk: { maxOperations: 1000, ...bulk } }));
-  const ws = workspace(t.url, TOKEN);
-  ws.writeConfig(targetYaml ? { targetYaml } : {});
-  return { t, ws };
-}
+const targetPerTest = useTargetPerTest(TOKEN);
+/** A target whose /Bulk takes up to 1000 operations unless `bulk` says otherwise. */
+const bulkTarget = (bulk: BulkOptions, targetYaml?: string) => targetPerTest({ target: { bulk: { maxOperations: 1000, ...bulk } }, ...(targetYaml ? { targetYaml } : {}) });
 
 function directory(n: number): Directory {
   const d = makeDirectory(n);

@@ -1,24 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openStateStore } from '../../state/index.js';
-import { startDevTarget, type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
+import { withState } from '../support/state.js';
+import { groupsInSource, groupsInTarget, useTargetPerTest } from '../support/target.js';
+import { makeDirectory, type Directory } from '../support/harness.js';
 
 /** Targets that advertise Bulk and get it wrong: references, answers, refusals, small payloads. */
 
 const TOKEN = 'bulk-faults-token';
-let target: DevTarget | undefined;
-afterEach(async () => {
-  await target?.stop();
-  target = undefined;
-});
-
-async function bulkTarget(bulk: BulkOptions, targetYaml?: string): Promise<{ t: DevTarget; ws: Workspace }> {
-  const t = (target = await startDevTarget({ token: TOKEN, strict: true, bulk: { maxOperations: 1000, ...bulk } }));
-  const ws = workspace(t.url, TOKEN);
-  ws.writeConfig(targetYaml ? { targetYaml } : {});
-  return { t, ws };
-}
+const targetPerTest = useTargetPerTest(TOKEN);
+/** A target whose /Bulk takes up to 1000 operations unless `bulk` says otherwise. */
+const bulkTarget = (bulk: BulkOptions, targetYaml?: string) => targetPerTest({ target: { bulk: { maxOperations: 1000, ...bulk } }, ...(targetYaml ? { targetYaml } : {}) });
 
 /** `n` users (no managers) and groups of every `step`-th user from an offset. */
 function directory(n: number, groups: number): Directory {
@@ -30,29 +21,6 @@ function directory(n: number, groups: number): Directory {
     members: d.users.filter((_, i) => i % groups === g || i % 7 === g).map((u) => u.id),
   }));
   return d;
-}
-
-function withState<T>(ws: Workspace, read: (store: ReturnType<typeof openStateStore>) => T): T {
-  const store = openStateStore(join(ws.dir, 'state.db'));
-  try {
-    return read(store);
-  } finally {
-    store.close();
-  }
-}
-
-/** Each group of the directory as the target holds it: its members' externalIds (source ids), sorted; a value that is no account is kept as it is. */
-function groupsInTarget(t: DevTarget): Record<string, string[]> {
-  const sourceOf = new Map([...t.users.values()].map((u) => [u.id, String(u.externalId)]));
-  const out: Record<string, string[]> = {};
-  for (const g of t.groups.values()) {
-    out[String(g.displayName)] = ((g.members ?? []) as { value: string }[]).map((m) => sourceOf.get(m.value) ?? m.value).sort();
-  }
-  return out;
-}
-
-function groupsInSource(d: Directory): Record<string, string[]> {
-  return Object.fromEntries(d.groups!.map((g) => [g.displayName, [...g.members].sort()]));
 }
 
 const bulkRequests = (t: DevTarget) => t.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/Bulk'));

@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openStateStore } from '../../state/index.js';
-import { startDevTarget, type DevTarget, type DevTargetOptions, type RecordedRequest } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { type DevTarget, type DevTargetOptions, type RecordedRequest } from '../support/devtarget/server.js';
+import { withState } from '../support/state.js';
+import { useTargetPerTest } from '../support/target.js';
+import { makeDirectory, type Directory } from '../support/harness.js';
 
 const TOKEN = 'bulk-token';
-let target: DevTarget | undefined;
-afterEach(async () => {
-  await target?.stop();
-  target = undefined;
-});
-
-async function bulkTarget(options: Partial<DevTargetOptions> = {}): Promise<{ t: DevTarget; ws: Workspace }> {
-  const t = (target = await startDevTarget({ token: TOKEN, strict: true, bulk: { maxOperations: 50 }, ...options }));
-  const ws = workspace(t.url, TOKEN);
-  ws.writeConfig();
-  return { t, ws };
-}
+const targetPerTest = useTargetPerTest(TOKEN);
+/** A target whose /Bulk takes up to 50 operations, unless `options` says otherwise. */
+const bulkTarget = (options: Partial<DevTargetOptions> = {}) => targetPerTest({ target: { bulk: { maxOperations: 50 }, ...options } });
 
 function directory(n: number): Directory {
   const d = makeDirectory(n);
@@ -34,15 +25,6 @@ const bulkRequests = (t: DevTarget) => t.requests.filter((r) => r.method === 'PO
 const operationsOf = (r: RecordedRequest) => (r.body as { Operations: SentOperation[] }).Operations;
 /** Writes sent as requests of their own (not in a Bulk request). */
 const singleWrites = (t: DevTarget) => t.writes().filter((r) => !r.path.endsWith('/Bulk'));
-
-function withState<T>(ws: Workspace, read: (store: ReturnType<typeof openStateStore>) => T): T {
-  const store = openStateStore(join(ws.dir, 'state.db'));
-  try {
-    return read(store);
-  } finally {
-    store.close();
-  }
-}
 
 describe('SCIM Bulk (RFC 7644 §3.7) where /ServiceProviderConfig says bulk.supported', () => {
   it('names one new member by bulkId in the same Bulk request (then reads the group back), and creates a group of more new members in the next one with their ids', async () => {

@@ -1,20 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'crash-token';
 
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 useStrictTarget(TOKEN, (t, w) => {
   target = t;
   ws = w;

@@ -1,33 +1,22 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 import { openStateStore } from '../../state/index.js';
 import type { Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'health-token';
 let ws: Workspace;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 useStrictTarget(TOKEN, (_t, w) => {
   ws = w;
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 function lastOutcome(w: Workspace): string | null | undefined {
   if (!existsSync(join(w.dir, 'state.db'))) return undefined;

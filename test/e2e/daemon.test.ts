@@ -1,38 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { openStateStore } from '../../state/index.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 import { startHttpReceiver } from '../events/support.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'daemon-token';
 let target: DevTarget;
 let ws: Workspace;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 useStrictTarget(TOKEN, (t, w) => {
   target = t;
   ws = w;
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 interface Daemon {
   child: ChildProcess;

@@ -1,55 +1,18 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { requireBuild, runBuiltCli } from '../support/cli.js';
+import { configHead, makeDirectory, workspace, type Workspace } from '../support/harness.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'discovery-token';
 const DISCOVERY = /\/(Schemas|ResourceTypes|ServiceProviderConfig)$/;
 
 let target: DevTarget | undefined;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 afterEach(async () => {
   await target?.stop();
   target = undefined;
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-  /** From the SIGTERM to the exit, when one was sent. */
-  stopMs?: number;
-}
-
-/** `scimsync sync` as its own process; SIGTERM is sent once `signalWhen` holds. */
-function runSync(ws: Workspace, signalWhen?: () => boolean, verb: 'sync' | 'daemon' = 'sync'): Promise<Run> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [BIN, verb, '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  let signalledAt: number | undefined;
-  const poll = setInterval(() => {
-    if (signalWhen?.() && signalledAt === undefined) {
-      signalledAt = Date.now();
-      child.kill('SIGTERM');
-    }
-  }, 10);
-  return new Promise((done) =>
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      done({ code, stdout, stderr, ms: Date.now() - started, ...(signalledAt !== undefined ? { stopMs: Date.now() - signalledAt } : {}) });
-    }),
-  );
-}
 
 /** Five users for a target whose /ServiceProviderConfig accepts the request and never answers; the default retry policy. */
 async function stalledConfig(targetYaml: string, extra = ''): Promise<Workspace> {
@@ -59,14 +22,7 @@ async function stalledConfig(targetYaml: string, extra = ''): Promise<Workspace>
   ws.writeDirectory(makeDirectory(5));
   ws.writeConfig({
     raw: [
-      `state: { path: ${join(ws.dir, 'state.db')} }`,
-      'log: { level: warn }',
-      'integrations:',
-      '  - name: app',
-      `    source: { type: file, path: ${ws.sourcePath} }`,
-      '    target:',
-      `      url: ${target.url}`,
-      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+      ...configHead(ws, { targetUrl: target.url, log: 'warn' }),
       `      ${targetYaml}`,
       extra,
       '',
@@ -80,7 +36,7 @@ const discoveryReads = (path: string) => target!.requests.filter((r) => r.method
 describe('a target whose /ServiceProviderConfig hangs', () => {
   it('costs one short deadline, once: /Schemas is kept, the failure remembered, and the next cycle asks nothing', async () => {
     const ws = await stalledConfig('timeoutMs: 1000');
-    const first = await runSync(ws);
+    const first = await runBuiltCli(ws, TOKEN);
     expect(first.stderr).not.toMatch(/\n\s+at /);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/success: created 5/);
@@ -92,7 +48,7 @@ describe('a target whose /ServiceProviderConfig hangs', () => {
     expect(first.stderr).not.toMatch(/schema could not be read/);
 
     target!.requests.length = 0;
-    const second = await runSync(ws);
+    const second = await runBuiltCli(ws, TOKEN);
     expect(second.code).toBe(0);
     // The schema read last cycle is kept, and the endpoint that hung is left alone for an hour.
     expect(target!.requests.filter((r) => DISCOVERY.test(r.path))).toEqual([]);
@@ -102,7 +58,7 @@ describe('a target whose /ServiceProviderConfig hangs', () => {
   it('lets SIGTERM cut the read: the process ends within shutdown.graceMs, not after target.timeoutMs', async () => {
     const ws = await stalledConfig('timeoutMs: 60000', 'shutdown: { graceMs: 1000 }');
     // The signal comes while /ServiceProviderConfig is the request in flight (the other two have answered).
-    const run = await runSync(ws, () => discoveryReads('/Schemas') === 1 && discoveryReads('/ResourceTypes') === 1 && target!.concurrency.now > 0);
+    const run = await runBuiltCli(ws, TOKEN, { signalWhen: () => discoveryReads('/Schemas') === 1 && discoveryReads('/ResourceTypes') === 1 && target!.concurrency.now > 0 });
     expect(run.stopMs).toBeDefined();
     expect(run.stopMs!).toBeLessThan(1000 + 4_000);
     expect(run.code).toBe(1);
@@ -115,7 +71,7 @@ describe('a target whose /ServiceProviderConfig hangs', () => {
   it('lets SIGTERM cut the read in the daemon too', async () => {
     const ws = await stalledConfig('timeoutMs: 60000', 'shutdown: { graceMs: 1000 }');
     const inFlight = () => discoveryReads('/Schemas') === 1 && discoveryReads('/ResourceTypes') === 1 && target!.concurrency.now > 0;
-    const run = await runSync(ws, inFlight, 'daemon');
+    const run = await runBuiltCli(ws, TOKEN, { signalWhen: inFlight, verb: 'daemon' });
     expect(run.stopMs).toBeDefined();
     expect(run.stopMs!).toBeLessThan(1000 + 4_000);
     expect(run.code).toBe(0);

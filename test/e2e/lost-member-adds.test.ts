@@ -1,38 +1,16 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStateStore } from '../../state/index.js';
-import { startDevTarget, type BulkOptions, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { type BulkOptions } from '../support/devtarget/server.js';
+import { groupsInSource, groupsInTarget, useTargetPerTest } from '../support/target.js';
+import { makeDirectory, type Directory } from '../support/harness.js';
 
 /** A member add applied by the target, its answer lost (a 502 from a proxy, a reset connection): this target then holds the member twice. */
 
 const TOKEN = 'lost-member-adds-token';
-let target: DevTarget | undefined;
-afterEach(async () => {
-  await target?.stop();
-  target = undefined;
-});
-
-async function start(bulk?: BulkOptions): Promise<{ t: DevTarget; ws: Workspace }> {
-  const t = (target = await startDevTarget({ token: TOKEN, strict: true, ...(bulk ? { bulk: { maxOperations: 1000, ...bulk } } : {}) }));
-  const ws = workspace(t.url, TOKEN);
-  ws.writeConfig();
-  return { t, ws };
-}
-
-/** Each group as the target holds it: its members' source ids, sorted, duplicates kept. */
-function groupsInTarget(t: DevTarget): Record<string, string[]> {
-  const sourceOf = new Map([...t.users.values()].map((u) => [u.id, String(u.externalId)]));
-  const out: Record<string, string[]> = {};
-  for (const g of t.groups.values()) {
-    out[String(g.displayName)] = ((g.members ?? []) as { value: string }[]).map((m) => sourceOf.get(m.value) ?? m.value).sort();
-  }
-  return out;
-}
-
-function groupsInSource(d: Directory): Record<string, string[]> {
-  return Object.fromEntries(d.groups!.map((g) => [g.displayName, [...g.members].sort()]));
-}
+const targetPerTest = useTargetPerTest(TOKEN);
+/** A target; with `bulk`, its /Bulk takes up to 1000 operations unless `bulk` says otherwise. */
+const start = (bulk?: BulkOptions) => targetPerTest(bulk ? { target: { bulk: { maxOperations: 1000, ...bulk } } } : {});
 
 function users(n: number): Directory {
   const d = makeDirectory(n);

@@ -3,38 +3,25 @@
  * source's text end up in notifications, and Slack reads `<!channel>` as a
  * mention of everyone and `<url|label>` as a link showing only its label.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { requireBuild, runBuiltCli } from '../support/cli.js';
+import { configHead, makeDirectory, workspace, type Workspace } from '../support/harness.js';
 import { startHttpReceiver, waitFor, type HttpReceiver } from '../events/support.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'notify-escaping-token';
 const HOSTILE = 'userName <!channel> is taken; sign in at <https://evil.example/login|the admin console> & retry';
 
 let target: DevTarget | undefined;
 let receiver: HttpReceiver | undefined;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 afterEach(async () => {
   await receiver?.stop().catch(() => undefined);
   await target?.stop();
   receiver = undefined;
   target = undefined;
 });
-
-function runSync(ws: Workspace): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout.resume();
-  return new Promise((done) => child.on('exit', (code) => done({ code, stderr })));
-}
 
 /** A target that refuses every create with `HOSTILE` as its SCIM detail; the create is given up at once, which the rule tells. */
 async function setup(format: 'slack' | 'teams' | 'json'): Promise<Workspace> {
@@ -45,15 +32,8 @@ async function setup(format: 'slack' | 'teams' | 'json'): Promise<Workspace> {
   ws.writeDirectory(makeDirectory(1));
   ws.writeConfig({
     raw: [
-      `state: { path: ${join(ws.dir, 'state.db')} }`,
-      'log: { level: error }',
-      'integrations:',
-      '  - name: app',
-      `    source: { type: file, path: ${ws.sourcePath} }`,
+      ...configHead(ws, { targetUrl: target.url }),
       '    escrow: { maxCycles: 1 }',
-      '    target:',
-      `      url: ${target.url}`,
-      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
       'notify:',
       `  - { on: [givenUp], webhook: "${receiver.url}", format: ${format} }`,
       '',
@@ -65,7 +45,7 @@ async function setup(format: 'slack' | 'teams' | 'json'): Promise<Workspace> {
 describe('a notification carrying text from outside', () => {
   it('is escaped as Slack requires in a Slack message: no mention of everyone, no disguised link', async () => {
     const ws = await setup('slack');
-    const run = await runSync(ws);
+    const run = await runBuiltCli(ws, TOKEN);
     expect(run.code).toBe(1);
     await waitFor(() => receiver!.requests.length > 0, 'the Slack message');
     const { text } = JSON.parse(receiver!.requests[0]!.body) as { text: string };
@@ -77,7 +57,7 @@ describe('a notification carrying text from outside', () => {
 
   it("is escaped for Teams' Markdown in a Teams message, not with Slack's entities (Teams shows those as typed)", async () => {
     const ws = await setup('teams');
-    await runSync(ws);
+    await runBuiltCli(ws, TOKEN);
     await waitFor(() => receiver!.requests.length > 0, 'the Teams message');
     const { text } = JSON.parse(receiver!.requests[0]!.body) as { text: string };
     expect(text).toContain('userName \\<!channel\\> is taken; sign in at \\<https://evil.example/login|the admin console\\> & retry');
@@ -86,7 +66,7 @@ describe('a notification carrying text from outside', () => {
 
   it('keeps its own text in a JSON message: JSON is the escaping, the receiver decides how to show it', async () => {
     const ws = await setup('json');
-    await runSync(ws);
+    await runBuiltCli(ws, TOKEN);
     await waitFor(() => receiver!.requests.length > 0, 'the JSON message');
     const body = JSON.parse(receiver!.requests[0]!.body) as { kind: string; text: string; reason: string };
     expect(body.kind).toBe('givenUp');

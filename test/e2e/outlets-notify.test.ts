@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../state/sqlite/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, type Workspace } from '../support/harness.js';
+import { configHead, makeDirectory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 import { startHttpReceiver, type HttpReceiver } from '../events/support.js';
 
@@ -37,15 +37,7 @@ async function receiver(): Promise<HttpReceiver> {
 function writeConfig(extra: string): void {
   ws.writeConfig({
     raw: [
-      'state:',
-      `  path: ${join(ws.dir, 'state.db')}`,
-      'log: { level: error }',
-      'integrations:',
-      '  - name: app',
-      `    source: { type: file, path: ${ws.sourcePath} }`,
-      '    target:',
-      `      url: ${target.url}`,
-      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+      ...configHead(ws, { targetUrl: target.url }),
       '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 8 }',
       '      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }',
       extra,

@@ -6,15 +6,13 @@
  * every connection they opened is closed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { configHead, makeDirectory, workspace, type Workspace } from '../support/harness.js';
 import { startHttpReceiver, waitFor, type HttpReceiver } from '../events/support.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const GRACE_MS = 2000;
 
 interface Tarpit {
@@ -64,9 +62,7 @@ let child: ChildProcess | undefined;
 /** A SIEM collector and a chat webhook that take requests and never answer. */
 let silent: HttpReceiver | undefined;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 afterEach(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   child = undefined;
@@ -88,15 +84,8 @@ async function setup(): Promise<Workspace> {
   ws.writeDirectory(makeDirectory(2));
   ws.writeConfig({
     raw: [
-      `state: { path: ${join(ws.dir, 'state.db')} }`,
-      'log: { level: warn }',
-      'integrations:',
-      '  - name: app',
-      `    source: { type: file, path: ${ws.sourcePath} }`,
+      ...configHead(ws, { targetUrl: target.url, log: 'warn' }),
       '    schedule: { every: 1h }',
-      '    target:',
-      `      url: ${target.url}`,
-      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
       'events:',
       `  forward: [{ type: http, name: siem, url: "${silent.url}", timeoutMs: 60000 }]`,
       'notify:',

@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { createEngineConsoleBackend } from '../../src/engine/console-backend.js';
+import { describe, expect, it } from 'vitest';
 import { prepareCycle } from '../../src/engine/cycle.js';
 import { RFC_SCHEMA } from '../../src/core/target-schema.js';
-import { createLogger } from '../../src/log.js';
-import { openStateStore, type StateStore } from '../../state/index.js';
+import { openStateStore } from '../../state/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
+import { engineBackend, useWorkspaceState } from '../support/state.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'preview-token';
@@ -18,10 +16,7 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-const open: StateStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const openState = useWorkspaceState(TOKEN);
 
 /** What the state holds that a cycle would add to: its events, its cycles, a held plan. */
 function stateMarks(): { events: number; cycles: number; held: boolean } {
@@ -35,11 +30,7 @@ function stateMarks(): { events: number; cycles: number; held: boolean } {
 
 /** The console's plan preview, as its page and API call it. */
 async function consolePlan(): Promise<{ total: number; hold: unknown }> {
-  const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-  const store = openStateStore(config.state.path);
-  open.push(store);
-  const backend = createEngineConsoleBackend({ config: () => config, store, logger: createLogger({ level: 'error', format: 'json', silent: true }) });
-  return backend.plan('app');
+  return engineBackend(openState(ws)).plan('app');
 }
 
 describe('previews prepare the cycle and send nothing', () => {
@@ -115,10 +106,7 @@ describe('previews prepare the cycle and send nothing', () => {
     target.requests.length = 0;
     const before = stateMarks();
 
-    const { config } = loadConfig(ws.configPath, { TEST_TOKEN: TOKEN });
-    const store = openStateStore(config.state.path);
-    open.push(store);
-    const logger = createLogger({ level: 'error', format: 'json', silent: true });
+    const { config, store, logger } = openState(ws);
     const prepared = await prepareCycle({ integration: config.integrations[0]!, store, logger, schema: () => Promise.resolve(RFC_SCHEMA), escrow: [] });
     expect(prepared).toMatchObject({ kind: 'halt', reason: 'source-shrank', exitCode: 3, shrank: { sourceUsers: 10, lastGood: 20 } });
     expect(prepared.events.map((e) => [e.type, e.result])).toEqual([['user_deprovision', 'skipped']]);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../state/index.js';
 import { LEARNED_RATE_FACT } from '../../src/engine/clients.js';
 import type { DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
+import { configHead, makeDirectory, workspace, type Directory, type Workspace } from '../support/harness.js';
 import { useStrictTarget } from '../support/target.js';
 import { startTokenBucketTarget, type TokenBucketTarget } from '../support/token-bucket-target.js';
 
@@ -16,15 +16,7 @@ const TOKEN = 'rate-limits-token';
 function writeConfig(ws: Workspace, url: string, options: { rateLimit?: string; retry?: string } = {}): void {
   ws.writeConfig({
     raw: [
-      'state:',
-      `  path: ${join(ws.dir, 'state.db')}`,
-      'log: { level: error }',
-      'integrations:',
-      '  - name: app',
-      `    source: { type: file, path: ${ws.sourcePath} }`,
-      '    target:',
-      `      url: ${url}`,
-      '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+      ...configHead(ws, { targetUrl: url }),
       `      rateLimit: ${options.rateLimit ?? '{ maxConcurrent: 4 }'}`,
       `      retry: ${options.retry ?? '{ maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }'}`,
       '    safety: { maxDeletes: 100000, minSourceRatio: 0 }',

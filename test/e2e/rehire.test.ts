@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, requireBuild } from '../support/cli.js';
 import { openStateStore } from '../../state/index.js';
 import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
 import { workspace, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
@@ -89,6 +89,21 @@ async function expectTheRehireOwnsTheAccount(t: DevTarget, ws: Workspace, accoun
   expect(again.code).toBe(0);
   expect(t.writes()).toEqual([]);
   expect(accountOf(t, REHIRE).active).toBe(true);
+}
+
+/**
+ * E100 synced under `policy`; an admin then renames its account in the app to the rehire's name, and E200
+ * (the rehire) takes E100's place in the source, its lookup slow so that E100's departure lands first.
+ */
+async function renamedInTheApp(policy: 'deactivate' | 'delete'): Promise<{ t: DevTarget; ws: Workspace; accountId: string }> {
+  const { t, ws } = await start(policy);
+  ws.writeDirectory({ users: [person('E100', 'old@example.com'), ...before().users.slice(1)] });
+  expect((await ws.run(['sync'])).code).toBe(0);
+  const accountId = accountOf(t, 'old@example.com').id;
+  t.editUser(accountId, { userName: REHIRE });
+  t.inject({ method: 'GET', path: /\/Users\?filter=userName/, stallMs: 800, times: 1 });
+  ws.writeDirectory({ users: [person('E200', REHIRE), ...before().users.slice(1)] });
+  return { t, ws, accountId };
 }
 
 describe('a rehire under a new id with the same userName, in the cycle where the leaver goes', () => {
@@ -230,15 +245,7 @@ describe('the leaver deprovisioned before the rehire is looked up', () => {
   });
 
   it('in the same cycle (the account was renamed in the app, so nothing tells the plan): the adoption reactivates it', async () => {
-    const { t, ws } = await start('deactivate');
-    ws.writeDirectory({ users: [person('E100', 'old@example.com'), ...before().users.slice(1)] });
-    expect((await ws.run(['sync'])).code).toBe(0);
-    const accountId = accountOf(t, 'old@example.com').id;
-    // An admin renames the account in the app to the rehire's name.
-    t.editUser(accountId, { userName: REHIRE });
-    // The rehire's lookup is slow: E100's deactivation lands first.
-    t.inject({ method: 'GET', path: /\/Users\?filter=userName/, stallMs: 800, times: 1 });
-    ws.writeDirectory({ users: [person('E200', REHIRE), ...before().users.slice(1)] });
+    const { t, ws, accountId } = await renamedInTheApp('deactivate');
     t.requests.length = 0;
     const run = await ws.run(['sync']);
     expect(run.code).toBe(0);
@@ -250,13 +257,7 @@ describe('the leaver deprovisioned before the rehire is looked up', () => {
   });
 
   it('in the same cycle with deprovision delete: the account is gone, and the rehire gets a new one, linked to E200 alone', async () => {
-    const { t, ws } = await start('delete');
-    ws.writeDirectory({ users: [person('E100', 'old@example.com'), ...before().users.slice(1)] });
-    expect((await ws.run(['sync'])).code).toBe(0);
-    const accountId = accountOf(t, 'old@example.com').id;
-    t.editUser(accountId, { userName: REHIRE });
-    t.inject({ method: 'GET', path: /\/Users\?filter=userName/, stallMs: 800, times: 1 });
-    ws.writeDirectory({ users: [person('E200', REHIRE), ...before().users.slice(1)] });
+    const { t, ws, accountId } = await renamedInTheApp('delete');
     const run = await ws.run(['sync']);
     expect(run.code).toBe(0);
     expect(t.users.has(accountId)).toBe(false);
@@ -268,11 +269,10 @@ describe('the leaver deprovisioned before the rehire is looked up', () => {
 });
 
 describe('the built scimsync command', () => {
-  const BIN = resolve('dist/src/cli/main.js');
+  requireBuild();
   const exec = promisify(execFile);
 
   it('exits 0 with the rehire owning the active account, and the next run sends nothing', async () => {
-    if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
     const { t, ws } = await start('deactivate');
     const sync = async () => {
       try {

@@ -4,16 +4,14 @@
  * never acknowledged. The prune says so, in a warning line and in an event that
  * names the gap, which the collector receives once it is back.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../state/sqlite/index.js';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { requireBuild, runBuiltCli } from '../support/cli.js';
+import { configHead, makeDirectory, workspace } from '../support/harness.js';
 import { startHttpReceiver, type HttpReceiver } from '../events/support.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'retention-gap-token';
 const USERS = 1100;
 const MAX_ROWS = 1000;
@@ -21,23 +19,13 @@ const MAX_ROWS = 1000;
 let target: DevTarget | undefined;
 let receiver: HttpReceiver | undefined;
 
-beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('build first: npm run build (npm test does it)');
-});
+requireBuild();
 afterEach(async () => {
   await receiver?.stop().catch(() => undefined);
   await target?.stop();
   receiver = undefined;
   target = undefined;
 });
-
-function runSync(ws: Workspace): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'sync', '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout.resume();
-  return new Promise((done) => child.on('exit', (code) => done({ code, stderr })));
-}
 
 interface GapEvent {
   id: number;
@@ -57,14 +45,7 @@ describe('retention with a forward sink that is down', () => {
     ws.writeDirectory(makeDirectory(USERS));
     ws.writeConfig({
       raw: [
-        `state: { path: ${join(ws.dir, 'state.db')} }`,
-        'log: { level: warn }',
-        'integrations:',
-        '  - name: app',
-        `    source: { type: file, path: ${ws.sourcePath} }`,
-        '    target:',
-        `      url: ${target.url}`,
-        '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+        ...configHead(ws, { targetUrl: target.url, log: 'warn' }),
         '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 8 }',
         'events:',
         `  maxRows: ${MAX_ROWS}`,
@@ -75,7 +56,7 @@ describe('retention with a forward sink that is down', () => {
       ].join('\n'),
     });
 
-    const first = await runSync(ws);
+    const first = await runBuiltCli(ws, TOKEN);
     expect(first.code).toBe(0);
     expect(receiver.requests).toEqual([]);
     const store = SqliteStateStore.open(join(ws.dir, 'state.db'));
@@ -97,7 +78,7 @@ describe('retention with a forward sink that is down', () => {
 
     // The collector comes back: the next run sends what is left, the gap event among it.
     await receiver.restart();
-    const second = await runSync(ws);
+    const second = await runBuiltCli(ws, TOKEN);
     expect(second.code).toBe(0);
     const received = receiver.requests.flatMap((r) => (JSON.parse(r.body) as { events: GapEvent[] }).events);
     expect(received[0]!.id).toBe(firstKept);

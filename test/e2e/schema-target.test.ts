@@ -4,10 +4,10 @@ import winston from 'winston';
 import { integrationSchema } from '../../src/config/schema.js';
 import { runCycle } from '../../src/engine/cycle.js';
 import { openStateStore } from '../../state/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
-import { startSchemaProxy, type SchemaProxy, type SchemaProxyOptions } from '../support/schema-proxy.js';
+import { useSchemaProxy, type SchemaProxy, type SchemaProxyOptions } from '../support/schema-proxy.js';
 import { deleteState, driftOf } from '../support/reconcile.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -22,15 +22,11 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = undefined;
-});
+const startProxy = useSchemaProxy();
 
 /** The devtarget behind a proxy that stores some attributes lower-cased and/or answers /Schemas with other facts. */
 async function behindProxy(options: Omit<SchemaProxyOptions, 'upstream'>, integrationYaml?: string): Promise<void> {
-  proxy = await startSchemaProxy({ upstream: target.url, ...options });
-  ws.writeConfig({ targetUrl: proxy.url, ...(integrationYaml ? { integrationYaml } : {}) });
+  proxy = await startProxy(ws, { upstream: target.url, ...options }, integrationYaml ? { integrationYaml } : {});
 }
 
 const userOf = (sourceId: string) => [...target.users.values()].find((u) => u.externalId === sourceId);

@@ -1,29 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
-import { startSchemaProxy, type SchemaProxy, type SchemaProxyOptions } from '../support/schema-proxy.js';
+import { useSchemaProxy, type SchemaProxyOptions } from '../support/schema-proxy.js';
 import { useStrictTarget } from '../support/target.js';
 
 const TOKEN = 'unwritable-token';
 
 let target: DevTarget;
 let ws: Workspace;
-let proxy: SchemaProxy | undefined;
 
 useStrictTarget(TOKEN, (t, w) => {
   target = t;
   ws = w;
 });
 
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = undefined;
-});
+const startProxy = useSchemaProxy();
 
 /** The devtarget behind a proxy whose /Schemas says other things of some attributes than the target does. */
 async function behindProxy(schema: SchemaProxyOptions['schema']): Promise<void> {
-  proxy = await startSchemaProxy({ upstream: target.url, schema });
-  ws.writeConfig({ targetUrl: proxy.url });
+  await startProxy(ws, { upstream: target.url, schema });
 }
 
 const userOf = (sourceId: string) => [...target.users.values()].find((u) => u.externalId === sourceId);

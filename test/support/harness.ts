@@ -51,6 +51,25 @@ export interface Workspace {
   run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }>;
 }
 
+/**
+ * A config's opening lines: the workspace's state file, the log level, and one integration `app` reading
+ * the workspace's directory file, its target up to the bearer auth (the token read from TEST_TOKEN).
+ * Callers add the target's other keys (6 spaces), the integration's (4) and top-level keys after them.
+ */
+export function configHead(ws: Pick<Workspace, 'dir' | 'sourcePath'>, options: { targetUrl: string; log?: 'error' | 'warn' }): string[] {
+  return [
+    'state:',
+    `  path: ${join(ws.dir, 'state.db')}`,
+    `log: { level: ${options.log ?? 'error'} }`,
+    'integrations:',
+    '  - name: app',
+    `    source: { type: file, path: ${ws.sourcePath} }`,
+    '    target:',
+    `      url: ${options.targetUrl}`,
+    '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+  ];
+}
+
 export function workspace(targetUrl: string, token: string): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'scimsync-test-'));
   const configPath = join(dir, 'scimsync.yaml');
@@ -66,15 +85,7 @@ export function workspace(targetUrl: string, token: string): Workspace {
       const text =
         extra.raw ??
         [
-          'state:',
-          `  path: ${join(dir, 'state.db')}`,
-          'log: { level: error }',
-          'integrations:',
-          '  - name: app',
-          `    source: { type: file, path: ${sourcePath} }`,
-          '    target:',
-          `      url: ${extra.targetUrl ?? targetUrl}`,
-          '      auth: { type: bearer, token: "${TEST_TOKEN}" }',
+          ...configHead(ws, { targetUrl: extra.targetUrl ?? targetUrl }),
           '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 8 }',
           '      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }',
           ...(extra.targetYaml ? extra.targetYaml.split('\n').map((l) => `      ${l}`) : []),

@@ -1,5 +1,7 @@
 import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import type { Workspace } from './harness.js';
 
 /**
  * A fault mode in front of a SCIM target (the devtarget): a node:http proxy that
@@ -111,5 +113,22 @@ export async function startSchemaProxy(options: SchemaProxyOptions): Promise<Sch
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A proxy per test, stopped after it: the returned function starts one in front of `options.upstream`
+ * and points the workspace's config at it (with `integrationYaml`, when given).
+ */
+export function useSchemaProxy(): (ws: Workspace, options: SchemaProxyOptions, config?: { integrationYaml?: string }) => Promise<SchemaProxy> {
+  let proxy: SchemaProxy | undefined;
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = undefined;
+  });
+  return async (ws, options, config = {}) => {
+    proxy = await startSchemaProxy(options);
+    ws.writeConfig({ targetUrl: proxy.url, ...(config.integrationYaml ? { integrationYaml: config.integrationYaml } : {}) });
+    return proxy;
   };
 }
