@@ -1,8 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BIN, requireBuild } from '../support/cli.js';
+import { BIN, execBuiltCli, requireBuild } from '../support/cli.js';
 import type { DevTarget } from '../support/devtarget/server.js';
 import { openStateStore, type StateStore } from '../../state/index.js';
 import { makeDirectory, type Workspace } from '../support/harness.js';
@@ -13,7 +12,6 @@ import { useStrictTarget } from '../support/target.js';
  * they hold its lease, so an admin's action never lands in the middle of a daemon's cycle.
  */
 const TOKEN = 'admin-lease-token';
-const execAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let target: DevTarget;
 let ws: Workspace;
@@ -24,21 +22,8 @@ useStrictTarget(TOKEN, (t, w) => {
   ws = w;
 });
 
-interface Exit {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function scimsync(args: string[]): Promise<Exit> {
-  try {
-    const { stdout, stderr } = await execAsync(process.execPath, [BIN, ...args, '--config', ws.configPath], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+/** The built CLI on the workspace's config. */
+const scimsync = (args: string[]) => execBuiltCli([...args, '--config', ws.configPath], TOKEN);
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;

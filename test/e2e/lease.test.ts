@@ -1,19 +1,17 @@
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
 import { leaseOwner, withLease } from '../../src/engine/lease.js';
 import { openStateStore } from '../../state/index.js';
+import { BIN, execBuiltCli } from '../support/cli.js';
 import { makeDirectory, workspace, type Workspace } from '../support/harness.js';
 
-const BIN = resolve('dist/src/cli/main.js');
 const TOKEN = 'lease-token';
 const OTHER = 'pid 4242 on otherhost (0badc0de)';
 const BUSY = /^\[scimsync\] \[integration app\] another scimsync process \(pid 4242 on otherhost\) is running this integration; try again later or pass --wait 5m$/;
-const execAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let target: DevTarget;
 let ws: Workspace;
@@ -182,21 +180,7 @@ describe('the lease of an integration, in-process', () => {
   });
 });
 
-interface Exit {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function scimsync(args: string[]): Promise<Exit> {
-  try {
-    const { stdout, stderr } = await execAsync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, TEST_TOKEN: TOKEN } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const scimsync = (args: string[]) => execBuiltCli(args, TOKEN);
 
 describe('two scimsync sync processes started at the same moment (built CLI)', () => {
   beforeAll(() => {

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll } from 'vitest';
 import type { Workspace } from './harness.js';
 
@@ -52,4 +53,23 @@ export function runBuiltCli(ws: Workspace, token: string, options: CliRunOptions
       done({ code, stdout, stderr, ms: Date.now() - started, ...(signalledAt !== undefined ? { stopMs: Date.now() - signalledAt } : {}) });
     }),
   );
+}
+
+export interface CliExit {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const execAsync = promisify(execFile);
+
+/** `scimsync <args>` as its own process, with `token` as TEST_TOKEN, run to its end. */
+export async function execBuiltCli(args: string[], token: string): Promise<CliExit> {
+  try {
+    const { stdout, stderr } = await execAsync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, TEST_TOKEN: token } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
 }
