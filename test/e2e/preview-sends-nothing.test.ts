@@ -3,7 +3,7 @@ import { prepareCycle } from '../../src/engine/cycle.js';
 import { RFC_SCHEMA } from '../../src/core/target-schema.js';
 import { openStateStore } from '../../state/index.js';
 import type { DevTarget } from '../support/devtarget/server.js';
-import { makeDirectory, type Workspace } from '../support/harness.js';
+import { makeDirectory, type Directory, type Workspace } from '../support/harness.js';
 import { engineBackend, useWorkspaceState } from '../support/state.js';
 import { useStrictTarget } from '../support/target.js';
 
@@ -33,6 +33,18 @@ async function consolePlan(): Promise<{ total: number; hold: unknown }> {
   return engineBackend(openState(ws)).plan('app');
 }
 
+/** `scimsync plan` for the directory `d`, which sends no write and keeps nothing; with the state's marks before it. */
+async function planOf(d: Directory): Promise<{ before: ReturnType<typeof stateMarks>; plan: Awaited<ReturnType<Workspace['run']>> }> {
+  ws.writeDirectory(d);
+  target.requests.length = 0;
+  const before = stateMarks();
+
+  const plan = await ws.run(['plan']);
+  expect(target.writes()).toEqual([]);
+  expect(stateMarks()).toEqual(before);
+  return { before, plan };
+}
+
 describe('previews prepare the cycle and send nothing', () => {
   it('plan, plan --user, sync --dry-run and the console plan send no write and keep nothing, while sync sends the same plan', async () => {
     const d = makeDirectory(20);
@@ -42,13 +54,7 @@ describe('previews prepare the cycle and send nothing', () => {
     d.users[1]!.title = 'Principal';
     const leaver = d.users.pop()!;
     d.users.push({ ...d.users[0]!, id: 'new-1', userName: 'new-1@example.com', email: 'new-1@example.com', managerId: undefined });
-    ws.writeDirectory(d);
-    target.requests.length = 0;
-    const before = stateMarks();
-
-    const plan = await ws.run(['plan']);
-    expect(target.writes()).toEqual([]);
-    expect(stateMarks()).toEqual(before);
+    const { before, plan } = await planOf(d);
     expect(plan.code).toBe(0);
     expect(plan.out.join('\n')).toContain('new-1');
     expect(plan.out.join('\n')).toContain(leaver.id);
@@ -74,13 +80,7 @@ describe('previews prepare the cycle and send nothing', () => {
     ws.writeDirectory(d);
     expect((await ws.run(['sync'])).code).toBe(0);
     for (const u of d.users.slice(10, 15)) u.active = false;
-    ws.writeDirectory(d);
-    target.requests.length = 0;
-    const before = stateMarks();
-
-    const plan = await ws.run(['plan']);
-    expect(target.writes()).toEqual([]);
-    expect(stateMarks()).toEqual(before);
+    const { before, plan } = await planOf(d);
     expect(plan.code).toBe(3);
     expect(plan.out.join('\n')).toMatch(/would deprovision 5 users/);
     const dry = await ws.run(['sync', '--dry-run']);
