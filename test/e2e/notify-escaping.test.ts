@@ -4,31 +4,28 @@
  * mention of everyone and `<url|label>` as a link showing only its label.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
+import { useTargetPerTest } from '../support/target.js';
 import { requireBuild, runBuiltCli } from '../support/cli.js';
-import { configHead, makeDirectory, workspace, type Workspace } from '../support/harness.js';
+import { configHead, makeDirectory, type Workspace } from '../support/harness.js';
 import { startHttpReceiver, waitFor, type HttpReceiver } from '../events/support.js';
 
 const TOKEN = 'notify-escaping-token';
 const HOSTILE = 'userName <!channel> is taken; sign in at <https://evil.example/login|the admin console> & retry';
 
-let target: DevTarget | undefined;
+const targetPerTest = useTargetPerTest(TOKEN);
 let receiver: HttpReceiver | undefined;
 
 requireBuild();
 afterEach(async () => {
   await receiver?.stop().catch(() => undefined);
-  await target?.stop();
   receiver = undefined;
-  target = undefined;
 });
 
 /** A target that refuses every create with `HOSTILE` as its SCIM detail; the create is given up at once, which the rule tells. */
 async function setup(format: 'slack' | 'teams' | 'json'): Promise<Workspace> {
-  target = await startDevTarget({ token: TOKEN, strict: true });
+  const { t: target, ws } = await targetPerTest();
   target.inject({ method: 'POST', path: /\/Users$/, status: 400, scimType: 'uniqueness', detail: HOSTILE });
   receiver = await startHttpReceiver();
-  const ws = workspace(target.url, TOKEN);
   ws.writeDirectory(makeDirectory(1));
   ws.writeConfig({
     raw: [

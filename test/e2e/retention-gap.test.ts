@@ -7,24 +7,22 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../state/sqlite/index.js';
-import { startDevTarget, type DevTarget } from '../support/devtarget/server.js';
+import { useTargetPerTest } from '../support/target.js';
 import { requireBuild, runBuiltCli } from '../support/cli.js';
-import { configHead, makeDirectory, workspace } from '../support/harness.js';
+import { configHead, makeDirectory } from '../support/harness.js';
 import { startHttpReceiver, type HttpReceiver } from '../events/support.js';
 
 const TOKEN = 'retention-gap-token';
 const USERS = 1100;
 const MAX_ROWS = 1000;
 
-let target: DevTarget | undefined;
+const targetPerTest = useTargetPerTest(TOKEN);
 let receiver: HttpReceiver | undefined;
 
 requireBuild();
 afterEach(async () => {
   await receiver?.stop().catch(() => undefined);
-  await target?.stop();
   receiver = undefined;
-  target = undefined;
 });
 
 interface GapEvent {
@@ -38,10 +36,9 @@ interface GapEvent {
 
 describe('retention with a forward sink that is down', () => {
   it('names the events it pruned before the sink acknowledged them, in a warning and in an event the sink receives when it is back', async () => {
-    target = await startDevTarget({ token: TOKEN, strict: true });
+    const { t: target, ws } = await targetPerTest();
     receiver = await startHttpReceiver();
     await receiver.stop();
-    const ws = workspace(target.url, TOKEN);
     ws.writeDirectory(makeDirectory(USERS));
     ws.writeConfig({
       raw: [
