@@ -101,6 +101,7 @@ export class Delivery {
 
   async run(operations: readonly Operation[]): Promise<void> {
     await this.readBackInterruptedGroups(operations);
+    this.groups.notePlan(operations);
     const bulk = (this.bulk = await this.startBulk(operations));
     const queue = new PQueue({ concurrency: this.options.maxConcurrent });
     // Writes that travel in Bulk requests wait for their request, not for a connection: many more run at once.

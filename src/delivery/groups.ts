@@ -1,5 +1,5 @@
 import { resourceMatches } from '../core/matching.js';
-import type { GroupChange, GroupOperation } from '../core/operations.js';
+import type { GroupChange, GroupOperation, Operation } from '../core/operations.js';
 import { CORE_GROUP_SCHEMA } from '../core/paths.js';
 import type { TargetResource } from '../core/records.js';
 import { ScimHttpError, errorMessage } from '../errors.js';
@@ -16,6 +16,8 @@ type GroupDelete = Extract<GroupOperation, { kind: 'group.delete' }>;
 
 /** The group operations of one delivery: create or adopt, renames and member batches, delete. */
 export class GroupDelivery {
+  /** Whom each group gains in this cycle's plan, by group source id. */
+  private readonly gains = new Map<string, Set<string>>();
   private readonly updated = new Set<string>();
 
   constructor(private readonly ctx: DeliveryContext) {}
@@ -256,8 +258,9 @@ export class GroupDelivery {
     const add = ctx.state.resolved(op.add.filter((u) => !g.members.has(u)));
     const remove: { sourceId: string; targetId: string }[] = [];
     const forget: string[] = [];
-    for (const u of op.remove) {
-      if (!g.members.has(u)) continue;
+    for (const leaver of op.remove) {
+      const u = g.members.has(leaver) ? leaver : this.heirOf(op.sourceId, leaver);
+      if (u === undefined) continue;
       const t = ctx.state.user(u)?.targetId;
       if (t) remove.push({ sourceId: u, targetId: t });
       else forget.push(u);
@@ -325,6 +328,28 @@ export class GroupDelivery {
       targetId,
       detail: { attempts, added, removed: removedCount, ...(op.rename !== undefined ? { renamedFrom: g.displayName } : {}), ...(op.strays ? { strays: strays.remove } : {}), request: op.key },
     };
+  }
+
+  /** Records whom each group gains in this plan (any of its requests): see `heirOf`. */
+  notePlan(operations: readonly Operation[]): void {
+    for (const op of operations) {
+      const gains = op.kind === 'group.create' ? op.members : op.kind === 'group.update' || op.kind === 'group.members.add' ? op.add : [];
+      if (gains.length === 0) continue;
+      let set = this.gains.get(op.sourceId);
+      if (!set) this.gains.set(op.sourceId, (set = new Set()));
+      for (const u of gains) set.add(u);
+    }
+  }
+
+  /**
+   * A removal planned for a leaver whose account another user adopted in this cycle: the
+   * membership passed with the account (TargetState.release), and it goes unless the plan
+   * adds the new owner to this group.
+   */
+  private heirOf(groupId: string, leaver: string): string | undefined {
+    const to = this.ctx.state.adoptedFrom(leaver)?.to;
+    if (to === undefined || !this.ctx.state.groups.get(groupId)?.members.has(to)) return undefined;
+    return this.gains.get(groupId)?.has(to) ? undefined : to;
   }
 
   /**

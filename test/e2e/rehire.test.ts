@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, requireBuild } from '../support/cli.js';
 import { openStateStore } from '../../state/index.js';
 import { startDevTarget, type DevTarget, type DevTargetOptions } from '../support/devtarget/server.js';
-import { workspace, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
+import { configHead, workspace, type Directory, type DirectoryUser, type Workspace } from '../support/harness.js';
 
 const TOKEN = 'rehire-token';
 const REHIRE = 'rehire@example.com';
@@ -153,6 +153,30 @@ describe('a rehire under a new id with the same userName, in the cycle where the
     await expectTheRehireOwnsTheAccount(t, ws, accountId);
     const shown = JSON.parse((await ws.run(['state', 'show', 'E200', '--json'])).out[0]!) as { groups: string[] };
     expect(shown.groups).toEqual(['g1']);
+  });
+
+  it("E100's membership of a group E200 is not in goes with the account, in the same cycle (the group's change sent after the adoption)", async () => {
+    const { t, ws } = await start('deactivate');
+    // One request at a time, users first: Sales' change starts only once E200 has adopted the account.
+    ws.writeConfig({
+      raw: [
+        ...configHead(ws, { targetUrl: t.url }),
+        '      rateLimit: { requestsPerSecond: 2000, maxConcurrent: 1 }',
+        '      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }',
+        '    deprovision: { action: deactivate }',
+        '',
+      ].join('\n'),
+    });
+    ws.writeDirectory({ ...before(), groups: [{ id: 'g1', displayName: 'Sales', members: ['E100', 'C1'] }] });
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const accountId = accountOf(t, REHIRE).id;
+    ws.writeDirectory({ ...after('removed'), groups: [{ id: 'g1', displayName: 'Sales', members: ['C1'] }] });
+    expect((await ws.run(['sync'])).code).toBe(0);
+    const group = [...t.groups.values()][0]!;
+    expect((group.members as { value: string }[]).map((m) => m.value)).not.toContain(accountId);
+    await expectTheRehireOwnsTheAccount(t, ws, accountId);
+    const shown = JSON.parse((await ws.run(['state', 'show', 'E200', '--json'])).out[0]!) as { groups: string[] };
+    expect(shown.groups).toEqual([]);
   });
 
   it('E100 still in the source but inactive: the same, and E100 becoming active again does not take the account back', async () => {
