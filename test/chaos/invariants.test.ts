@@ -65,6 +65,37 @@ function facts(): CycleFacts {
   };
 }
 
+describe('links-name-their-account after a run the harness stopped', () => {
+  const mixUp = (f: CycleFacts) => {
+    // E1's link names the account that now carries E2's externalId (an adoption applied, not yet committed).
+    f.target.users[0] = { ...f.target.users[0]!, externalId: 'E2' };
+    f.target.users.splice(1, 1);
+    f.state.links.splice(1, 1);
+  };
+  const linkViolations = (f: CycleFacts) => checkInvariants(f).filter((v) => v.invariant === 'links-name-their-account');
+
+  it('waits for the next cycle when the users concerned have a write in flight', () => {
+    const f = facts();
+    mixUp(f);
+    f.phase = 'chaos';
+    f.run = { ...f.run, code: null, signal: 'SIGKILL', sent: { signal: 'SIGKILL', atMs: 500 } };
+    f.state.inflight = ['E2'];
+    expect(linkViolations(f)).toEqual([]);
+  });
+
+  it('fires when nothing is in flight, or when the run ended by itself', () => {
+    const killed = facts();
+    mixUp(killed);
+    killed.run = { ...killed.run, code: null, signal: 'SIGKILL', sent: { signal: 'SIGKILL', atMs: 500 } };
+    killed.state.inflight = [];
+    expect(linkViolations(killed)).toHaveLength(1);
+    const ended = facts();
+    mixUp(ended);
+    ended.state.inflight = ['E2'];
+    expect(linkViolations(ended)).toHaveLength(1);
+  });
+});
+
 const broken = (f: CycleFacts) => [...new Set(checkInvariants(f).map((v) => v.invariant))].sort();
 
 /** One way a defect breaks each invariant, applied to a cycle that keeps them all. */
