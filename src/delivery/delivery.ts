@@ -7,6 +7,7 @@ import { bulkSupportOf, readBulkSupport } from '../scim/bulk.js';
 import type { Refusal } from '../scim/client.js';
 import { BulkWriter, MAX_BULK_OPERATIONS, type BulkFallback, type BulkLesson, type BulkSettings } from './bulk.js';
 import type { DeliveryContext } from './context.js';
+import { readBackUntouched } from './group-reads.js';
 import { GroupDelivery } from './groups.js';
 import { errorDetail, type Outcome } from './outcome.js';
 import type { DeliveryStore } from './ports.js';
@@ -301,7 +302,7 @@ export class Delivery {
   private async readBackInterruptedGroups(operations: readonly Operation[]): Promise<void> {
     if (this.ctx.dirtyGroups.size === 0) return;
     const changed = new Set(operations.filter((op) => op.kind.startsWith('group.')).map((op) => op.sourceId));
-    const unread = await this.groups.readBackUntouched(changed);
+    const unread = await readBackUntouched(this.ctx, changed);
     if (unread.length === 0) return;
     const marks = unread.map((sourceId) => ({ key: `group:${sourceId}`, kind: 'group.update', sourceId }));
     this.options.store.awaitInflight(this.options.store.markInflight(this.ctx.integration, marks, this.ctx.cycleId));

@@ -8,6 +8,7 @@ import { filterValue } from '../scim/client.js';
 import { mayHaveBeenApplied } from '../scim/retry.js';
 import { findOrCreate, type Lookup } from './adoption.js';
 import type { DeliveryContext } from './context.js';
+import { membersOf, refreshMembers } from './group-reads.js';
 import { errorDetail, isTargetProblem, type Outcome } from './outcome.js';
 import { writesOf, type MemberReference } from './writes.js';
 
@@ -183,7 +184,7 @@ export class GroupDelivery {
     if (ctx.target.groups.readsMembers) {
       const read = await ctx.client.get('Groups', resource.id, 'attributes=members');
       attempts += read.attempts;
-      for (const u of this.membersOf(read.resource)) present.add(u);
+      for (const u of membersOf(this.ctx, read.resource)) present.add(u);
     }
     const ops: PatchOperation[] = [];
     if (resource.displayName !== op.displayName) ops.push({ op: 'replace', path: 'displayName', value: op.displayName });
@@ -202,18 +203,6 @@ export class GroupDelivery {
     };
   }
 
-  /** The source ids of a group's members as the target listed them (members that are not ours are left out). */
-  private membersOf(resource: TargetResource): string[] {
-    const bySourceTarget = this.ctx.state.sourceIdsByTargetId();
-    const members = Array.isArray(resource.members) ? (resource.members as { value?: unknown }[]) : [];
-    const out: string[] = [];
-    for (const m of members) {
-      const u = typeof m.value === 'string' ? bySourceTarget.get(m.value) : undefined;
-      if (u !== undefined) out.push(u);
-    }
-    return out;
-  }
-
   /**
    * Sends PATCH operations to a group known to the state. A member add whose answer is
    * lost may have landed, and some targets hold a member added again twice (QUIRKS.md):
@@ -226,7 +215,7 @@ export class GroupDelivery {
       return await this.sendPatch(group.targetId, ops);
     } catch (err) {
       if (err instanceof ScimHttpError && err.kind === 'transient' && mayHaveBeenApplied(err) && ops.some((o) => o.op === 'add')) {
-        await this.refreshMembers(group.sourceId, group.targetId).catch(() => this.ctx.keepInflight.add(group.key));
+        await refreshMembers(this.ctx, group.sourceId, group.targetId).catch(() => this.ctx.keepInflight.add(group.key));
       }
       throw err;
     }
@@ -253,7 +242,7 @@ export class GroupDelivery {
       return { result: 'skipped', type: 'group_update_provision', summary: `group ${op.displayName} is not in the target yet`, detail: {}, silent: true };
     }
     let refreshAttempts = 0;
-    if (ctx.dirtyGroups.delete(op.sourceId)) refreshAttempts = await this.refreshMembers(op.sourceId, targetId);
+    if (ctx.dirtyGroups.delete(op.sourceId)) refreshAttempts = await refreshMembers(this.ctx, op.sourceId, targetId);
     const g = ctx.state.groups.get(op.sourceId) ?? known; // the refresh replaces the record
     const add = ctx.state.resolved(op.add.filter((u) => !g.members.has(u)));
     const remove: { sourceId: string; targetId: string }[] = [];
@@ -350,42 +339,6 @@ export class GroupDelivery {
     const to = this.ctx.state.adoptedFrom(leaver)?.to;
     if (to === undefined || !this.ctx.state.groups.get(groupId)?.members.has(to)) return undefined;
     return this.gains.get(groupId)?.has(to) ? undefined : to;
-  }
-
-  /**
-   * Reads back the groups that an interrupted cycle left in flight and that this cycle does
-   * not change: a member add of that cycle may have landed, and a later add must not repeat
-   * it. Returns the groups that could not be read, to be marked in flight again.
-   */
-  async readBackUntouched(changed: ReadonlySet<string>): Promise<string[]> {
-    const ctx = this.ctx;
-    const unread: string[] = [];
-    for (const sourceId of [...ctx.dirtyGroups]) {
-      if (changed.has(sourceId)) continue;
-      ctx.dirtyGroups.delete(sourceId);
-      const g = ctx.state.groups.get(sourceId);
-      if (!g || g.targetId === null || g.status === 'deleted') continue;
-      try {
-        await this.refreshMembers(sourceId, g.targetId);
-      } catch {
-        unread.push(sourceId);
-      }
-    }
-    return unread;
-  }
-
-  /**
-   * Reads a group's members from the target into state, when a change to it may
-   * or may not have been applied (interrupted cycle, lost answer), so that no
-   * member is added twice.
-   */
-  private async refreshMembers(sourceId: string, targetId: string): Promise<number> {
-    const ctx = this.ctx;
-    const g = ctx.state.groups.get(sourceId);
-    if (!g || !ctx.target.groups.readsMembers) return 0;
-    const read = await ctx.client.get('Groups', targetId, 'attributes=members');
-    ctx.state.saveGroup(sourceId, { targetId, status: g.status, displayName: g.displayName }, { members: this.membersOf(read.resource) });
-    return read.attempts;
   }
 
   async delete(op: GroupDelete): Promise<Outcome> {
